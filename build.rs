@@ -1,0 +1,27 @@
+//! Defines each platform set once, as a cfg alias, so the list of `target_os` values is not
+//! repeated across the crate (tokio's `cfg_net!` habit, without a macro per use).
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(tcp_user_timeout)");
+    println!("cargo::rustc-check-cfg=cfg(keepalive_tuning)");
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    // socket2 exposes TCP_USER_TIMEOUT on these.
+    if matches!(os.as_str(), "linux" | "android" | "fuchsia") {
+        println!("cargo::rustc-cfg=tcp_user_timeout");
+    }
+    // socket2 can set and read back TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT on these.
+    if matches!(
+        os.as_str(),
+        "linux"
+            | "android"
+            | "fuchsia"
+            | "macos"
+            | "ios"
+            | "freebsd"
+            | "netbsd"
+            | "dragonfly"
+            | "illumos"
+    ) {
+        println!("cargo::rustc-cfg=keepalive_tuning");
+    }
+}

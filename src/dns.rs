@@ -1,0 +1,276 @@
+//! Name resolution: the [`Resolve`] trait, the system resolver, and [`StaticResolver`] (curl's
+//! `--resolve`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// The future a [`Resolve`] implementation returns.
+pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
+
+/// Turns a host name and port into socket addresses, tried in the order given.
+///
+/// Implemented for closures, so a resolver can be written inline:
+///
+/// ```
+/// use keepalive_connector::{Connector, Resolving};
+/// use std::net::SocketAddr;
+/// let connector = Connector::builder()
+///     .resolver(|_host: &str, port: u16| -> Resolving {
+///         Box::pin(async move { Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]) })
+///     })
+///     .build()?;
+/// # Ok::<(), keepalive_connector::ConfigError>(())
+/// ```
+pub trait Resolve: Send + Sync + 'static {
+    /// Resolves `host` (never an IP literal: those skip resolution). Returning an empty list is
+    /// an error of [`Phase::Dns`](crate::Phase::Dns).
+    fn resolve(&self, host: &str, port: u16) -> Resolving;
+}
+
+impl<F> Resolve for F
+where
+    F: Fn(&str, u16) -> Resolving + Send + Sync + 'static,
+{
+    fn resolve(&self, host: &str, port: u16) -> Resolving {
+        self(host, port)
+    }
+}
+
+/// The system resolver: `getaddrinfo` on tokio's blocking pool, through
+/// [`tokio::net::lookup_host`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver(());
+
+impl SystemResolver {
+    /// The system resolver.
+    pub fn new() -> Self {
+        SystemResolver(())
+    }
+}
+
+impl Resolve for SystemResolver {
+    fn resolve(&self, host: &str, port: u16) -> Resolving {
+        let host = host.to_owned();
+        Box::pin(async move {
+            tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .map(Iterator::collect)
+        })
+    }
+}
+
+/// A fixed map from `(host, port)` to addresses, like curl's `--resolve HOST:PORT:ADDR`.
+///
+/// Names not in the map go to the fallback resolver (the system's, unless changed), as in curl;
+/// [`no_fallback`](StaticResolver::no_fallback) makes them an error instead.
+///
+/// ```
+/// use keepalive_connector::{Connector, ResolveEntry, StaticResolver};
+/// let entry: ResolveEntry = "api.example.com:443:127.0.0.1".parse()?;
+/// let resolver = StaticResolver::new().entry(entry).no_fallback();
+/// let connector = Connector::builder().resolver(resolver).build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct StaticResolver {
+    map: HashMap<(String, u16), Vec<IpAddr>>,
+    fallback: Option<Arc<dyn Resolve>>,
+    no_fallback: bool,
+}
+
+impl fmt::Debug for StaticResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticResolver")
+            .field("map", &self.map)
+            .field("fallback", &!self.no_fallback)
+            .finish()
+    }
+}
+
+impl StaticResolver {
+    /// An empty map that falls back to the system resolver.
+    pub fn new() -> Self {
+        StaticResolver::default()
+    }
+
+    /// Maps `host:port` to `addrs` (added to any addresses already mapped). Host names are
+    /// matched case-insensitively.
+    pub fn add(mut self, host: &str, port: u16, addrs: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.map
+            .entry((host.to_ascii_lowercase(), port))
+            .or_default()
+            .extend(addrs);
+        self
+    }
+
+    /// Adds a parsed `HOST:PORT:ADDR[,ADDR…]` entry.
+    pub fn entry(self, entry: ResolveEntry) -> Self {
+        let ResolveEntry { host, port, addrs } = entry;
+        self.add(&host, port, addrs)
+    }
+
+    /// Names not in the map are resolved by `resolver` instead of the system's.
+    pub fn fallback(mut self, resolver: impl Resolve) -> Self {
+        self.fallback = Some(Arc::new(resolver));
+        self.no_fallback = false;
+        self
+    }
+
+    /// Names not in the map fail with [`io::ErrorKind::NotFound`].
+    pub fn no_fallback(mut self) -> Self {
+        self.fallback = None;
+        self.no_fallback = true;
+        self
+    }
+
+    fn lookup(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+        let addrs = self.map.get(&(host.to_ascii_lowercase(), port))?;
+        Some(addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect())
+    }
+}
+
+impl Resolve for StaticResolver {
+    fn resolve(&self, host: &str, port: u16) -> Resolving {
+        if let Some(addrs) = self.lookup(host, port) {
+            return Box::pin(std::future::ready(Ok(addrs)));
+        }
+        match (&self.fallback, self.no_fallback) {
+            (Some(fallback), _) => fallback.resolve(host, port),
+            (None, false) => SystemResolver::new().resolve(host, port),
+            (None, true) => {
+                let err = io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{host}:{port} is not in the static resolver's map"),
+                );
+                Box::pin(std::future::ready(Err(err)))
+            }
+        }
+    }
+}
+
+/// One `HOST:PORT:ADDR[,ADDR…]` entry in curl's `--resolve` format. IPv6 addresses may be
+/// bracketed (`[::1]`).
+///
+/// ```
+/// use keepalive_connector::ResolveEntry;
+/// let e: ResolveEntry = "example.com:443:127.0.0.1,[::1]".parse()?;
+/// assert_eq!(e.host(), "example.com");
+/// assert_eq!(e.port(), 443);
+/// assert_eq!(e.addrs().len(), 2);
+/// assert!("example.com:https:127.0.0.1".parse::<ResolveEntry>().is_err());
+/// # Ok::<(), keepalive_connector::ParseResolveError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveEntry {
+    host: String,
+    port: u16,
+    addrs: Vec<IpAddr>,
+}
+
+impl ResolveEntry {
+    /// The host name.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The addresses, in order.
+    pub fn addrs(&self) -> &[IpAddr] {
+        &self.addrs
+    }
+}
+
+/// Why a `HOST:PORT:ADDR` string was refused; its `Display` names the bad part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseResolveError {
+    input: String,
+    kind: ParseResolveErrorKind,
+}
+
+/// Which part of a `HOST:PORT:ADDR` string was bad.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseResolveErrorKind {
+    /// Not three `:`-separated parts.
+    Shape,
+    /// The host part is empty or holds characters no host name has.
+    Host(String),
+    /// The port is not a number from 1 to 65535.
+    Port(String),
+    /// An address is not an IPv4 or IPv6 address.
+    Addr(String),
+}
+
+impl ParseResolveError {
+    /// Which part was bad.
+    pub fn kind(&self) -> &ParseResolveErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for ParseResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid resolve entry {:?}: ", self.input)?;
+        match &self.kind {
+            ParseResolveErrorKind::Shape => f.write_str("expected HOST:PORT:ADDR[,ADDR...]"),
+            ParseResolveErrorKind::Host(h) => write!(f, "bad host {h:?}"),
+            ParseResolveErrorKind::Port(p) => write!(f, "bad port {p:?} (expected 1-65535)"),
+            ParseResolveErrorKind::Addr(a) => write!(f, "bad address {a:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseResolveError {}
+
+impl FromStr for ResolveEntry {
+    type Err = ParseResolveError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |kind| ParseResolveError {
+            input: s.to_owned(),
+            kind,
+        };
+        let mut parts = s.splitn(3, ':');
+        let (Some(host), Some(port), Some(addrs)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(err(ParseResolveErrorKind::Shape));
+        };
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        if !host_ok {
+            return Err(err(ParseResolveErrorKind::Host(host.to_owned())));
+        }
+        let port = match port.parse::<u16>() {
+            Ok(p) if p != 0 && !port.starts_with('+') => p,
+            _ => return Err(err(ParseResolveErrorKind::Port(port.to_owned()))),
+        };
+        let addrs = addrs
+            .split(',')
+            .map(|a| {
+                let bare = a
+                    .strip_prefix('[')
+                    .and_then(|a| a.strip_suffix(']'))
+                    .unwrap_or(a);
+                bare.parse::<IpAddr>()
+                    .map_err(|_| err(ParseResolveErrorKind::Addr(a.to_owned())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ResolveEntry {
+            host: host.to_owned(),
+            port,
+            addrs,
+        })
+    }
+}

@@ -1,0 +1,332 @@
+//! Errors: [`ConnectError`] for a connection attempt, [`ConfigError`] for a bad builder value.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::config::Stage;
+
+/// A boxed error from a lower layer (io, rustls, a custom resolver).
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The phase of the connect path in which a [`ConnectError`] happened.
+///
+/// The phases run in this order: [`Uri`](Phase::Uri) → [`Dns`](Phase::Dns) →
+/// [`Connect`](Phase::Connect) → [`Tls`](Phase::Tls). [`Socket`](Phase::Socket) can happen at
+/// any of the three [`Stage`]s, when a socket option or the socket hook fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// The URI could not be turned into a connect target (no host, unsupported scheme, bad port).
+    Uri,
+    /// Name resolution failed or found no address.
+    Dns,
+    /// Creating the socket or the TCP connect failed (refused, unreachable, timed out).
+    Connect,
+    /// Applying a socket option the configuration asked for, or the socket hook, failed.
+    Socket,
+    /// The TLS handshake failed (bad certificate, reset by peer, not TLS, timed out).
+    Tls,
+}
+
+impl Phase {
+    /// A short lower-case name, as used in messages and in the probe's output: `uri`, `dns`,
+    /// `connect`, `socket`, `tls`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Uri => "uri",
+            Phase::Dns => "dns",
+            Phase::Connect => "connect",
+            Phase::Socket => "socket",
+            Phase::Tls => "tls",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a connection attempt failed: the [`Phase`], the address involved, whether a timeout fired,
+/// and the underlying cause as [`source()`](StdError::source).
+///
+/// ```
+/// # async fn demo() {
+/// use keepalive_connector::{Connector, Phase};
+/// let connector = Connector::builder().build().unwrap();
+/// let uri = "https://127.0.0.1:1/".parse().unwrap(); // nothing listens on port 1
+/// let err = connector.connect(&uri).await.unwrap_err();
+/// assert_eq!(err.phase(), Phase::Connect);
+/// assert_eq!(err.io_error_kind(), Some(std::io::ErrorKind::ConnectionRefused));
+/// println!("{err}"); // tcp connect to 127.0.0.1:1 failed: Connection refused (os error 111)
+/// # }
+/// ```
+pub struct ConnectError {
+    phase: Phase,
+    host: Option<Box<str>>,
+    addr: Option<SocketAddr>,
+    stage: Option<Stage>,
+    timeout: Option<Duration>,
+    source: Option<BoxError>,
+}
+
+impl ConnectError {
+    pub(crate) fn new(phase: Phase) -> Self {
+        ConnectError {
+            phase,
+            host: None,
+            addr: None,
+            stage: None,
+            timeout: None,
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_host(mut self, host: &str) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    pub(crate) fn with_addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = Some(addr);
+        self
+    }
+
+    pub(crate) fn with_stage(mut self, stage: Stage) -> Self {
+        self.stage = Some(stage);
+        self
+    }
+
+    pub(crate) fn timed_out(mut self, after: Duration) -> Self {
+        self.timeout = Some(after);
+        self
+    }
+
+    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The phase in which the attempt failed.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// `true` when a configured timeout (connect or handshake) fired.
+    pub fn is_timeout(&self) -> bool {
+        self.timeout.is_some()
+    }
+
+    /// The remote address involved: the one being connected to or handshaken with. `None` for
+    /// [`Phase::Uri`] and [`Phase::Dns`] errors.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// The host name from the URI (or the IP literal), when the URI had one.
+    pub fn host_name(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// For [`Phase::Socket`] errors, the stage at which the option or hook failed.
+    pub fn socket_stage(&self) -> Option<Stage> {
+        self.stage
+    }
+
+    /// The [`io::ErrorKind`] of the underlying cause, when it is an I/O error (also when rustls
+    /// wraps one). Lets callers match on "connection refused" or "reset by peer" without
+    /// downcasting.
+    pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
+        let mut cause: Option<&(dyn StdError + 'static)> = self.source.as_deref().map(|e| e as _);
+        while let Some(err) = cause {
+            if let Some(io) = err.downcast_ref::<io::Error>() {
+                return Some(io.kind());
+            }
+            cause = err.source();
+        }
+        None
+    }
+
+    /// The underlying [`rustls::Error`], for [`Phase::Tls`] errors that rustls reported (a bad
+    /// certificate, a protocol violation by the peer).
+    pub fn tls_error(&self) -> Option<&rustls::Error> {
+        let io = self.source.as_deref()?.downcast_ref::<io::Error>()?;
+        io.get_ref()?.downcast_ref::<rustls::Error>()
+    }
+}
+
+impl fmt::Debug for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ConnectError");
+        d.field("phase", &self.phase);
+        if let Some(host) = &self.host {
+            d.field("host", host);
+        }
+        if let Some(addr) = &self.addr {
+            d.field("addr", addr);
+        }
+        if let Some(stage) = &self.stage {
+            d.field("stage", stage);
+        }
+        if let Some(timeout) = &self.timeout {
+            d.field("timeout", timeout);
+        }
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.phase {
+            Phase::Uri => "invalid uri",
+            Phase::Dns => "dns lookup",
+            Phase::Connect => "tcp connect",
+            Phase::Socket => "socket options",
+            Phase::Tls => "tls handshake",
+        };
+        f.write_str(what)?;
+        match (self.phase, self.addr, self.host.as_deref()) {
+            (Phase::Uri, ..) => {}
+            (Phase::Dns, _, Some(host)) => write!(f, " for {host}")?,
+            (_, Some(addr), Some(host)) if host != addr.ip().to_string() => {
+                let link = if self.phase == Phase::Tls {
+                    "with"
+                } else {
+                    "to"
+                };
+                write!(f, " {link} {addr} ({host})")?
+            }
+            (_, Some(addr), _) => {
+                let link = if self.phase == Phase::Tls {
+                    "with"
+                } else {
+                    "to"
+                };
+                write!(f, " {link} {addr}")?
+            }
+            (_, None, Some(host)) => write!(f, " to {host}")?,
+            (_, None, None) => {}
+        }
+        if let Some(stage) = self.stage {
+            write!(f, " at stage {stage}")?;
+        }
+        if let Some(after) = self.timeout {
+            write!(f, " timed out after {after:?}")?;
+        } else {
+            f.write_str(" failed")?;
+        }
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ConnectError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
+
+/// A builder value that [`Builder::build`](crate::Builder::build) refused, naming the value and
+/// why.
+///
+/// ```
+/// use keepalive_connector::{Connector, Keepalive};
+/// use std::time::Duration;
+/// let err = Connector::builder()
+///     .keepalive(Keepalive::new().idle(Duration::from_millis(500)))
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(err.field(), "keepalive.idle");
+/// assert!(err.to_string().contains("500ms"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    field: &'static str,
+    value: String,
+    reason: ConfigErrorReason,
+}
+
+/// Why a configuration value was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigErrorReason {
+    /// The value is zero where zero makes no sense (a timeout, a retry count).
+    Zero,
+    /// A duration the kernel takes in whole seconds was under one second.
+    SubSecond,
+    /// A duration the kernel takes in whole seconds had a fractional part.
+    NotWholeSeconds,
+    /// A duration the kernel takes in whole milliseconds had a smaller fraction.
+    NotWholeMilliseconds,
+    /// The value is larger than the kernel accepts.
+    TooLarge {
+        /// The largest accepted value, as text.
+        max: String,
+    },
+    /// PEM data held no certificate, or a certificate the trust store would not take.
+    BadCertificate(String),
+    /// Two settings contradict each other.
+    Conflict(&'static str),
+}
+
+impl ConfigError {
+    pub(crate) fn new(
+        field: &'static str,
+        value: impl fmt::Debug,
+        reason: ConfigErrorReason,
+    ) -> Self {
+        ConfigError {
+            field,
+            value: format!("{value:?}"),
+            reason,
+        }
+    }
+
+    /// The builder field that was refused, e.g. `keepalive.idle` or `connect_timeout`.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The refused value, formatted with `Debug` (e.g. `500ms`).
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Why it was refused.
+    pub fn reason(&self) -> &ConfigErrorReason {
+        &self.reason
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {} = {}: ", self.field, self.value)?;
+        match &self.reason {
+            ConfigErrorReason::Zero => f.write_str("must not be zero"),
+            ConfigErrorReason::SubSecond => f.write_str(
+                "must be at least 1s (the kernel takes whole seconds; it would round this to 0)",
+            ),
+            ConfigErrorReason::NotWholeSeconds => f.write_str(
+                "must be a whole number of seconds (the kernel takes whole seconds and would \
+                 silently truncate the fraction)",
+            ),
+            ConfigErrorReason::NotWholeMilliseconds => f.write_str(
+                "must be a whole number of milliseconds (the kernel takes milliseconds)",
+            ),
+            ConfigErrorReason::TooLarge { max } => write!(f, "must be at most {max}"),
+            ConfigErrorReason::BadCertificate(why) => write!(f, "bad certificate: {why}"),
+            ConfigErrorReason::Conflict(why) => f.write_str(why),
+        }
+    }
+}
+
+impl StdError for ConfigError {}

@@ -1,0 +1,171 @@
+//! What a connection reports about how it was made: [`ConnectInfo`], [`Timings`],
+//! [`KeepaliveInfo`].
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rustls::{CipherSuite, HandshakeKind, ProtocolVersion};
+
+use crate::config::Stage;
+
+/// What happened while a connection was made. Attached to every response of a
+/// `hyper_util` `Client` as an extension, and available from [`Conn::info`](crate::Conn::info).
+///
+/// ```no_run
+/// # async fn demo(resp: http::Response<hyper::body::Incoming>) {
+/// use keepalive_connector::ConnectInfo;
+/// if let Some(info) = resp.extensions().get::<ConnectInfo>() {
+///     println!("{} via {:?}, tls {:?}", info.remote_addr(), info.alpn(), info.timings().tls());
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectInfo {
+    pub(crate) remote_addr: SocketAddr,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) timings: Timings,
+    pub(crate) attempts: usize,
+    pub(crate) tls: Option<TlsInfo>,
+    pub(crate) keepalive: Option<KeepaliveInfo>,
+    pub(crate) nodelay: bool,
+    pub(crate) tcp_user_timeout: Option<Duration>,
+}
+
+/// The TLS part of [`ConnectInfo`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TlsInfo {
+    pub(crate) alpn: Option<Vec<u8>>,
+    pub(crate) version: Option<ProtocolVersion>,
+    pub(crate) cipher_suite: Option<CipherSuite>,
+    pub(crate) handshake_kind: Option<HandshakeKind>,
+}
+
+impl ConnectInfo {
+    /// The peer's address (the one that accepted, when a name resolved to several).
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    /// The local address of the socket.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// How long each phase took.
+    pub fn timings(&self) -> &Timings {
+        &self.timings
+    }
+
+    /// How many addresses were tried before one connected (1 when the first one did).
+    pub fn connect_attempts(&self) -> usize {
+        self.attempts
+    }
+
+    /// The ALPN protocol the server chose (`b"h2"`, `b"http/1.1"`), or `None` for plain
+    /// `http://` or when the server chose none.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.tls.as_ref()?.alpn.as_deref()
+    }
+
+    /// The negotiated TLS version; `None` for plain `http://`.
+    pub fn tls_version(&self) -> Option<ProtocolVersion> {
+        self.tls.as_ref()?.version
+    }
+
+    /// The negotiated cipher suite; `None` for plain `http://`.
+    pub fn cipher_suite(&self) -> Option<CipherSuite> {
+        self.tls.as_ref()?.cipher_suite
+    }
+
+    /// Whether the handshake was full, full after a HelloRetryRequest, or resumed a session;
+    /// `None` for plain `http://`.
+    pub fn tls_handshake_kind(&self) -> Option<HandshakeKind> {
+        self.tls.as_ref()?.handshake_kind
+    }
+
+    /// `Some(true)` when the TLS session was resumed from an earlier connection of the same
+    /// connector; `None` for plain `http://`.
+    pub fn tls_resumed(&self) -> Option<bool> {
+        self.tls_handshake_kind()
+            .map(|kind| kind == HandshakeKind::Resumed)
+    }
+
+    /// The keepalive settings read back from the kernel with getsockopt after every stage ran;
+    /// `None` when `SO_KEEPALIVE` is off.
+    pub fn keepalive(&self) -> Option<&KeepaliveInfo> {
+        self.keepalive.as_ref()
+    }
+
+    /// `TCP_NODELAY` as read back from the kernel.
+    pub fn nodelay(&self) -> bool {
+        self.nodelay
+    }
+
+    /// `TCP_USER_TIMEOUT` as read back from the kernel; `None` when unset or on platforms
+    /// without it.
+    pub fn tcp_user_timeout(&self) -> Option<Duration> {
+        self.tcp_user_timeout
+    }
+}
+
+/// How long each phase of the connect path took, measured by the connector itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    pub(crate) dns: Option<Duration>,
+    pub(crate) connect: Duration,
+    pub(crate) tls: Option<Duration>,
+    pub(crate) total: Duration,
+}
+
+impl Timings {
+    /// Name resolution; `None` when the host was an IP literal.
+    pub fn dns(&self) -> Option<Duration> {
+        self.dns
+    }
+
+    /// The TCP connect, over all attempted addresses, including socket set-up.
+    pub fn connect(&self) -> Duration {
+        self.connect
+    }
+
+    /// The TLS handshake; `None` for plain `http://`.
+    pub fn tls(&self) -> Option<Duration> {
+        self.tls
+    }
+
+    /// From the start of `connect` until the connection was ready, socket options included.
+    pub fn total(&self) -> Duration {
+        self.total
+    }
+}
+
+/// Keepalive settings as read back from the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeepaliveInfo {
+    pub(crate) stage: Stage,
+    pub(crate) idle: Duration,
+    pub(crate) interval: Duration,
+    pub(crate) retries: u32,
+}
+
+impl KeepaliveInfo {
+    /// The stage at which keepalive was configured to be applied.
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    /// `TCP_KEEPIDLE` (`TCP_KEEPALIVE` on macOS).
+    pub fn idle(&self) -> Duration {
+        self.idle
+    }
+
+    /// `TCP_KEEPINTVL`.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// `TCP_KEEPCNT`.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+}

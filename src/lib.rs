@@ -1,0 +1,99 @@
+//! A hyper-util connector that applies TCP keepalive at a chosen stage, reports what happened
+//! in every phase, and names the phase when something fails.
+//!
+//! # The connect path
+//!
+//! ```text
+//!   Uri ──► Target ──► DNS ──► socket (socket2) ──► TCP connect ──► TLS (rustls, ALPN) ──► Conn
+//!           Phase::Uri  Phase::Dns   │                Phase::Connect   Phase::Tls     │
+//!                                    ▼                  ▼               ▼             ▼
+//!                              Stage::BeforeConnect  Stage::AfterConnect  Stage::AfterHandshake
+//!                              (buffers, nodelay,    (options of this stage, then the socket hook)
+//!                               bind, socket hook)
+//!                                                                        Conn ──► hyper http1 / http2
+//! ```
+//!
+//! Keepalive (`SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`) and
+//! `TCP_USER_TIMEOUT` are applied at exactly one [`Stage`], by default
+//! [`Stage::AfterHandshake`], so that strict servers that reset handshakes on sockets configured
+//! before connect still get a connection with keepalive. Every [`Conn`] carries a
+//! [`ConnectInfo`]: per-phase [`Timings`], addresses, ALPN, TLS version and the keepalive
+//! values read back from the kernel. Every failure is a [`ConnectError`] with its [`Phase`], the
+//! address, a timeout flag and the cause.
+//!
+//! # Getting started
+//!
+//! ```no_run
+//! use http_body_util::Empty;
+//! use hyper_util::client::legacy::Client;
+//! use hyper_util::rt::TokioExecutor;
+//! use keepalive_connector::{ConnectInfo, Connector, Keepalive, Stage};
+//! use std::time::Duration;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let connector = Connector::builder()
+//!     .keepalive(Keepalive::new()
+//!         .idle(Duration::from_secs(30))
+//!         .interval(Duration::from_secs(10))
+//!         .retries(3))
+//!     .keepalive_at(Stage::AfterHandshake)
+//!     .build()?;
+//! let client = Client::builder(TokioExecutor::new())
+//!     .build::<_, Empty<bytes::Bytes>>(connector);
+//! let resp = client.get("https://example.com/".parse()?).await?;
+//! if let Some(info) = resp.extensions().get::<ConnectInfo>() {
+//!     println!("keepalive read back from the kernel: {:?}", info.keepalive());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Without the pool, [`Connector::connect`] returns a [`Conn`] to hand to
+//! `hyper::client::conn::http1` or `http2` yourself (see `examples/direct.rs`).
+//!
+//! # Design
+//!
+//! - Configuration is validated once, in [`Builder::build`]: a [`Connector`] that exists is a
+//!   valid one. Values the kernel would truncate (a 500 ms keepalive idle) are refused with a
+//!   [`ConfigError`], never rounded.
+//! - A socket option the configuration asked for that the kernel refuses fails the connection
+//!   ([`Phase::Socket`]); it is not just logged.
+//! - One rustls `ClientConfig` is shared by all connections of a connector, so TLS sessions
+//!   resume. Certificates are always verified; the default trust store is webpki-roots.
+//! - `tracing` spans and events at `debug` level mark each phase; nothing is printed unless the
+//!   application installs a subscriber.
+//!
+//! # Platforms
+//!
+//! Keepalive tuning needs `TCP_KEEPIDLE`/`TCP_KEEPINTVL`/`TCP_KEEPCNT`: Linux, Android, Fuchsia,
+//! macOS, iOS, FreeBSD, NetBSD, DragonFly and illumos. `TCP_USER_TIMEOUT` (and so
+//! `Builder::tcp_user_timeout`) exists on Linux, Android and Fuchsia only: elsewhere the method
+//! is absent, so misuse fails at compile time.
+
+// The public interface is: (internals live in private modules and can move freely)
+mod config;
+mod connector;
+mod dns;
+mod error;
+mod info;
+mod socket;
+mod stream;
+mod target;
+mod tcp;
+mod tls;
+
+pub use config::{Builder, Keepalive, ParseStageError, Stage};
+pub use connector::{Connecting, Connector};
+pub use dns::{
+    ParseResolveError, ParseResolveErrorKind, Resolve, ResolveEntry, Resolving, StaticResolver,
+    SystemResolver,
+};
+pub use error::{ConfigError, ConfigErrorReason, ConnectError, Phase};
+pub use info::{ConnectInfo, KeepaliveInfo, Timings};
+pub use socket::SocketOptionError;
+pub use stream::Conn;
+pub use target::{InvalidUri, Target};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

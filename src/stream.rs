@@ -1,0 +1,222 @@
+//! [`Conn`]: the connected stream handed to an HTTP codec, plain TCP or TLS.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::info::ConnectInfo;
+
+/// A connection made by a [`Connector`](crate::Connector): plain TCP for `http://`, TLS for
+/// `https://`.
+///
+/// Implements hyper's [`Read`](hyper::rt::Read) and [`Write`](hyper::rt::Write) for hyper's
+/// codecs, tokio's [`AsyncRead`] and [`AsyncWrite`] for anything built on tokio (such as the
+/// `h2` crate), and hyper-util's [`Connection`], whose `connected()` attaches the
+/// [`ConnectInfo`] to every response and marks the connection HTTP/2 when ALPN chose `h2`.
+#[derive(Debug)]
+pub struct Conn {
+    io: TokioIo<Transport>,
+    info: ConnectInfo,
+    h2: bool,
+}
+
+/// The byte stream under a [`Conn`].
+#[derive(Debug)]
+pub(crate) enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    pub(crate) fn new(transport: Transport, info: ConnectInfo, h2: bool) -> Self {
+        Conn {
+            io: TokioIo::new(transport),
+            info,
+            h2,
+        }
+    }
+
+    /// What happened while this connection was made.
+    pub fn info(&self) -> &ConnectInfo {
+        &self.info
+    }
+
+    /// `true` when the connection speaks HTTP/2: ALPN chose `h2`, or `http2_only` was set for a
+    /// plain `http://` connection (prior knowledge).
+    pub fn is_h2(&self) -> bool {
+        self.h2
+    }
+
+    /// The TCP stream underneath, for socket options not covered by the connector.
+    pub fn tcp(&self) -> &TcpStream {
+        match self.io.inner() {
+            Transport::Plain(tcp) => tcp,
+            Transport::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// The rustls connection state, for `https://` connections.
+    pub fn tls(&self) -> Option<&rustls::ClientConnection> {
+        match self.io.inner() {
+            Transport::Plain(_) => None,
+            Transport::Tls(tls) => Some(tls.get_ref().1),
+        }
+    }
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        let connected = Connected::new().extra(self.info.clone());
+        if self.h2 {
+            connected.negotiated_h2()
+        } else {
+            connected
+        }
+    }
+}
+
+impl hyper::rt::Read for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        hyper::rt::Write::poll_write(Pin::new(&mut self.io), cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        hyper::rt::Write::poll_write_vectored(Pin::new(&mut self.io), cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        hyper::rt::Write::is_write_vectored(&self.io)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        hyper::rt::Write::poll_flush(Pin::new(&mut self.io), cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        hyper::rt::Write::poll_shutdown(Pin::new(&mut self.io), cx)
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(self.io.inner_mut()).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(self.io.inner_mut()).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(self.io.inner_mut()).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.inner().is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(self.io.inner_mut()).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(self.io.inner_mut()).poll_shutdown(cx)
+    }
+}
+
+/// Dispatches to the plain or TLS stream. Written out because the two are distinct types and
+/// an enum keeps `Conn` free of a boxed trait object on every read and write.
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Transport::Plain($s) => {
+                let $s = Pin::new($s);
+                $e
+            }
+            Transport::Tls($s) => {
+                let $s = Pin::new(&mut **$s);
+                $e
+            }
+        }
+    };
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        dispatch!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        dispatch!(self, s => s.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        dispatch!(self, s => s.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Transport::Plain(s) => s.is_write_vectored(),
+            Transport::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        dispatch!(self, s => s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        dispatch!(self, s => s.poll_shutdown(cx))
+    }
+}

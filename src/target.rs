@@ -1,0 +1,133 @@
+//! Turning an [`http::Uri`] into what the connect path needs: scheme, host, port.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use http::Uri;
+
+/// Where to connect, taken from a URI: `http` or `https`, the host, the port.
+///
+/// ```
+/// use keepalive_connector::Target;
+/// let t = Target::from_uri(&"https://[::1]:8443/x".parse().unwrap()).unwrap();
+/// assert_eq!(t.host(), "::1");
+/// assert_eq!(t.ip(), Some("::1".parse().unwrap()));
+/// assert_eq!(t.port(), 8443);
+/// assert!(t.is_tls());
+/// assert!(Target::from_uri(&"ftp://example.com/".parse().unwrap()).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    tls: bool,
+    host: String,
+    ip: Option<IpAddr>,
+    port: u16,
+}
+
+impl Target {
+    /// Parses the parts of `uri` the connector uses. Only `http` and `https` are accepted; the
+    /// port defaults to 80 or 443; IPv6 literals are unbracketed.
+    pub fn from_uri(uri: &Uri) -> Result<Target, InvalidUri> {
+        let tls = match uri.scheme_str() {
+            None => return Err(InvalidUri::MissingScheme),
+            Some(s) if s.eq_ignore_ascii_case("https") => true,
+            Some(s) if s.eq_ignore_ascii_case("http") => false,
+            Some(s) => return Err(InvalidUri::UnsupportedScheme(s.to_owned())),
+        };
+        let raw_host = uri.host().filter(|h| !h.is_empty());
+        let Some(raw_host) = raw_host else {
+            return Err(InvalidUri::MissingHost);
+        };
+        let port = match uri.port() {
+            None => {
+                if tls {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(p) => match p.as_str().parse::<u16>() {
+                Ok(n) if n != 0 => n,
+                _ => return Err(InvalidUri::BadPort(p.as_str().to_owned())),
+            },
+        };
+        let (host, ip) = match raw_host.strip_prefix('[') {
+            Some(inner) => {
+                let inner = inner.strip_suffix(']').unwrap_or(inner);
+                match inner.parse::<IpAddr>() {
+                    Ok(ip @ IpAddr::V6(_)) => (inner.to_owned(), Some(ip)),
+                    _ => return Err(InvalidUri::BadHost(raw_host.to_owned())),
+                }
+            }
+            None => {
+                let ip = raw_host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4);
+                (raw_host.to_ascii_lowercase(), ip)
+            }
+        };
+        Ok(Target {
+            tls,
+            host,
+            ip,
+            port,
+        })
+    }
+
+    /// `true` for `https`.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The host: a name (lower-cased) or an IP literal without brackets.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The host as an IP address, when it is an IP literal (such hosts skip resolution).
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
+
+    /// The port, explicit or the scheme's default.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// Why a URI cannot be connected to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidUri {
+    /// The URI has no scheme (`example.com/path`).
+    MissingScheme,
+    /// The scheme is neither `http` nor `https`.
+    UnsupportedScheme(String),
+    /// The URI has no host (`/path`, `http:///`).
+    MissingHost,
+    /// The port is not a number from 1 to 65535.
+    BadPort(String),
+    /// The host is bracketed but is not an IPv6 address.
+    BadHost(String),
+    /// The host is not a valid DNS name for TLS certificate checks.
+    BadServerName(String),
+}
+
+impl fmt::Display for InvalidUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidUri::MissingScheme => {
+                f.write_str("missing scheme (expected http:// or https://)")
+            }
+            InvalidUri::UnsupportedScheme(s) => {
+                write!(f, "unsupported scheme {s:?} (expected http or https)")
+            }
+            InvalidUri::MissingHost => f.write_str("missing host"),
+            InvalidUri::BadPort(p) => write!(f, "bad port {p:?} (expected 1-65535)"),
+            InvalidUri::BadHost(h) => write!(f, "bad host {h:?}"),
+            InvalidUri::BadServerName(h) => {
+                write!(f, "host {h:?} is not a valid DNS name for TLS")
+            }
+        }
+    }
+}
+
+impl std::error::Error for InvalidUri {}

@@ -1,0 +1,106 @@
+//! The TCP connect: one socket per attempted address, built with socket2 so that
+//! [`Stage::BeforeConnect`] options are on it before the SYN, then connected by tokio.
+
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::Instant;
+use tracing::debug;
+
+use crate::config::{Config, Stage};
+use crate::error::{ConnectError, Phase};
+use crate::socket;
+
+/// Tries `addrs` in order until one connects or `deadline` passes. Each attempt gets an equal
+/// share of the time left, so one black-holed address cannot eat the whole budget of the ones
+/// after it (hyper-util's `HttpConnector` does the same).
+///
+/// Returns the stream, the address that accepted, and how many addresses were tried.
+pub(crate) async fn connect(
+    cfg: &Config,
+    host: &str,
+    addrs: &[SocketAddr],
+    deadline: Instant,
+) -> Result<(TcpStream, SocketAddr, usize), ConnectError> {
+    let candidates: Vec<SocketAddr> = match cfg.local_address {
+        // A socket bound to an IPv4 address cannot reach an IPv6 peer and vice versa.
+        Some(local) => addrs
+            .iter()
+            .copied()
+            .filter(|a| a.is_ipv4() == local.is_ipv4())
+            .collect(),
+        None => addrs.to_vec(),
+    };
+    if candidates.is_empty() {
+        return Err(ConnectError::new(Phase::Connect)
+            .with_host(host)
+            .with_source(NoAddressOfFamily));
+    }
+    let mut last_err = None;
+    for (i, &addr) in candidates.iter().enumerate() {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        let share = (deadline - now) / (candidates.len() - i) as u32;
+        match attempt(cfg, addr, now + share).await {
+            Ok(stream) => return Ok((stream, addr, i + 1)),
+            Err(err) => {
+                let err = err.with_host(host);
+                // A socket option or hook that fails will fail on every address too.
+                if err.phase() == Phase::Socket {
+                    return Err(err);
+                }
+                debug!(%addr, error = %err, "connect attempt failed");
+                last_err = Some(err);
+            }
+        }
+    }
+    Err(last_err.unwrap_or_else(|| {
+        ConnectError::new(Phase::Connect)
+            .with_host(host)
+            .timed_out(cfg.connect_timeout)
+    }))
+}
+
+async fn attempt(
+    cfg: &Config,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> Result<TcpStream, ConnectError> {
+    let err = || ConnectError::new(Phase::Connect).with_addr(addr);
+    // socket2 opens the socket with SOCK_CLOEXEC where the platform has it.
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(|e| err().with_source(e))?;
+    sock.set_nonblocking(true)
+        .map_err(|e| err().with_source(e))?;
+    if let Some(local) = cfg.local_address {
+        sock.bind(&SocketAddr::new(local, 0).into())
+            .map_err(|e| err().with_source(e))?;
+    }
+    socket::apply(cfg, Stage::BeforeConnect, SockRef::from(&sock)).map_err(|e| {
+        ConnectError::new(Phase::Socket)
+            .with_addr(addr)
+            .with_stage(Stage::BeforeConnect)
+            .with_source(e)
+    })?;
+    let socket = TcpSocket::from_std_stream(sock.into());
+    match tokio::time::timeout_at(deadline, socket.connect(addr)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(err().with_source(e)),
+        Err(_elapsed) => Err(err().timed_out(cfg.connect_timeout)),
+    }
+}
+
+/// Every resolved address is of the other family than the configured local address.
+#[derive(Debug)]
+struct NoAddressOfFamily;
+
+impl std::fmt::Display for NoAddressOfFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no resolved address has the family of the configured local address")
+    }
+}
+
+impl std::error::Error for NoAddressOfFamily {}

@@ -1,0 +1,13 @@
+//! A local HTTPS (or HTTP) test server for keepalive-connector's tests, benchmarks and probe:
+//! rustls with rcgen certificates, HTTP/1.1 and HTTP/2 through hyper-util's auto builder, and a
+//! per-connection fault plan (reset, stall, garbage, …) decided in its own accept loop.
+//!
+//! Routes: `/` answers `hello` with `x-sni`, `x-alpn`, `x-host` and `x-peer` headers;
+//! `/status/NNN` answers status NNN; `/echo` answers the request body's length; `/stream` sends
+//! one chunk and then goes quiet forever (for dead-peer tests).
+
+mod pki;
+mod server;
+
+pub use pki::{Leaf, LeafKind, TestCa};
+pub use server::{Behavior, ServerBuilder, TestServer};
