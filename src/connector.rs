@@ -161,8 +161,7 @@ async fn connect(cfg: &Config, target: &Target) -> Result<Conn, ConnectError> {
         ),
         Some(name) => {
             let tls_start = Instant::now();
-            let (stream, info) =
-                tls::handshake(cfg, name, tcp, host, Some(remote_addr)).await?;
+            let (stream, info) = tls::handshake(cfg, name, tcp, host, Some(remote_addr)).await?;
             let tls_time = tls_start.elapsed();
             let h2 = info.alpn.as_deref() == Some(b"h2");
             debug!(?tls_time, version = ?info.version, alpn = ?info.alpn.as_deref().map(String::from_utf8_lossy), "tls handshake done");

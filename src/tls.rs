@@ -92,12 +92,12 @@ where
         }
     };
     let connector = tokio_rustls::TlsConnector::from(Arc::clone(&cfg.tls));
-    let stream = match tokio::time::timeout(cfg.handshake_timeout, connector.connect(name, io)).await
-    {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => return Err(err().with_source(e)),
-        Err(_elapsed) => return Err(err().timed_out(cfg.handshake_timeout)),
-    };
+    let stream =
+        match tokio::time::timeout(cfg.handshake_timeout, connector.connect(name, io)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(err().with_source(e)),
+            Err(_elapsed) => return Err(err().timed_out(cfg.handshake_timeout)),
+        };
     let info = info(&stream);
     if cfg.http == HttpVersions::Http2Only && info.alpn.as_deref() != Some(b"h2") {
         return Err(err().with_source(AlpnRefused { chosen: info.alpn }));

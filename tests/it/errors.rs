@@ -1,0 +1,352 @@
+//! Every failure names its phase, the address involved, and its cause.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use keepalive_connector::{
+    ConfigErrorReason, Connector, Keepalive, Phase, Resolving, StaticResolver,
+};
+use keepalive_testserver::{Behavior, LeafKind, TestServer};
+
+use crate::support::builder_for;
+
+#[tokio::test]
+async fn unresolvable_name_is_a_dns_error() {
+    let connector = Connector::builder()
+        .resolver(|host: &str, _port: u16| -> Resolving {
+            let err = io::Error::new(io::ErrorKind::NotFound, format!("no such host {host}"));
+            Box::pin(async move { Err(err) })
+        })
+        .build()
+        .unwrap();
+    let err = connector
+        .connect(&"https://nowhere.invalid/".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.phase(), Phase::Dns);
+    assert_eq!(err.addr(), None);
+    assert_eq!(err.host_name(), Some("nowhere.invalid"));
+    assert!(!err.is_timeout());
+    assert_eq!(err.io_error_kind(), Some(io::ErrorKind::NotFound));
+    assert_eq!(
+        err.to_string(),
+        "dns lookup for nowhere.invalid failed: no such host nowhere.invalid"
+    );
+}
+
+#[tokio::test]
+async fn empty_resolver_answer_is_a_dns_error() {
+    let connector = Connector::builder()
+        .resolver(|_: &str, _: u16| -> Resolving { Box::pin(async { Ok(Vec::new()) }) })
+        .build()
+        .unwrap();
+    let err = connector
+        .connect(&"https://empty.invalid/".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.phase(), Phase::Dns);
+    assert!(err.to_string().contains("no addresses"), "{err}");
+}
+
+#[tokio::test]
+async fn resolver_that_hangs_hits_the_connect_timeout() {
+    let connector = Connector::builder()
+        .resolver(|_: &str, _: u16| -> Resolving { Box::pin(std::future::pending()) })
+        .connect_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = connector
+        .connect(&"https://slow.invalid/".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.phase(), Phase::Dns);
+    assert!(err.is_timeout());
+    assert!(err.to_string().contains("timed out after 200ms"), "{err}");
+}
+
+#[tokio::test]
+async fn refused_port_is_a_connect_error_with_the_address() {
+    // Bind then drop a listener: the port is then (almost certainly) closed.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let connector = Connector::builder().build().unwrap();
+    let err = connector
+        .connect(&format!("https://{addr}/").parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.phase(), Phase::Connect);
+    assert_eq!(err.addr(), Some(addr));
+    assert_eq!(err.io_error_kind(), Some(io::ErrorKind::ConnectionRefused));
+    assert!(
+        err.to_string()
+            .starts_with(&format!("tcp connect to {addr} failed: ")),
+        "{err}"
+    );
+    assert!(std::error::Error::source(&err).is_some());
+}
+
+async fn tls_failure(
+    server: &TestServer,
+    connector: Connector,
+) -> keepalive_connector::ConnectError {
+    let err = connector
+        .connect(&server.url_by_name("/").parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.phase(), Phase::Tls, "{err}");
+    assert_eq!(err.addr(), Some(server.addr()));
+    let prefix = format!("tls handshake with {} (localhost) ", server.addr());
+    assert!(err.to_string().starts_with(&prefix), "{err}");
+    err
+}
+
+#[tokio::test]
+async fn plain_tcp_server_on_the_tls_port_is_a_tls_error() {
+    let server = TestServer::builder()
+        .behavior(Behavior::PlainHttp)
+        .start()
+        .await
+        .unwrap();
+    let err = tls_failure(&server, builder_for(&server).build().unwrap()).await;
+    assert!(!err.is_timeout());
+}
+
+#[tokio::test]
+async fn certificate_for_another_name_is_a_tls_error() {
+    let server = TestServer::builder()
+        .leaf(LeafKind::OtherName)
+        .start()
+        .await
+        .unwrap();
+    let err = tls_failure(&server, builder_for(&server).build().unwrap()).await;
+    let tls = err.tls_error().expect("rustls error");
+    assert!(
+        matches!(
+            tls,
+            rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext { .. }
+            ) | rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+        ),
+        "{tls:?}"
+    );
+    assert!(
+        err.to_string().contains("invalid peer certificate"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_a_tls_error() {
+    let server = TestServer::builder()
+        .leaf(LeafKind::Untrusted)
+        .start()
+        .await
+        .unwrap();
+    let err = tls_failure(&server, builder_for(&server).build().unwrap()).await;
+    assert!(
+        matches!(
+            err.tls_error(),
+            Some(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            ))
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn default_trust_store_does_not_trust_a_private_ca() {
+    let server = TestServer::start().await.unwrap();
+    let connector = Connector::builder()
+        .resolver(crate::support::localhost(&server))
+        .build()
+        .unwrap();
+    let err = tls_failure(&server, connector).await;
+    assert!(err.tls_error().is_some(), "{err:?}");
+}
+
+#[tokio::test]
+async fn silent_server_hits_the_handshake_timeout() {
+    let server = TestServer::builder()
+        .behavior(Behavior::StallAfterClientHello)
+        .start()
+        .await
+        .unwrap();
+    let connector = builder_for(&server)
+        .handshake_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = tls_failure(&server, connector).await;
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(err.to_string().contains("timed out after 300ms"), "{err}");
+    // Behavioural bound (the timeout fired rather than hanging), not a performance target.
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn reset_during_handshake_is_a_tls_error_with_reset_kind() {
+    let server = TestServer::builder()
+        .behavior(Behavior::ResetAfterClientHello)
+        .start()
+        .await
+        .unwrap();
+    let err = tls_failure(&server, builder_for(&server).build().unwrap()).await;
+    assert_eq!(
+        err.io_error_kind(),
+        Some(io::ErrorKind::ConnectionReset),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn http2_only_refuses_a_server_without_h2() {
+    let server = TestServer::builder()
+        .alpn(&[b"http/1.1"])
+        .start()
+        .await
+        .unwrap();
+    let connector = builder_for(&server).http2_only().build().unwrap();
+    let err = connector
+        .connect(&server.url("/").parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.phase(), Phase::Tls, "{err}");
+    assert!(
+        err.tls_error().is_some(),
+        "rustls refuses the ALPN mismatch: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_uris_are_uri_errors() {
+    // Uri errors come before any lookup; this resolver proves it by failing the test if asked.
+    let connector = Connector::builder()
+        .resolver(|host: &str, _: u16| -> Resolving {
+            panic!("resolver called for {host}: the URI should have been refused first")
+        })
+        .build()
+        .unwrap();
+    for (uri, expect) in [
+        ("/just/a/path", "missing scheme"),
+        ("ftp://example.com/", "unsupported scheme \"ftp\""),
+        ("http://example.com:0/", "bad port \"0\""),
+        ("https://a..b/", "not a valid DNS name"),
+        ("https://-leading-hyphen.example/", "not a valid DNS name"),
+    ] {
+        let err = connector.connect(&uri.parse().unwrap()).await.unwrap_err();
+        assert_eq!(err.phase(), Phase::Uri, "{uri}: {err}");
+        assert!(err.to_string().contains(expect), "{uri}: {err}");
+        assert_eq!(err.addr(), None);
+    }
+}
+
+#[test]
+fn bad_configuration_is_refused_at_build() {
+    let ka = Keepalive::new;
+    let cases: Vec<(keepalive_connector::Builder, &str, ConfigErrorReason)> = vec![
+        (
+            Connector::builder().keepalive(ka().idle(Duration::from_millis(500))),
+            "keepalive.idle",
+            ConfigErrorReason::SubSecond,
+        ),
+        (
+            Connector::builder().keepalive(ka().interval(Duration::from_millis(1500))),
+            "keepalive.interval",
+            ConfigErrorReason::NotWholeSeconds,
+        ),
+        (
+            Connector::builder().keepalive(ka().idle(Duration::ZERO)),
+            "keepalive.idle",
+            ConfigErrorReason::Zero,
+        ),
+        (
+            Connector::builder().keepalive(ka().retries(0)),
+            "keepalive.retries",
+            ConfigErrorReason::Zero,
+        ),
+        (
+            Connector::builder().keepalive(ka().retries(1000)),
+            "keepalive.retries",
+            ConfigErrorReason::TooLarge { max: "127".into() },
+        ),
+        (
+            Connector::builder().keepalive(ka().idle(Duration::from_secs(100_000))),
+            "keepalive.idle",
+            ConfigErrorReason::TooLarge {
+                max: "32767s".into(),
+            },
+        ),
+        (
+            Connector::builder().connect_timeout(Duration::ZERO),
+            "connect_timeout",
+            ConfigErrorReason::Zero,
+        ),
+        (
+            Connector::builder().handshake_timeout(Duration::ZERO),
+            "handshake_timeout",
+            ConfigErrorReason::Zero,
+        ),
+        (
+            Connector::builder().tcp_user_timeout(Duration::from_micros(1500)),
+            "tcp_user_timeout",
+            ConfigErrorReason::NotWholeMilliseconds,
+        ),
+        (
+            Connector::builder().send_buffer_size(0),
+            "send_buffer_size",
+            ConfigErrorReason::Zero,
+        ),
+    ];
+    for (builder, field, reason) in cases {
+        let err = builder.build().unwrap_err();
+        assert_eq!(err.field(), field, "{err}");
+        assert_eq!(err.reason(), &reason, "{err}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+    // Off means off: bad values inside a disabled keepalive are not looked at.
+    assert!(Connector::builder()
+        .keepalive(Keepalive::off().idle(Duration::from_millis(1)))
+        .build()
+        .is_ok());
+}
+
+#[test]
+fn bad_root_certificates_are_refused_at_build() {
+    let err = Connector::builder()
+        .add_root_certificates_pem(b"not a pem")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "add_root_certificates_pem");
+    let err = Connector::builder()
+        .builtin_roots(false)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "builtin_roots");
+    let err = Connector::builder()
+        .tls_config(Connector::builder().build().unwrap().tls_config().clone())
+        .builtin_roots(false)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "tls_config");
+}
+
+#[tokio::test]
+async fn static_resolver_without_fallback_refuses_unknown_names() {
+    let connector = Connector::builder()
+        .resolver(StaticResolver::new().no_fallback())
+        .build()
+        .unwrap();
+    let err = connector
+        .connect(&"https://unknown.invalid:8443/".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.phase(), Phase::Dns);
+    assert!(
+        err.to_string()
+            .contains("unknown.invalid:8443 is not in the static resolver's map"),
+        "{err}"
+    );
+}

@@ -1,0 +1,45 @@
+//! Shared set-up: a local TLS server, a connector that trusts only its CA, a hyper-util client.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use keepalive_connector::{Builder, Connector, StaticResolver};
+use keepalive_testserver::TestServer;
+
+/// A connector builder that trusts the test server's CA and nothing else, and resolves
+/// `localhost` to the server's loopback address without asking the system.
+pub fn builder_for(server: &TestServer) -> Builder {
+    Connector::builder()
+        .builtin_roots(false)
+        .add_root_certificates_pem(server.ca_pem().as_bytes())
+        .resolver(localhost(server))
+}
+
+/// `localhost:PORT` → the server's IP, and nothing else.
+pub fn localhost(server: &TestServer) -> StaticResolver {
+    let addr = server.addr();
+    StaticResolver::new()
+        .add("localhost", addr.port(), [addr.ip()])
+        .no_fallback()
+}
+
+/// A hyper-util client on `connector` with the pool off, so each request makes a connection.
+pub fn client(connector: Connector) -> Client<Connector, Empty<Bytes>> {
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(connector)
+}
+
+/// The whole body as text.
+pub async fn body_text(resp: http::Response<hyper::body::Incoming>) -> String {
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    String::from_utf8(bytes.to_vec()).expect("utf-8 body")
+}
+
+/// Whether this machine has a usable IPv6 loopback (some containers have none).
+pub fn has_ipv6_loopback() -> bool {
+    std::net::TcpListener::bind((IpAddr::from(std::net::Ipv6Addr::LOCALHOST), 0)).is_ok()
+}
