@@ -130,14 +130,18 @@ async fn connect(cfg: &Config, target: &Target) -> Result<Conn, ConnectError> {
     let (addrs, dns) = match target.ip() {
         Some(ip) => (vec![SocketAddr::new(ip, target.port())], None),
         None => {
-            let addrs = resolve(cfg, host, target.port(), deadline).await?;
+            let addrs = resolve(cfg, host, target.port(), deadline)
+                .instrument(tracing::debug_span!("dns"))
+                .await?;
             (addrs, Some(start.elapsed()))
         }
     };
     debug!(?addrs, ?dns, "resolved");
 
     let tcp_start = Instant::now();
-    let (tcp, remote_addr, attempts) = tcp::connect(cfg, host, &addrs, deadline).await?;
+    let (tcp, remote_addr, attempts) = tcp::connect(cfg, host, &addrs, deadline)
+        .instrument(tracing::debug_span!("tcp"))
+        .await?;
     let connect_time = tcp_start.elapsed();
     debug!(%remote_addr, ?connect_time, attempts, "connected");
     let stage_err = |stage: Stage| {
@@ -161,7 +165,9 @@ async fn connect(cfg: &Config, target: &Target) -> Result<Conn, ConnectError> {
         ),
         Some(name) => {
             let tls_start = Instant::now();
-            let (stream, info) = tls::handshake(cfg, name, tcp, host, Some(remote_addr)).await?;
+            let (stream, info) = tls::handshake(cfg, name, tcp, host, Some(remote_addr))
+                .instrument(tracing::debug_span!("tls"))
+                .await?;
             let tls_time = tls_start.elapsed();
             let h2 = info.alpn.as_deref() == Some(b"h2");
             debug!(?tls_time, version = ?info.version, alpn = ?info.alpn.as_deref().map(String::from_utf8_lossy), "tls handshake done");
