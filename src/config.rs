@@ -108,6 +108,8 @@ impl FromStr for Stage {
 ///     .interval(Duration::from_secs(5))
 ///     .retries(4);
 /// assert!(ka.is_enabled());
+/// assert_eq!(ka.idle_duration(), Duration::from_secs(15));
+/// assert_eq!(Keepalive::new().retry_count(), 3);
 /// assert!(!Keepalive::off().is_enabled());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +164,21 @@ impl Keepalive {
     /// Whether keepalive is on.
     pub const fn is_enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// The idle time set with [`idle`](Keepalive::idle) (30 s unless changed).
+    pub const fn idle_duration(&self) -> Duration {
+        self.idle
+    }
+
+    /// The probe interval set with [`interval`](Keepalive::interval) (10 s unless changed).
+    pub const fn interval_duration(&self) -> Duration {
+        self.interval
+    }
+
+    /// The probe count set with [`retries`](Keepalive::retries) (3 unless changed).
+    pub const fn retry_count(&self) -> u32 {
+        self.retries
     }
 
     /// Checks every value against what the kernel accepts, so nothing is truncated or refused

@@ -109,7 +109,14 @@ impl Connector {
     /// Connects to an already parsed [`Target`].
     pub async fn connect_target(&self, target: &Target) -> Result<Conn, ConnectError> {
         let span = tracing::debug_span!("connect", host = target.host(), port = target.port());
-        connect(&self.config, target).instrument(span).await
+        let start = Instant::now();
+        connect(&self.config, target)
+            .instrument(span)
+            .await
+            .map_err(|e| match e.phase() {
+                Phase::Uri => e,
+                _ => e.with_elapsed(start.elapsed()),
+            })
     }
 }
 

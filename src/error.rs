@@ -71,6 +71,7 @@ pub struct ConnectError {
     addr: Option<SocketAddr>,
     stage: Option<Stage>,
     timeout: Option<Duration>,
+    elapsed: Option<Duration>,
     source: Option<BoxError>,
 }
 
@@ -82,6 +83,7 @@ impl ConnectError {
             addr: None,
             stage: None,
             timeout: None,
+            elapsed: None,
             source: None,
         }
     }
@@ -106,6 +108,11 @@ impl ConnectError {
         self
     }
 
+    pub(crate) fn with_elapsed(mut self, elapsed: Duration) -> Self {
+        self.elapsed = Some(elapsed);
+        self
+    }
+
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.source = Some(source.into());
         self
@@ -119,6 +126,17 @@ impl ConnectError {
     /// `true` when a configured timeout (connect or handshake) fired.
     pub fn is_timeout(&self) -> bool {
         self.timeout.is_some()
+    }
+
+    /// The timeout that fired (the connect or the handshake timeout), when one did.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// How long the attempt ran, from the start of the connect until it failed. `None` for
+    /// [`Phase::Uri`] errors, which fail before anything starts.
+    pub fn elapsed(&self) -> Option<Duration> {
+        self.elapsed
     }
 
     /// The remote address involved: the one being connected to or handshaken with. `None` for
@@ -174,6 +192,9 @@ impl fmt::Debug for ConnectError {
         }
         if let Some(timeout) = &self.timeout {
             d.field("timeout", timeout);
+        }
+        if let Some(elapsed) = &self.elapsed {
+            d.field("elapsed", elapsed);
         }
         if let Some(source) = &self.source {
             d.field("source", source);

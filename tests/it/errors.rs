@@ -181,6 +181,11 @@ async fn silent_server_hits_the_handshake_timeout() {
     let started = Instant::now();
     let err = tls_failure(&server, connector).await;
     assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(err.timeout(), Some(Duration::from_millis(300)));
+    assert!(
+        err.elapsed().unwrap() >= Duration::from_millis(300),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("timed out after 300ms"), "{err}");
     // Behavioural bound (the timeout fired rather than hanging), not a performance target.
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -238,6 +243,7 @@ async fn bad_uris_are_uri_errors() {
     ] {
         let err = connector.connect(&uri.parse().unwrap()).await.unwrap_err();
         assert_eq!(err.phase(), Phase::Uri, "{uri}: {err}");
+        assert_eq!(err.elapsed(), None, "nothing started");
         assert!(err.to_string().contains(expect), "{uri}: {err}");
         assert_eq!(err.addr(), None);
     }
