@@ -1,0 +1,378 @@
+//! From the parsed command line to a printed report: settings, connectors (one fresh one per
+//! connection), the embedded server when no URL is given, and the exit status.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use http::{HeaderMap, Uri};
+use keepalive_connector::{Builder, ConfigError, Connector, Keepalive, StaticResolver};
+use keepalive_testserver::TestServer;
+
+use crate::cli::{Cli, Seconds};
+use crate::error::{Exit, ProbeError};
+use crate::model::{KeepaliveValues, Mode, StageResult};
+use crate::probe::{self, RequestSpec};
+use crate::progress::Progress;
+use crate::report::{self, Report};
+use crate::table::Palette;
+use crate::{json, verdict};
+
+/// The library's defaults, shown in the report header when the user set none.
+const DEFAULTS: Keepalive = Keepalive::new();
+
+/// Parses `args`, probes, prints the report and says how to exit.
+pub(crate) fn run<I, T>(args: I) -> Result<Exit, ProbeError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => return clap_outcome(&err),
+    };
+    if cli.verbose {
+        init_tracing();
+    }
+    let settings = Settings::from_cli(cli)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ProbeError::Setup {
+            what: "cannot start the tokio runtime",
+            source,
+        })?;
+    let report = runtime.block_on(probe_all(&settings))?;
+    let text = if settings.json {
+        json::render(&report)
+    } else {
+        let colour = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        report::render(&report, Palette { enabled: colour })
+    };
+    // A closed stdout (`| head`) is not worth a panic; the exit status still tells.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(if report.all_ok() {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    })
+}
+
+/// `--help` and `--version` print and succeed; anything else is a usage error, reported on one
+/// line (clap's first line names the option and the bad value).
+fn clap_outcome(err: &clap::Error) -> Result<Exit, ProbeError> {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            Ok(Exit::Ok)
+        }
+        _ => {
+            let text = err.to_string();
+            let first = text.lines().next().unwrap_or("error: bad command line");
+            Err(ProbeError::Usage(format!("{first} (see --help)")))
+        }
+    }
+}
+
+/// `-v`: the connector's and the probe's debug events on stderr.
+fn init_tracing() {
+    use tracing::Level;
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let filter = Targets::new()
+        .with_target("keepalive_connector", Level::DEBUG)
+        .with_target("keepalive_probe", Level::DEBUG);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .init();
+}
+
+/// Which certificates a connector trusts.
+#[derive(Debug, Clone)]
+struct Trust {
+    builtin: bool,
+    pems: Vec<Vec<u8>>,
+}
+
+/// Which HTTP versions are offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Http {
+    Both,
+    Http1,
+    Http2,
+}
+
+/// The checked settings of one run.
+#[derive(Debug)]
+struct Settings {
+    url: Option<Uri>,
+    modes: Vec<Mode>,
+    keepalive: Keepalive,
+    asked: KeepaliveValues,
+    repeat: u32,
+    resolver: StaticResolver,
+    trust: Trust,
+    http: Http,
+    spec: RequestSpec,
+    connect_timeout: Option<Duration>,
+    handshake_timeout: Option<Duration>,
+    json: bool,
+    /// What the user typed, to name it when the connector refuses a value.
+    given: Given,
+}
+
+/// The raw text of the options the connector validates.
+#[derive(Debug, Default)]
+struct Given {
+    idle: Option<String>,
+    interval: Option<String>,
+    retries: Option<String>,
+    connect_timeout: Option<String>,
+    handshake_timeout: Option<String>,
+    cacert: Option<String>,
+}
+
+impl Settings {
+    /// Reads `--cacert`, and builds a connector for every mode once, so any value the library
+    /// refuses is a usage error before anything touches the network.
+    fn from_cli(cli: Cli) -> Result<Settings, ProbeError> {
+        let raw = |s: &Option<Seconds>| s.as_ref().map(|s| s.raw().to_owned());
+        let given = Given {
+            idle: raw(&cli.keepalive_idle),
+            interval: raw(&cli.keepalive_interval),
+            retries: cli.keepalive_retries.map(|r| r.to_string()),
+            connect_timeout: raw(&cli.connect_timeout),
+            handshake_timeout: raw(&cli.handshake_timeout),
+            cacert: cli.cacert.as_ref().map(|p| p.display().to_string()),
+        };
+        let asked = KeepaliveValues {
+            idle: cli
+                .keepalive_idle
+                .as_ref()
+                .map_or(DEFAULTS.idle_duration(), Seconds::duration),
+            interval: cli
+                .keepalive_interval
+                .as_ref()
+                .map_or(DEFAULTS.interval_duration(), Seconds::duration),
+            retries: cli.keepalive_retries.unwrap_or(DEFAULTS.retry_count()),
+        };
+        let keepalive = Keepalive::new()
+            .idle(asked.idle)
+            .interval(asked.interval)
+            .retries(asked.retries);
+        if cli.request_timeout.duration().is_zero() {
+            return Err(ProbeError::Usage(format!(
+                "error: --request-timeout {}: must not be zero",
+                cli.request_timeout.raw()
+            )));
+        }
+        let trust = match &cli.cacert {
+            None => Trust {
+                builtin: true,
+                pems: Vec::new(),
+            },
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|source| ProbeError::CaFile {
+                    path: path.clone(),
+                    source,
+                })?;
+                Trust {
+                    builtin: false,
+                    pems: vec![pem],
+                }
+            }
+        };
+        let resolver = cli
+            .resolve
+            .iter()
+            .cloned()
+            .fold(StaticResolver::new(), StaticResolver::entry);
+        let http = match (cli.http1, cli.http2) {
+            (true, _) => Http::Http1,
+            (_, true) => Http::Http2,
+            _ => Http::Both,
+        };
+        // The URL is only a placeholder until the embedded server has a port.
+        let uri = cli
+            .url
+            .clone()
+            .unwrap_or_else(|| Uri::from_static("https://localhost/"));
+        let mut spec = RequestSpec::new(uri, cli.method.clone(), cli.request_timeout.duration());
+        let mut user = HeaderMap::new();
+        for header in &cli.headers {
+            user.append(header.name.clone(), header.value.clone());
+        }
+        for name in user.keys() {
+            spec.headers.remove(name);
+        }
+        spec.headers.extend(user);
+        let settings = Settings {
+            url: cli.url,
+            modes: cli.stage.modes(),
+            keepalive,
+            asked,
+            repeat: cli.repeat,
+            resolver,
+            trust,
+            http,
+            spec,
+            connect_timeout: cli.connect_timeout.as_ref().map(Seconds::duration),
+            handshake_timeout: cli.handshake_timeout.as_ref().map(Seconds::duration),
+            json: cli.json,
+            given,
+        };
+        for mode in Mode::ALL {
+            settings.connector(mode, &settings.trust, &settings.resolver)?;
+        }
+        Ok(settings)
+    }
+
+    /// A fresh connector for `mode`: its own TLS session cache, so every handshake is a full
+    /// one and no stage profits from an earlier stage's session.
+    fn connector(
+        &self,
+        mode: Mode,
+        trust: &Trust,
+        resolver: &StaticResolver,
+    ) -> Result<Connector, ProbeError> {
+        let mut builder: Builder = Connector::builder().resolver(resolver.clone());
+        builder = match mode {
+            Mode::At(stage) => builder.keepalive(self.keepalive).keepalive_at(stage),
+            Mode::Off => builder.keepalive(Keepalive::off()),
+        };
+        if let Some(timeout) = self.connect_timeout {
+            builder = builder.connect_timeout(timeout);
+        }
+        if let Some(timeout) = self.handshake_timeout {
+            builder = builder.handshake_timeout(timeout);
+        }
+        builder = match self.http {
+            Http::Both => builder,
+            Http::Http1 => builder.http1_only(),
+            Http::Http2 => builder.http2_only(),
+        };
+        builder = builder.builtin_roots(trust.builtin);
+        for pem in &trust.pems {
+            builder = builder.add_root_certificates_pem(pem);
+        }
+        builder.build().map_err(|e| self.config_error(e))
+    }
+
+    /// Names the option behind a value the connector refused, with what the user typed.
+    fn config_error(&self, source: ConfigError) -> ProbeError {
+        let g = &self.given;
+        let (flag, given) = match source.field() {
+            "keepalive.idle" => ("--keepalive-idle", g.idle.clone()),
+            "keepalive.interval" => ("--keepalive-interval", g.interval.clone()),
+            "keepalive.retries" => ("--keepalive-retries", g.retries.clone()),
+            "connect_timeout" => ("--connect-timeout", g.connect_timeout.clone()),
+            "handshake_timeout" => ("--handshake-timeout", g.handshake_timeout.clone()),
+            "add_root_certificates_pem" | "builtin_roots" => ("--cacert", g.cacert.clone()),
+            _ => ("option", None),
+        };
+        ProbeError::Config {
+            flag,
+            given: given.unwrap_or_else(|| source.value().to_owned()),
+            source,
+        }
+    }
+}
+
+/// Probes every mode in order, `repeat` times each, one fresh connector per connection.
+async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
+    let mut spec = settings.spec.clone();
+    let mut trust = settings.trust.clone();
+    let mut resolver = settings.resolver.clone();
+    let mut embedded: Option<(TestServer, SocketAddr)> = None;
+    if settings.url.is_none() {
+        let server = TestServer::start()
+            .await
+            .map_err(|source| ProbeError::Setup {
+                what: "cannot start the embedded HTTPS server",
+                source,
+            })?;
+        let addr = server.addr();
+        // By name, resolved to the server's loopback address, so SNI and certificate name
+        // checks run as they would against a real host.
+        spec.uri = server
+            .url_by_name("/")
+            .parse()
+            .expect("the test server's URL parses");
+        resolver = resolver.add("localhost", addr.port(), [addr.ip()]);
+        // Trusted for this run only, and nothing else is.
+        trust.builtin = false;
+        trust.pems.push(server.ca_pem().as_bytes().to_vec());
+        embedded = Some((server, addr));
+    }
+
+    crate::warmup::warm_up().await;
+    let total = settings.modes.len() * settings.repeat as usize;
+    let mut progress = Progress::new(total, settings.repeat > 1);
+    let mut results = Vec::with_capacity(settings.modes.len());
+    for &mode in &settings.modes {
+        let mut attempts = Vec::with_capacity(settings.repeat as usize);
+        for _ in 0..settings.repeat {
+            let connector = settings.connector(mode, &trust, &resolver)?;
+            attempts.push(probe::attempt(&connector, &spec).await);
+            progress.tick(mode.as_str());
+        }
+        results.push(StageResult { mode, attempts });
+    }
+    progress.finish();
+
+    Ok(Report {
+        url: spec.uri.to_string(),
+        method: spec.method.to_string(),
+        embedded: embedded.as_ref().map(|(_, addr)| *addr),
+        repeat: settings.repeat,
+        keepalive: settings.asked,
+        verdict: verdict::verdict(&results),
+        results,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(args: &[&str]) -> String {
+        let mut all = vec!["keepalive-probe"];
+        all.extend(args);
+        let err = run(all).unwrap_err();
+        assert_eq!(err.exit(), Exit::Usage, "{err}");
+        err.to_string()
+    }
+
+    #[test]
+    fn refused_values_name_the_option_and_the_value() {
+        let msg = usage(&["https://127.0.0.1:1/", "--keepalive-idle", "0.5"]);
+        assert!(msg.starts_with("error: --keepalive-idle 0.5: "), "{msg}");
+        let msg = usage(&["https://127.0.0.1:1/", "--keepalive-interval", "1.5"]);
+        assert!(
+            msg.starts_with("error: --keepalive-interval 1.5: "),
+            "{msg}"
+        );
+        let msg = usage(&["https://127.0.0.1:1/", "--keepalive-retries", "0"]);
+        assert!(msg.starts_with("error: --keepalive-retries 0: "), "{msg}");
+        let msg = usage(&["https://127.0.0.1:1/", "--connect-timeout", "0"]);
+        assert!(msg.starts_with("error: --connect-timeout 0: "), "{msg}");
+        let msg = usage(&["https://127.0.0.1:1/", "--cacert", "/nonexistent/ca.pem"]);
+        assert!(
+            msg.starts_with("error: --cacert /nonexistent/ca.pem: "),
+            "{msg}"
+        );
+        let msg = usage(&["not a url"]);
+        assert!(msg.contains("not a url"), "{msg}");
+        assert_eq!(msg.lines().count(), 1);
+    }
+
+    #[test]
+    fn help_and_version_succeed() {
+        assert_eq!(run(["keepalive-probe", "--version"]).unwrap(), Exit::Ok);
+    }
+}

@@ -1,0 +1,347 @@
+//! The command line: clap's derive API, with the library's own parsers for `--stage` and
+//! `--resolve`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Parser;
+use http::{HeaderName, HeaderValue, Method, Uri};
+use keepalive_connector::{ResolveEntry, Stage, Target};
+
+use crate::model::Mode;
+
+const AFTER_HELP: &str = "\
+Examples:
+  keepalive-probe
+      Probe an embedded local HTTPS server (works on a machine with no network).
+  keepalive-probe https://api.example.com/health
+      Compare every keepalive stage against one endpoint and get a verdict.
+  keepalive-probe https://api.example.com/ --repeat 50
+      50 connections per stage, with p50/p90/p99 per phase.
+  keepalive-probe https://api.example.com/ --resolve api.example.com:443:10.0.0.7
+      Probe one backend by address, keeping the host name for SNI and Host.
+  keepalive-probe https://api.example.com/ --stage before-connect --keepalive-idle 15 --json
+      One stage, custom keepalive values, one JSON document on stdout.
+
+Exit status:
+  0  every probed stage got an HTTP response (a 4xx or 5xx counts: the connection worked)
+  1  at least one stage failed to connect or got no response
+  2  usage error (bad URL, bad option value)";
+
+/// `keepalive-probe`: connects to one URL once per keepalive stage, with everything else
+/// equal, and says which stage to configure.
+#[derive(Debug, Parser)]
+#[command(
+    name = "keepalive-probe",
+    version,
+    about = "Tells which TCP keepalive stage an HTTP(S) endpoint tolerates, phase by phase.",
+    long_about = "Tells which TCP keepalive stage an HTTP(S) endpoint tolerates, phase by phase.\n\n\
+        Connects to URL with keepalive applied before connect, after connect, after the TLS \
+        handshake, and with keepalive off; sends one request each time; prints per phase what \
+        happened (DNS, connect, TLS, time to first byte, total), the keepalive values read back \
+        from the kernel, and a verdict. Every connection uses a fresh connector, so every TLS \
+        handshake is a full one and the stages are compared on equal terms.",
+    after_help = AFTER_HELP
+)]
+pub(crate) struct Cli {
+    /// The http:// or https:// URL to probe. Without one, an embedded local HTTPS server
+    /// (HTTP/2 and HTTP/1.1, certificate made for this run) is started and probed.
+    #[arg(value_name = "URL", value_parser = parse_url)]
+    pub(crate) url: Option<Uri>,
+
+    /// Which keepalive stage to probe: before-connect, after-connect, after-handshake, off
+    /// (keepalive not set), or all.
+    #[arg(long, value_name = "STAGE", default_value = "all", value_parser = parse_stages)]
+    pub(crate) stage: StageChoice,
+
+    /// Keepalive idle time before the first probe (TCP_KEEPIDLE), in whole seconds (the kernel's
+    /// unit; 0.5 is refused, not rounded). Default: 30.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) keepalive_idle: Option<Seconds>,
+
+    /// Time between keepalive probes (TCP_KEEPINTVL), in whole seconds. Default: 10.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) keepalive_interval: Option<Seconds>,
+
+    /// Unanswered keepalive probes before the connection is dropped (TCP_KEEPCNT). Default: 3.
+    #[arg(long, value_name = "N")]
+    pub(crate) keepalive_retries: Option<u32>,
+
+    /// Connect N times per stage and print p50/p90/p99 per phase.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=100_000)
+    )]
+    pub(crate) repeat: u32,
+
+    /// Connect to ADDR for HOST:PORT, keeping HOST for SNI and the Host header (curl's meaning;
+    /// other names still use the system resolver). Repeatable. ADDR may be a comma list.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub(crate) resolve: Vec<ResolveEntry>,
+
+    /// Trust only the CA certificates in this PEM file instead of the built-in roots (curl's
+    /// meaning).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cacert: Option<PathBuf>,
+
+    /// Offer only HTTP/1.1 through ALPN.
+    #[arg(long, conflicts_with = "http2")]
+    pub(crate) http1: bool,
+
+    /// Offer only HTTP/2 through ALPN (the TLS phase fails if the server does not agree).
+    #[arg(long)]
+    pub(crate) http2: bool,
+
+    /// The request method.
+    #[arg(
+        short = 'X',
+        long = "request",
+        value_name = "METHOD",
+        default_value = "GET"
+    )]
+    pub(crate) method: Method,
+
+    /// An extra request header, 'Name: value'. Repeatable; replaces a default header of the
+    /// same name (user-agent, accept).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<Header>,
+
+    /// Time allowed for DNS and the TCP connect together, in seconds. Default: 10.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) connect_timeout: Option<Seconds>,
+
+    /// Time allowed for the TLS handshake, in seconds. Default: 10.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) handshake_timeout: Option<Seconds>,
+
+    /// Time allowed from sending the request to the end of the response body, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "30")]
+    pub(crate) request_timeout: Seconds,
+
+    /// Print one JSON document (stable field names) instead of the table.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Print the connector's debug events (each phase) to stderr.
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
+}
+
+/// Which modes `--stage` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StageChoice {
+    /// The three stages and keepalive off, in connection order.
+    All,
+    /// One of them.
+    One(Mode),
+}
+
+impl StageChoice {
+    /// The modes to probe, in the fixed order connections are made.
+    pub(crate) fn modes(self) -> Vec<Mode> {
+        match self {
+            StageChoice::All => Mode::ALL.to_vec(),
+            StageChoice::One(mode) => vec![mode],
+        }
+    }
+}
+
+/// `--stage`: the library's [`Stage`] parser, plus `off` and `all`.
+fn parse_stages(s: &str) -> Result<StageChoice, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "all" => return Ok(StageChoice::All),
+        "off" => return Ok(StageChoice::One(Mode::Off)),
+        _ => {}
+    }
+    Stage::from_str(s)
+        .map(|stage| StageChoice::One(Mode::At(stage)))
+        .map_err(|_| {
+            "expected before-connect, after-connect, after-handshake, off or all".to_owned()
+        })
+}
+
+/// The URL: an `http::Uri` that the library can turn into a connect [`Target`] (scheme
+/// `http`/`https`, a host, a valid port).
+fn parse_url(s: &str) -> Result<Uri, String> {
+    let uri: Uri = s
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| e.to_string())?;
+    Target::from_uri(&uri).map_err(|e| e.to_string())?;
+    Ok(uri)
+}
+
+/// A number of seconds as typed (`30`, `1.5`, `0.5`), kept exact: no floating point, so the
+/// library's `build()` sees precisely what the user asked for and refuses what the kernel
+/// cannot take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Seconds {
+    raw: String,
+    value: Duration,
+}
+
+impl Seconds {
+    /// The duration.
+    pub(crate) fn duration(&self) -> Duration {
+        self.value
+    }
+
+    /// The text the user typed, for error messages.
+    pub(crate) fn raw(&self) -> &str {
+        &self.raw
+    }
+}
+
+/// Why a number of seconds was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParseSecondsError;
+
+impl fmt::Display for ParseSecondsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("expected a number of seconds, like 30 or 1.5")
+    }
+}
+
+impl std::error::Error for ParseSecondsError {}
+
+impl FromStr for Seconds {
+    type Err = ParseSecondsError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && frac.is_empty())
+            || !digits(whole)
+            || !digits(frac)
+            || (s.contains('.') && frac.is_empty())
+            || frac.len() > 9
+        {
+            return Err(ParseSecondsError);
+        }
+        let secs = if whole.is_empty() {
+            0
+        } else {
+            whole.parse::<u64>().map_err(|_| ParseSecondsError)?
+        };
+        let nanos = if frac.is_empty() {
+            0
+        } else {
+            // Right-pad to nine digits: "5" is 500_000_000 ns.
+            format!("{frac:0<9}")
+                .parse::<u32>()
+                .map_err(|_| ParseSecondsError)?
+        };
+        Ok(Seconds {
+            raw: s.to_owned(),
+            value: Duration::new(secs, nanos),
+        })
+    }
+}
+
+/// One `-H 'Name: value'` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// The header name.
+    pub(crate) name: HeaderName,
+    /// The header value.
+    pub(crate) value: HeaderValue,
+}
+
+impl FromStr for Header {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, value) = s
+            .split_once(':')
+            .ok_or_else(|| "expected 'Name: value'".to_owned())?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| format!("bad header name {:?}", name.trim()))?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| format!("bad header value {:?}", value.trim()))?;
+        Ok(Header { name, value })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seconds_are_exact() {
+        let s = |t: &str| t.parse::<Seconds>().map(|s| s.duration());
+        assert_eq!(s("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(s("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(s("0.1"), Ok(Duration::from_millis(100)));
+        assert_eq!(s(".5"), Ok(Duration::from_millis(500)));
+        for bad in ["", ".", "1.", "-1", "1s", "1e3", "0.1234567891", " 1"] {
+            assert_eq!(s(bad), Err(ParseSecondsError), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stage_choice_uses_the_library_names() {
+        assert_eq!(parse_stages("all"), Ok(StageChoice::All));
+        assert_eq!(parse_stages("off"), Ok(StageChoice::One(Mode::Off)));
+        assert_eq!(
+            parse_stages("after_handshake"),
+            Ok(StageChoice::One(Mode::At(Stage::AfterHandshake)))
+        );
+        assert!(parse_stages("during-handshake").is_err());
+        assert_eq!(StageChoice::All.modes().len(), 4);
+    }
+
+    #[test]
+    fn headers_parse() {
+        let h: Header = "X-Trace:  abc ".parse().unwrap();
+        assert_eq!(h.name, "x-trace");
+        assert_eq!(h.value, "abc");
+        assert!("no colon".parse::<Header>().is_err());
+        assert!("bad name: v".parse::<Header>().is_err());
+    }
+
+    #[test]
+    fn urls_are_checked_by_the_library() {
+        assert!(parse_url("https://example.com/").is_ok());
+        assert!(parse_url("example.com").is_err());
+        assert!(parse_url("ftp://example.com/").is_err());
+        assert!(parse_url("https://example.com:0/").is_err());
+    }
+
+    #[test]
+    fn options_parse() {
+        let cli = Cli::try_parse_from([
+            "keepalive-probe",
+            "https://example.com/",
+            "--stage",
+            "before-connect",
+            "--resolve",
+            "example.com:443:127.0.0.1",
+            "-X",
+            "HEAD",
+            "-H",
+            "a: b",
+            "--keepalive-idle",
+            "0.5",
+            "--repeat",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(cli.stage, StageChoice::One(Mode::At(Stage::BeforeConnect)));
+        assert_eq!(cli.resolve.len(), 1);
+        assert_eq!(cli.method, Method::HEAD);
+        assert_eq!(cli.headers.len(), 1);
+        assert_eq!(cli.keepalive_idle.unwrap().raw(), "0.5");
+        assert_eq!(cli.repeat, 3);
+        assert!(Cli::try_parse_from(["keepalive-probe", "--repeat", "0"]).is_err());
+        assert!(Cli::try_parse_from(["keepalive-probe", "--http1", "--http2"]).is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! `--json`: one document with stable snake_case field names. Every field is always present
+//! (`null` when it does not apply), so scripts need no existence checks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::model::{millis, Attempt, KeepaliveValues, PhaseTimes, StageResult};
+use crate::report::Report;
+
+#[derive(Debug, Serialize)]
+struct Document<'a> {
+    url: &'a str,
+    method: &'a str,
+    embedded_server: bool,
+    repeat: u32,
+    keepalive_requested: KeepaliveJson,
+    stages: Vec<StageJson<'a>>,
+    verdict: &'a str,
+    recommended_stage: Option<&'static str>,
+    ok: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct StageJson<'a> {
+    stage: &'static str,
+    ok: bool,
+    attempts: usize,
+    ok_attempts: usize,
+    status: Option<u16>,
+    http_version: Option<&'static str>,
+    error: Option<ErrorJson<'a>>,
+    timings_ms: TimingsJson,
+    remote_addr: Option<String>,
+    local_addr: Option<String>,
+    tls_version: Option<&'a str>,
+    alpn: Option<&'a str>,
+    keepalive: Option<KeepaliveJson>,
+    response_headers: Option<&'a BTreeMap<String, String>>,
+    body_bytes: Option<u64>,
+    body_error: Option<&'a str>,
+    percentiles_ms: Option<Percentiles>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorJson<'a> {
+    phase: &'static str,
+    cause: &'a str,
+    message: &'a str,
+    timeout: bool,
+    addr: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct TimingsJson {
+    dns: Option<f64>,
+    connect: Option<f64>,
+    tls: Option<f64>,
+    ttfb: Option<f64>,
+    total: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Percentiles {
+    p50: TimingsJson,
+    p90: TimingsJson,
+    p99: TimingsJson,
+}
+
+#[derive(Debug, Serialize)]
+struct KeepaliveJson {
+    idle_s: u64,
+    interval_s: u64,
+    retries: u32,
+}
+
+impl From<KeepaliveValues> for KeepaliveJson {
+    fn from(k: KeepaliveValues) -> Self {
+        KeepaliveJson {
+            idle_s: k.idle.as_secs(),
+            interval_s: k.interval.as_secs(),
+            retries: k.retries,
+        }
+    }
+}
+
+/// Milliseconds rounded to microseconds, so the document does not carry float noise.
+fn ms(d: Option<Duration>) -> Option<f64> {
+    d.map(|d| (millis(d) * 1000.0).round() / 1000.0)
+}
+
+fn timings(values: [Option<Duration>; 5]) -> TimingsJson {
+    let [dns, connect, tls, ttfb, total] = values.map(ms);
+    TimingsJson {
+        dns,
+        connect,
+        tls,
+        ttfb,
+        total,
+    }
+}
+
+fn phase_times(t: &PhaseTimes) -> [Option<Duration>; 5] {
+    std::array::from_fn(|i| t.get(i))
+}
+
+fn stage(result: &StageResult) -> StageJson<'_> {
+    let rep: &Attempt = result.representative();
+    let conn = rep.conn.as_ref();
+    let response = result.first_response();
+    StageJson {
+        stage: result.mode.as_str(),
+        ok: result.ok(),
+        attempts: result.attempts.len(),
+        ok_attempts: result.ok_count(),
+        status: response.map(|r| r.status),
+        http_version: response.map(|r| r.version),
+        error: result.first_failure().map(|f| ErrorJson {
+            phase: f.phase.as_str(),
+            cause: &f.cause,
+            message: &f.message,
+            timeout: f.timeout,
+            addr: f.addr.map(|a| a.to_string()),
+        }),
+        timings_ms: timings(phase_times(&rep.times)),
+        remote_addr: rep.remote_addr().map(|a| a.to_string()),
+        local_addr: conn.map(|c| c.local_addr.to_string()),
+        tls_version: conn.and_then(|c| c.tls_version.as_deref()),
+        alpn: conn.and_then(|c| c.alpn.as_deref()),
+        keepalive: conn.and_then(|c| c.keepalive).map(KeepaliveJson::from),
+        response_headers: response.map(|r| &r.headers),
+        body_bytes: response.map(|r| r.body_bytes),
+        body_error: response.and_then(|r| r.body_error.as_deref()),
+        percentiles_ms: if result.attempts.len() > 1 {
+            result.percentiles().map(|[p50, p90, p99]| Percentiles {
+                p50: timings(p50),
+                p90: timings(p90),
+                p99: timings(p99),
+            })
+        } else {
+            None
+        },
+    }
+}
+
+/// Renders the report as one pretty-printed JSON document.
+pub(crate) fn render(report: &Report) -> String {
+    let doc = Document {
+        url: &report.url,
+        method: &report.method,
+        embedded_server: report.embedded.is_some(),
+        repeat: report.repeat,
+        keepalive_requested: report.keepalive.into(),
+        stages: report.results.iter().map(stage).collect(),
+        verdict: &report.verdict.text,
+        recommended_stage: report.verdict.recommended.map(|m| m.as_str()),
+        ok: report.all_ok(),
+    };
+    // Serializing plain structs of strings and numbers cannot fail.
+    let mut text = serde_json::to_string_pretty(&doc).expect("the document serializes");
+    text.push('\n');
+    text
+}

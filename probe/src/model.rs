@@ -1,0 +1,304 @@
+//! What a probe found, as plain data: the renderers (table, JSON, verdict) work on these types
+//! only, so they can be tested without a network.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use keepalive_connector::{Phase, Stage};
+
+/// What one row of the probe tries: keepalive applied at a [`Stage`], or keepalive off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Mode {
+    /// Keepalive applied at this stage.
+    At(Stage),
+    /// `SO_KEEPALIVE` left off.
+    Off,
+}
+
+impl Mode {
+    /// Every mode, in the order the probe connects (fixed, so a server can tell connections
+    /// apart by their index).
+    pub(crate) const ALL: [Mode; 4] = [
+        Mode::At(Stage::BeforeConnect),
+        Mode::At(Stage::AfterConnect),
+        Mode::At(Stage::AfterHandshake),
+        Mode::Off,
+    ];
+
+    /// The name used in the table and in JSON: a stage's kebab-case name, or `off`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Mode::At(stage) => stage.as_str(),
+            Mode::Off => "off",
+        }
+    }
+
+    /// Whether a failure in `phase` can have been caused by keepalive in this mode: keepalive
+    /// cannot cause anything that happened before it was applied (or when it was never applied).
+    pub(crate) fn can_cause(self, phase: FailPhase) -> bool {
+        let Mode::At(stage) = self else {
+            return false;
+        };
+        match phase {
+            FailPhase::Connect(Phase::Uri | Phase::Dns) => false,
+            FailPhase::Connect(Phase::Connect) => stage == Stage::BeforeConnect,
+            FailPhase::Connect(Phase::Tls) => stage != Stage::AfterHandshake,
+            // Socket (an option the kernel refused), HTTP, and phases added later.
+            _ => true,
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an attempt failed: a phase of the library's connect path, or the HTTP exchange on a
+/// connection that was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum FailPhase {
+    /// A [`ConnectError`](keepalive_connector::ConnectError)'s phase.
+    Connect(Phase),
+    /// Sending the request or reading the response head.
+    Http,
+}
+
+impl FailPhase {
+    /// `uri`, `dns`, `connect`, `socket`, `tls` or `http`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            FailPhase::Connect(phase) => phase.as_str(),
+            FailPhase::Http => "http",
+        }
+    }
+}
+
+impl fmt::Display for FailPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an attempt got no HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// Where it failed.
+    pub(crate) phase: FailPhase,
+    /// The cause in a few words, e.g. `connection reset by peer`.
+    pub(crate) cause: String,
+    /// The whole error message.
+    pub(crate) message: String,
+    /// Whether a configured timeout fired.
+    pub(crate) timeout: bool,
+    /// The remote address involved, when known.
+    pub(crate) addr: Option<SocketAddr>,
+}
+
+/// Keepalive values read back from the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeepaliveValues {
+    /// `TCP_KEEPIDLE`.
+    pub(crate) idle: Duration,
+    /// `TCP_KEEPINTVL`.
+    pub(crate) interval: Duration,
+    /// `TCP_KEEPCNT`.
+    pub(crate) retries: u32,
+}
+
+/// Facts about a connection that was made, copied from the library's `ConnectInfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConnDetails {
+    /// The peer's address.
+    pub(crate) remote_addr: SocketAddr,
+    /// The local address.
+    pub(crate) local_addr: SocketAddr,
+    /// `TLSv1_3`, `TLSv1_2`; `None` for plain HTTP.
+    pub(crate) tls_version: Option<String>,
+    /// The ALPN protocol the server chose.
+    pub(crate) alpn: Option<String>,
+    /// Keepalive as read back from the socket; `None` when `SO_KEEPALIVE` is off.
+    pub(crate) keepalive: Option<KeepaliveValues>,
+}
+
+/// The HTTP response an attempt got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HttpResponse {
+    /// The status code.
+    pub(crate) status: u16,
+    /// `HTTP/2`, `HTTP/1.1`.
+    pub(crate) version: &'static str,
+    /// Response headers (lower-case names; repeated ones joined with `, `).
+    pub(crate) headers: BTreeMap<String, String>,
+    /// Bytes of body read.
+    pub(crate) body_bytes: u64,
+    /// Why reading the body stopped early, if it did (the head arrived, so the attempt still
+    /// counts as a response).
+    pub(crate) body_error: Option<String>,
+}
+
+/// How long each phase took. DNS, connect and TLS are the library's own measurements
+/// (`ConnectInfo::timings`); time to first byte and total are measured by the probe from the
+/// start of `connect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct PhaseTimes {
+    /// Name resolution; `None` for an IP literal or when the connection was not made.
+    pub(crate) dns: Option<Duration>,
+    /// TCP connect; `None` when the connection was not made.
+    pub(crate) connect: Option<Duration>,
+    /// TLS handshake; `None` for plain HTTP or when the connection was not made.
+    pub(crate) tls: Option<Duration>,
+    /// From the start of connect until the response head arrived.
+    pub(crate) ttfb: Option<Duration>,
+    /// From the start of connect until the body was read, or until the attempt failed.
+    pub(crate) total: Duration,
+}
+
+/// The phases that have timings, in column order.
+pub(crate) const PHASES: [&str; 5] = ["dns", "connect", "tls", "ttfb", "total"];
+
+impl PhaseTimes {
+    /// The timing of phase `i` of [`PHASES`].
+    pub(crate) fn get(&self, i: usize) -> Option<Duration> {
+        match i {
+            0 => self.dns,
+            1 => self.connect,
+            2 => self.tls,
+            3 => self.ttfb,
+            _ => Some(self.total),
+        }
+    }
+}
+
+/// One connection and request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Attempt {
+    /// Present when the connection was made.
+    pub(crate) conn: Option<ConnDetails>,
+    /// The response, or why there was none.
+    pub(crate) outcome: Result<HttpResponse, Failure>,
+    /// Phase timings.
+    pub(crate) times: PhaseTimes,
+}
+
+impl Attempt {
+    /// The remote address: the connected one, or the one the error names.
+    pub(crate) fn remote_addr(&self) -> Option<SocketAddr> {
+        match (&self.conn, &self.outcome) {
+            (Some(conn), _) => Some(conn.remote_addr),
+            (None, Err(failure)) => failure.addr,
+            (None, Ok(_)) => None,
+        }
+    }
+}
+
+/// Every attempt of one mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StageResult {
+    /// The mode probed.
+    pub(crate) mode: Mode,
+    /// At least one attempt, in order.
+    pub(crate) attempts: Vec<Attempt>,
+}
+
+impl StageResult {
+    /// `true` when every attempt got an HTTP response.
+    pub(crate) fn ok(&self) -> bool {
+        self.attempts.iter().all(|a| a.outcome.is_ok())
+    }
+
+    /// How many attempts got an HTTP response.
+    pub(crate) fn ok_count(&self) -> usize {
+        self.attempts.iter().filter(|a| a.outcome.is_ok()).count()
+    }
+
+    /// The first failure, if any attempt failed.
+    pub(crate) fn first_failure(&self) -> Option<&Failure> {
+        self.attempts.iter().find_map(|a| a.outcome.as_ref().err())
+    }
+
+    /// The attempt whose details represent the stage: the first one that got a response, or
+    /// else the first one.
+    pub(crate) fn representative(&self) -> &Attempt {
+        self.attempts
+            .iter()
+            .find(|a| a.outcome.is_ok())
+            .unwrap_or(&self.attempts[0])
+    }
+
+    /// The first response, if any attempt got one.
+    pub(crate) fn first_response(&self) -> Option<&HttpResponse> {
+        self.attempts.iter().find_map(|a| a.outcome.as_ref().ok())
+    }
+
+    /// p50, p90 and p99 per phase over the attempts that got a response; `None` when none did.
+    pub(crate) fn percentiles(&self) -> Option<[[Option<Duration>; 5]; 3]> {
+        let ok: Vec<&PhaseTimes> = self
+            .attempts
+            .iter()
+            .filter(|a| a.outcome.is_ok())
+            .map(|a| &a.times)
+            .collect();
+        if ok.is_empty() {
+            return None;
+        }
+        let mut out = [[None; 5]; 3];
+        for (phase, _) in PHASES.iter().enumerate() {
+            let mut samples: Vec<Duration> = ok.iter().filter_map(|t| t.get(phase)).collect();
+            samples.sort_unstable();
+            for (row, pct) in [50, 90, 99].into_iter().enumerate() {
+                out[row][phase] = nearest_rank(&samples, pct);
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The nearest-rank percentile of sorted samples.
+fn nearest_rank(sorted: &[Duration], pct: usize) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (pct * sorted.len()).div_ceil(100).max(1);
+    Some(sorted[rank - 1])
+}
+
+/// Milliseconds as a float, for display and JSON.
+pub(crate) fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&m| Duration::from_millis(m))
+                .collect::<Vec<_>>()
+        };
+        let samples = ms(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(nearest_rank(&samples, 50), Some(Duration::from_millis(5)));
+        assert_eq!(nearest_rank(&samples, 90), Some(Duration::from_millis(9)));
+        assert_eq!(nearest_rank(&samples, 99), Some(Duration::from_millis(10)));
+        assert_eq!(nearest_rank(&ms(&[7]), 50), Some(Duration::from_millis(7)));
+        assert_eq!(nearest_rank(&[], 50), None);
+    }
+
+    #[test]
+    fn keepalive_cannot_cause_what_happened_before_it() {
+        let bc = Mode::At(Stage::BeforeConnect);
+        let ah = Mode::At(Stage::AfterHandshake);
+        assert!(bc.can_cause(FailPhase::Connect(Phase::Tls)));
+        assert!(bc.can_cause(FailPhase::Connect(Phase::Connect)));
+        assert!(!bc.can_cause(FailPhase::Connect(Phase::Dns)));
+        assert!(!ah.can_cause(FailPhase::Connect(Phase::Tls)));
+        assert!(ah.can_cause(FailPhase::Http));
+        assert!(!Mode::Off.can_cause(FailPhase::Http));
+    }
+}

@@ -1,0 +1,455 @@
+//! The `keepalive-probe` binary, run as a user would, against loopback only: the embedded
+//! server, local test servers with fault plans, and a refused port.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use keepalive_testserver::{Behavior, TestServer};
+use serde_json::Value;
+
+const STAGES: [&str; 4] = ["before-connect", "after-connect", "after-handshake", "off"];
+
+/// Runs the probe with `args`; the output is what a user would see.
+fn probe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keepalive-probe"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the probe binary runs")
+}
+
+/// Runs the probe on a blocking thread, so a test server on the test's runtime keeps serving.
+async fn probe_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        probe(&args)
+    })
+    .await
+    .expect("the probe thread finishes")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}):\n{}", stdout(out)))
+}
+
+/// The server's CA in a file for `--cacert`, removed on drop.
+struct CaFile(PathBuf);
+
+impl CaFile {
+    fn new(server: &TestServer) -> CaFile {
+        let path = std::env::temp_dir().join(format!(
+            "keepalive-probe-test-{}-{}.pem",
+            std::process::id(),
+            server.addr().port()
+        ));
+        std::fs::write(&path, server.ca_pem()).expect("the temp dir is writable");
+        CaFile(path)
+    }
+
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `https://localhost:PORT/`, resolved to 127.0.0.1 and trusting the server's CA only.
+fn local_args(port: u16, ca: &CaFile) -> Vec<String> {
+    vec![
+        format!("https://localhost:{port}/"),
+        "--resolve".into(),
+        format!("localhost:{port}:127.0.0.1"),
+        "--cacert".into(),
+        ca.path(),
+    ]
+}
+
+/// The line of the timings table for `stage` (the first line starting with its name).
+fn row<'a>(text: &'a str, stage: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{stage} ")))
+        .unwrap_or_else(|| panic!("no row for {stage}:\n{text}"))
+}
+
+fn verdict(text: &str) -> &str {
+    text.lines()
+        .find(|l| l.starts_with("verdict: "))
+        .unwrap_or_else(|| panic!("no verdict line:\n{text}"))
+}
+
+#[test]
+fn embedded_mode_probes_every_stage_and_exits_0() {
+    let out = probe(&[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("embedded local HTTPS server on 127.0.0.1:"),
+        "{text}"
+    );
+    for stage in STAGES {
+        assert!(row(&text, stage).contains("200 HTTP/2"), "{text}");
+    }
+    assert_eq!(verdict(&text), "verdict: every stage works");
+    assert!(
+        !text.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+    for line in text.lines().filter(|l| !l.starts_with("verdict:")) {
+        assert!(
+            line.chars().count() <= 100,
+            "wider than 100 columns: {line:?}"
+        );
+    }
+    // stderr is not a terminal: no progress bar, and nothing else either.
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn json_carries_every_field_for_every_stage() {
+    let out = probe(&[
+        "--json",
+        "--keepalive-idle",
+        "7",
+        "--keepalive-interval",
+        "3",
+        "--keepalive-retries",
+        "4",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["embedded_server"], true);
+    assert_eq!(doc["method"], "GET");
+    assert_eq!(doc["repeat"], 1);
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["verdict"], "every stage works");
+    assert_eq!(doc["recommended_stage"], "after-handshake");
+    let url = doc["url"].as_str().unwrap();
+    assert!(url.starts_with("https://localhost:"), "{url}");
+    let stages = doc["stages"].as_array().unwrap();
+    let names: Vec<&str> = stages
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, STAGES);
+    for s in stages {
+        let stage = s["stage"].as_str().unwrap();
+        assert_eq!(s["ok"], true, "{stage}");
+        assert_eq!(s["attempts"], 1);
+        assert_eq!(s["ok_attempts"], 1);
+        assert_eq!(s["status"], 200);
+        assert_eq!(s["http_version"], "HTTP/2");
+        assert!(s["error"].is_null());
+        for phase in ["dns", "connect", "tls", "ttfb", "total"] {
+            assert!(
+                s["timings_ms"][phase].as_f64().is_some(),
+                "{stage} {phase}: {s}"
+            );
+        }
+        let remote: SocketAddr = s["remote_addr"].as_str().unwrap().parse().unwrap();
+        assert_eq!(remote.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert!(s["local_addr"]
+            .as_str()
+            .unwrap()
+            .parse::<SocketAddr>()
+            .is_ok());
+        assert!(s["tls_version"].as_str().unwrap().starts_with("TLSv1_"));
+        assert_eq!(s["alpn"], "h2");
+        assert_eq!(s["response_headers"]["x-sni"], "localhost");
+        assert_eq!(s["body_bytes"].as_u64(), Some(32));
+        assert!(s["body_error"].is_null());
+        assert!(s["percentiles_ms"].is_null());
+        if stage == "off" {
+            assert!(
+                s["keepalive"].is_null(),
+                "off leaves SO_KEEPALIVE unset: {s}"
+            );
+        } else {
+            // Read back from the kernel, so these are what the socket really holds.
+            assert_eq!(s["keepalive"]["idle_s"], 7, "{stage}");
+            assert_eq!(s["keepalive"]["interval_s"], 3, "{stage}");
+            assert_eq!(s["keepalive"]["retries"], 4, "{stage}");
+        }
+    }
+}
+
+#[test]
+fn repeat_reports_percentiles() {
+    let out = probe(&["--repeat", "3", "--stage", "after-connect", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    let stage = &doc["stages"][0];
+    assert_eq!(stage["attempts"], 3);
+    assert_eq!(stage["ok_attempts"], 3);
+    for pct in ["p50", "p90", "p99"] {
+        for phase in ["dns", "connect", "tls", "ttfb", "total"] {
+            assert!(stage["percentiles_ms"][pct][phase].as_f64().is_some());
+        }
+    }
+    let out = probe(&["--repeat", "2", "--stage", "off"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("percentiles in ms over 2 connections"),
+        "{text}"
+    );
+    assert!(row(&text, "off").contains("200 HTTP/2 (2/2)"), "{text}");
+    assert_eq!(
+        stderr(&out),
+        "",
+        "no progress bar when stderr is not a terminal"
+    );
+}
+
+#[test]
+fn a_refused_port_exits_1_naming_the_connect_phase() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+        // dropped: nothing listens there any more
+    };
+    let url = format!("https://127.0.0.1:{port}/");
+    let out = probe(&[&url]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for stage in STAGES {
+        assert!(
+            row(&text, stage).contains("failed at connect: connection refused"),
+            "{text}"
+        );
+    }
+    assert!(
+        verdict(&text).contains("fails at the connect phase (connection refused)"),
+        "{text}"
+    );
+
+    let out = probe(&[&url, "--json", "--stage", "after-handshake"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    let error = &doc["stages"][0]["error"];
+    assert_eq!(error["phase"], "connect");
+    assert_eq!(error["cause"], "connection refused");
+    assert_eq!(error["timeout"], false);
+    assert_eq!(error["addr"], format!("127.0.0.1:{port}"));
+    assert_eq!(doc["ok"], false);
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line_naming_the_value() {
+    for (args, named) in [
+        (vec!["not-a-url"], "not-a-url"),
+        (vec!["ftp://example.com/"], "ftp"),
+        (vec!["--keepalive-idle", "0.5"], "--keepalive-idle 0.5"),
+        (
+            vec!["--keepalive-interval", "2.5"],
+            "--keepalive-interval 2.5",
+        ),
+        (vec!["--keepalive-idle", "soon"], "soon"),
+        (vec!["--stage", "sometimes"], "sometimes"),
+        (
+            vec!["--resolve", "localhost:x:127.0.0.1"],
+            "localhost:x:127.0.0.1",
+        ),
+        (vec!["--repeat", "0"], "0"),
+    ] {
+        let out = probe(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let out = probe(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout(&out);
+    for needle in ["Examples:", "--resolve", "--keepalive-idle", "Exit status:"] {
+        assert!(help.contains(needle), "{needle}");
+    }
+    let out = probe(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out).trim(),
+        concat!("keepalive-probe ", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn verbose_traces_the_connector_on_stderr() {
+    let out = probe(&["-v", "--stage", "off"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("keepalive_connector"), "{err}");
+    assert!(err.contains("tls handshake done"), "{err}");
+    assert!(
+        stdout(&out).contains("verdict: "),
+        "stdout keeps the report"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_connects_to_the_given_address_with_the_original_name() {
+    // 127.0.0.2: "localhost" does not resolve there, so only --resolve can lead the probe to it.
+    let server = TestServer::builder()
+        .ip(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
+        .start()
+        .await
+        .unwrap();
+    let ca = CaFile::new(&server);
+    let port = server.addr().port();
+    for http in ["--http2", "--http1"] {
+        let out = probe_async(vec![
+            format!("https://localhost:{port}/"),
+            "--resolve".into(),
+            format!("localhost:{port}:127.0.0.2"),
+            "--cacert".into(),
+            ca.path(),
+            "--stage".into(),
+            "after-handshake".into(),
+            http.into(),
+            "-H".into(),
+            "x-probe-test: 1".into(),
+            "--json".into(),
+        ])
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let doc = json(&out);
+        let stage = &doc["stages"][0];
+        assert_eq!(stage["remote_addr"], format!("127.0.0.2:{port}"), "{http}");
+        assert_eq!(stage["response_headers"]["x-sni"], "localhost", "{http}");
+        assert_eq!(
+            stage["response_headers"]["x-host"],
+            format!("localhost:{port}"),
+            "{http}"
+        );
+        let (alpn, version) = if http == "--http2" {
+            ("h2", "HTTP/2")
+        } else {
+            ("http/1.1", "HTTP/1.1")
+        };
+        assert_eq!(stage["alpn"], alpn);
+        assert_eq!(stage["http_version"], version);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_reset_for_one_stage_gives_a_verdict_naming_the_working_stage() {
+    // Stages connect in a fixed order, so connection 0 is before-connect.
+    let plan = |i: usize| {
+        if i == 0 {
+            Behavior::ResetAfterClientHello
+        } else {
+            Behavior::Serve
+        }
+    };
+    let server = TestServer::builder().plan(plan).start().await.unwrap();
+    let ca = CaFile::new(&server);
+    let port = server.addr().port();
+    let out = probe_async(local_args(port, &ca)).await;
+    let text = stdout(&out);
+    // Shown with --nocapture: the README's sample of a failing stage comes from here.
+    println!("{text}");
+    assert_eq!(out.status.code(), Some(1), "a stage failed: {text}");
+    assert!(
+        row(&text, "before-connect").contains("failed at tls: connection reset by peer"),
+        "{text}"
+    );
+    for stage in ["after-connect", "after-handshake", "off"] {
+        assert!(row(&text, stage).contains("200 HTTP/2"), "{text}");
+    }
+    assert_eq!(
+        verdict(&text),
+        "verdict: keepalive before connect (before-connect) fails at the tls phase (connection \
+         reset by peer); after-connect, after-handshake and off work — use \
+         Stage::AfterHandshake for this host"
+    );
+    assert_eq!(server.accepted(), 4);
+
+    // A second server with the same plan, for the JSON document.
+    let server = TestServer::builder().plan(plan).start().await.unwrap();
+    let ca = CaFile::new(&server);
+    let port = server.addr().port();
+    let mut args = local_args(port, &ca);
+    args.push("--json".into());
+    let out = probe_async(args).await;
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    assert_eq!(doc["recommended_stage"], "after-handshake");
+    let first = &doc["stages"][0];
+    assert_eq!(first["ok"], false);
+    assert_eq!(first["error"]["phase"], "tls");
+    assert_eq!(first["error"]["cause"], "connection reset by peer");
+    assert_eq!(first["error"]["addr"], format!("127.0.0.1:{port}"));
+    assert!(first["status"].is_null());
+    for s in &doc["stages"].as_array().unwrap()[1..] {
+        assert_eq!(s["ok"], true);
+        assert_eq!(s["status"], 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_handshake_times_out_in_the_tls_phase() {
+    let server = TestServer::builder()
+        .behavior(Behavior::StallAfterClientHello)
+        .start()
+        .await
+        .unwrap();
+    let ca = CaFile::new(&server);
+    let mut args = local_args(server.addr().port(), &ca);
+    args.extend(
+        [
+            "--stage",
+            "after-connect",
+            "--handshake-timeout",
+            "1",
+            "--json",
+        ]
+        .map(String::from),
+    );
+    let out = probe_async(args).await;
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    let error = &doc["stages"][0]["error"];
+    assert_eq!(error["phase"], "tls");
+    assert_eq!(error["timeout"], true);
+    assert_eq!(error["cause"], "timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_works_too() {
+    let server = TestServer::builder().plain().start().await.unwrap();
+    let out = probe_async(vec![server.url("/status/503"), "--json".into()]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a 503 still means the connection worked"
+    );
+    let doc = json(&out);
+    for s in doc["stages"].as_array().unwrap() {
+        assert_eq!(s["status"], 503);
+        assert_eq!(s["http_version"], "HTTP/1.1");
+        assert!(s["tls_version"].is_null());
+        assert!(s["alpn"].is_null());
+        assert!(s["timings_ms"]["tls"].is_null());
+        assert!(
+            s["timings_ms"]["dns"].is_null(),
+            "an IP literal needs no DNS"
+        );
+    }
+    assert_eq!(doc["verdict"], "every stage works");
+}
