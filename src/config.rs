@@ -410,9 +410,28 @@ impl Builder {
     }
 
     /// Sets `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the kernel
-    /// drops the connection. Complements keepalive, which only acts on an idle connection.
-    /// Applied at the keepalive stage. Whole milliseconds, not zero. Default: unset (kernel
-    /// default). Linux, Android and Fuchsia only.
+    /// drops the connection. Applied at the keepalive stage. Whole milliseconds, not zero.
+    /// Default: unset (the kernel retransmits for about 15 minutes). Linux, Android and Fuchsia
+    /// only.
+    ///
+    /// Keepalive alone does not cover a peer that vanishes while some of our data is still
+    /// unacknowledged: the kernel sends no keepalive probes then, it retransmits. This happens
+    /// in practice with HTTP/2, whose client acknowledges the server's SETTINGS just as a
+    /// response starts. For a connection that must notice a dead peer in every case, set this
+    /// too, to the keepalive budget `idle + interval × retries` (as tcp(7) suggests, it then
+    /// also bounds keepalive's own give-up time):
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// use keepalive_connector::{Connector, Keepalive};
+    /// use std::time::Duration;
+    /// let connector = Connector::builder()
+    ///     .keepalive(Keepalive::new()) // 30 s + 10 s × 3 = 60 s
+    ///     .tcp_user_timeout(Duration::from_secs(60))
+    ///     .build()?;
+    /// # }
+    /// # Ok::<(), keepalive_connector::ConfigError>(())
+    /// ```
     #[cfg(tcp_user_timeout)]
     pub fn tcp_user_timeout(mut self, timeout: Duration) -> Self {
         self.tcp_user_timeout = Some(timeout);

@@ -67,7 +67,7 @@ impl Connector {
     /// for `https`, applying socket options at their stages.
     pub async fn connect(&self, uri: &Uri) -> Result<Conn, ConnectError> {
         let target = Target::from_uri(uri).map_err(|e| {
-            let err = ConnectError::new(Phase::Uri).with_source(e);
+            let err = ConnectError::new(Phase::Uri).with_uri(uri).with_source(e);
             match uri.host() {
                 Some(host) => err.with_host(host),
                 None => err,

@@ -24,6 +24,10 @@ pub enum Phase {
     /// Name resolution failed or found no address.
     Dns,
     /// Creating the socket or the TCP connect failed (refused, unreachable, timed out).
+    ///
+    /// A peer that accepts and resets at once may be reported here or as [`Phase::Tls`]: which
+    /// one depends on whether the reset arrived before the connect completed in the kernel's
+    /// view or after. Both carry the reset as their cause.
     Connect,
     /// Applying a socket option the configuration asked for, or the socket hook, failed.
     Socket,
@@ -67,6 +71,7 @@ impl fmt::Display for Phase {
 /// ```
 pub struct ConnectError {
     phase: Phase,
+    uri: Option<Box<str>>,
     host: Option<Box<str>>,
     addr: Option<SocketAddr>,
     stage: Option<Stage>,
@@ -79,6 +84,7 @@ impl ConnectError {
     pub(crate) fn new(phase: Phase) -> Self {
         ConnectError {
             phase,
+            uri: None,
             host: None,
             addr: None,
             stage: None,
@@ -86,6 +92,11 @@ impl ConnectError {
             elapsed: None,
             source: None,
         }
+    }
+
+    pub(crate) fn with_uri(mut self, uri: &http::Uri) -> Self {
+        self.uri = Some(uri.to_string().into());
+        self
     }
 
     pub(crate) fn with_host(mut self, host: &str) -> Self {
@@ -181,6 +192,9 @@ impl fmt::Debug for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ConnectError");
         d.field("phase", &self.phase);
+        if let Some(uri) = &self.uri {
+            d.field("uri", uri);
+        }
         if let Some(host) = &self.host {
             d.field("host", host);
         }
@@ -214,7 +228,15 @@ impl fmt::Display for ConnectError {
         };
         f.write_str(what)?;
         match (self.phase, self.addr, self.host.as_deref()) {
-            (Phase::Uri, ..) => {}
+            (Phase::Uri, ..) => {
+                if let Some(uri) = &self.uri {
+                    write!(f, " {uri:?}")?;
+                }
+                if let Some(source) = &self.source {
+                    write!(f, ": {source}")?;
+                }
+                return Ok(());
+            }
             (Phase::Dns, _, Some(host)) => write!(f, " for {host}")?,
             (_, Some(addr), Some(host)) if host != addr.ip().to_string() => {
                 let link = if self.phase == Phase::Tls {

@@ -15,6 +15,8 @@ use http::Uri;
 /// assert_eq!(t.port(), 8443);
 /// assert!(t.is_tls());
 /// assert!(Target::from_uri(&"ftp://example.com/".parse().unwrap()).is_err());
+/// // A port that does not fit in 16 bits is refused, not replaced by the default.
+/// assert!(Target::from_uri(&"http://example.com:99999/".parse().unwrap()).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -38,7 +40,7 @@ impl Target {
         let Some(raw_host) = raw_host else {
             return Err(InvalidUri::MissingHost);
         };
-        let port = match uri.port() {
+        let port = match explicit_port(uri) {
             None => {
                 if tls {
                     443
@@ -46,9 +48,9 @@ impl Target {
                     80
                 }
             }
-            Some(p) => match p.as_str().parse::<u16>() {
-                Ok(n) if n != 0 => n,
-                _ => return Err(InvalidUri::BadPort(p.as_str().to_owned())),
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n != 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
+                _ => return Err(InvalidUri::BadPort(p.to_owned())),
             },
         };
         let (host, ip) = match raw_host.strip_prefix('[') {
@@ -91,6 +93,20 @@ impl Target {
     pub fn port(&self) -> u16 {
         self.port
     }
+}
+
+/// The port as written in the authority, if any (an empty port means the default, as in curl).
+///
+/// Read from the authority text rather than `Uri::port()`, which returns `None` for a port that
+/// does not fit in a `u16` — and `http://host:99999/` must be refused, not sent to port 80.
+fn explicit_port(uri: &Uri) -> Option<&str> {
+    let authority = uri.authority()?.as_str();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let after_host = match host_port.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or("", |(_, after)| after),
+        None => host_port.find(':').map_or("", |i| &host_port[i..]),
+    };
+    after_host.strip_prefix(':').filter(|p| !p.is_empty())
 }
 
 /// Why a URI cannot be connected to.

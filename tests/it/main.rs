@@ -13,3 +13,9 @@ mod errors;
 mod resumption;
 mod stages;
 
+// Reliability: dead peers in network namespaces, hostile servers, leaks, load, bad input.
+mod bad_input;
+mod dead_peer;
+mod hostile;
+mod leaks;
+mod load;

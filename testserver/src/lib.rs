@@ -10,4 +10,4 @@ mod pki;
 mod server;
 
 pub use pki::{Leaf, LeafKind, TestCa};
-pub use server::{Behavior, ServerBuilder, TestServer};
+pub use server::{Behavior, ServerBuilder, TestServer, UNOFFERED_ALPN};

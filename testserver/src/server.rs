@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::pki::{LeafKind, TestCa};
+use crate::pki::{Leaf, LeafKind, TestCa};
 
 /// What the server does with one accepted connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +44,25 @@ pub enum Behavior {
     CloseAfterHandshake,
     /// Accept and never read or write.
     NeverRead,
+    /// Speak TLS 1.2 and select an ALPN protocol the client did not offer.
+    ///
+    /// A rustls server never selects a protocol the client did not offer, so the server is
+    /// shown a doctored ClientHello in which every offered protocol id is upper-cased (`h2` →
+    /// `H2`, `http/1.1` → `HTTP/1.1`; ALPN ids are compared byte for byte), and it selects
+    /// that. TLS 1.2 carries the choice in the cleartext ServerHello, so the client sees a
+    /// protocol it never offered before any key or transcript is checked, exactly as with a
+    /// broken server that insists on its own protocol.
+    SelectUnofferedAlpn,
 }
 
+/// The ALPN ids a [`Behavior::SelectUnofferedAlpn`] server accepts: the upper-cased forms of
+/// what clients offer, which no client offers.
+pub const UNOFFERED_ALPN: [&[u8]; 2] = [b"H2", b"HTTP/1.1"];
+
 type Plan = Arc<dyn Fn(usize) -> Behavior + Send + Sync>;
+
+const TLS12_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+const TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 
 /// Configures a [`TestServer`].
 pub struct ServerBuilder {
@@ -150,22 +166,33 @@ impl ServerBuilder {
 
     /// The rustls server configuration this builder describes.
     pub fn server_config(&self, ca: &TestCa) -> Arc<ServerConfig> {
-        let leaf = ca.leaf(self.leaf);
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let versions: &[&rustls::SupportedProtocolVersion] = if self.tls12_only {
-            &[&rustls::version::TLS12]
+        self.config_with(&ca.leaf(self.leaf), self.versions(), self.alpn.clone())
+    }
+
+    fn versions(&self) -> &'static [&'static rustls::SupportedProtocolVersion] {
+        if self.tls12_only {
+            TLS12_ONLY
         } else if self.tls13_only {
-            &[&rustls::version::TLS13]
+            TLS13_ONLY
         } else {
             rustls::ALL_VERSIONS
-        };
+        }
+    }
+
+    fn config_with(
+        &self,
+        leaf: &Leaf,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        alpn: Vec<Vec<u8>>,
+    ) -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(versions)
             .expect("aws-lc-rs supports TLS 1.2 and 1.3")
             .with_no_client_auth()
-            .with_single_cert(leaf.chain, leaf.key)
+            .with_single_cert(leaf.chain.clone(), leaf.key.clone_key())
             .expect("rcgen's certificate and key match");
-        config.alpn_protocols = self.alpn.clone();
+        config.alpn_protocols = alpn;
         if !self.resumption {
             config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
             config.send_tls13_tickets = 0;
@@ -176,14 +203,27 @@ impl ServerBuilder {
     /// Binds and starts serving on the current tokio runtime.
     pub async fn start(self) -> std::io::Result<TestServer> {
         let ca = self.ca.clone().unwrap_or_else(|| Arc::new(TestCa::new()));
-        let tls = self.tls.then(|| self.server_config(&ca));
+        // One leaf for both configurations: the one serving, and the TLS 1.2 one a plan may
+        // pick for `SelectUnofferedAlpn` on any connection (building it costs no key).
+        let configs = self.tls.then(|| {
+            let leaf = ca.leaf(self.leaf);
+            TlsConfigs {
+                serve: self.config_with(&leaf, self.versions(), self.alpn.clone()),
+                unoffered_alpn: self.config_with(
+                    &leaf,
+                    TLS12_ONLY,
+                    UNOFFERED_ALPN.iter().map(|p| p.to_vec()).collect(),
+                ),
+            }
+        });
+        let tls = configs.as_ref().map(|c| Arc::clone(&c.serve));
         let listener = TcpListener::bind(SocketAddr::new(self.ip, 0)).await?;
         let addr = listener.local_addr()?;
         let accepted = Arc::new(AtomicUsize::new(0));
         let (shutdown, watch_rx) = watch::channel(());
         let task = tokio::spawn(accept_loop(
             listener,
-            tls.clone(),
+            configs,
             self.plan,
             Arc::clone(&accepted),
             watch_rx,
@@ -268,9 +308,16 @@ impl Drop for TestServer {
     }
 }
 
+/// The server configurations one connection may need, by behaviour.
+#[derive(Clone)]
+struct TlsConfigs {
+    serve: Arc<ServerConfig>,
+    unoffered_alpn: Arc<ServerConfig>,
+}
+
 async fn accept_loop(
     listener: TcpListener,
-    tls: Option<Arc<ServerConfig>>,
+    tls: Option<TlsConfigs>,
     plan: Plan,
     accepted: Arc<AtomicUsize>,
     shutdown: watch::Receiver<()>,
@@ -311,10 +358,11 @@ async fn read_client_hello(stream: &mut TcpStream) -> Vec<u8> {
 async fn handle(
     mut stream: TcpStream,
     peer: SocketAddr,
-    tls: Option<Arc<ServerConfig>>,
+    configs: Option<TlsConfigs>,
     behavior: Behavior,
 ) {
     let _ = stream.set_nodelay(true);
+    let tls = configs.as_ref().map(|c| Arc::clone(&c.serve));
     match behavior {
         Behavior::Serve => serve(stream, peer, tls).await,
         Behavior::ResetOnAccept => reset(stream),
@@ -358,7 +406,83 @@ async fn handle(
             }
         }
         Behavior::NeverRead => std::future::pending::<()>().await,
+        Behavior::SelectUnofferedAlpn => {
+            let Some(configs) = configs else { return };
+            let mut hello = read_tls_record(&mut stream).await;
+            uppercase_alpn(&mut hello);
+            let flight = first_flight(configs.unoffered_alpn, &hello);
+            let _ = stream.write_all(&flight).await;
+            // Drain the client's alert until it closes; the client's handshake timeout bounds
+            // this when the client says nothing.
+            let mut sink = [0u8; 1024];
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        }
     }
+}
+
+/// Reads one whole TLS record (header and body), or what arrived before EOF or an error.
+async fn read_tls_record(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    loop {
+        if buf.len() >= 5 {
+            let want = 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]]));
+            if buf.len() >= want {
+                return buf;
+            }
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return buf,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Upper-cases, in place, every protocol id of the ALPN extension of the ClientHello in
+/// `record` (one TLS record). Lengths do not change, so no length field needs fixing. Anything
+/// that does not parse as a ClientHello is left alone.
+fn uppercase_alpn(record: &mut [u8]) {
+    let Some(list) = alpn_extension(record) else {
+        return;
+    };
+    // The list is a sequence of (1-byte length, id).
+    let mut at = list.start;
+    while at < list.end {
+        let id = at + 1..(at + 1 + usize::from(record[at])).min(list.end);
+        at = id.end;
+        record[id].make_ascii_uppercase();
+    }
+}
+
+/// Where the ALPN extension's protocol list (after its 2-byte length) lies in a ClientHello
+/// record. Walks: record header (5), handshake header (4), version (2), random (32),
+/// session id, cipher suites, compression methods, then the extensions.
+fn alpn_extension(record: &[u8]) -> Option<std::ops::Range<usize>> {
+    const ALPN: u16 = 0x0010;
+    let u16_at = |at: usize| -> Option<usize> {
+        Some(usize::from(u16::from_be_bytes([
+            *record.get(at)?,
+            *record.get(at + 1)?,
+        ])))
+    };
+    if record.first() != Some(&0x16) || record.get(5) != Some(&0x01) {
+        return None;
+    }
+    let mut at = 5 + 4 + 2 + 32;
+    at += 1 + usize::from(*record.get(at)?); // session id
+    at += 2 + u16_at(at)?; // cipher suites
+    at += 1 + usize::from(*record.get(at)?); // compression methods
+    let end = (at + 2 + u16_at(at)?).min(record.len());
+    at += 2;
+    while at + 4 <= end {
+        let (kind, len) = (u16_at(at)?, u16_at(at + 2)?);
+        let data = at + 4;
+        if kind == usize::from(ALPN) && data + len <= end && len >= 2 {
+            return Some(data + 2..data + len);
+        }
+        at = data + len;
+    }
+    None
 }
 
 /// The server's first flight (ServerHello … ) in answer to `hello`, produced by rustls

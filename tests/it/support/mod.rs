@@ -1,5 +1,8 @@
 //! Shared set-up: a local TLS server, a connector that trusts only its CA, a hyper-util client.
 
+pub mod child;
+pub mod netns;
+
 use std::net::IpAddr;
 
 use bytes::Bytes;

@@ -1,0 +1,359 @@
+//! Bad input, as tables: URIs the connector cannot use, builder values `build()` refuses, and
+//! `--resolve` strings `ResolveEntry` refuses. Each gives an error that names the bad value;
+//! none panics (a panic is caught and reported per row, so one bad row does not hide others).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keepalive_connector::{
+    Connector, Keepalive, ParseResolveErrorKind, Phase, ResolveEntry, Stage, StaticResolver,
+};
+
+/// Runs `check` for every row, collecting failures and panics instead of stopping at the first.
+fn table<T: std::fmt::Debug>(rows: &[T], check: impl Fn(&T) -> Result<String, String>) {
+    let mut failures = Vec::new();
+    for row in rows {
+        match catch_unwind(AssertUnwindSafe(|| check(row))) {
+            Ok(Ok(msg)) => println!("ok   {row:?} -> {msg}"),
+            Ok(Err(why)) => failures.push(format!("{row:?}: {why}")),
+            Err(_) => failures.push(format!("{row:?}: PANICKED")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// (URI, substring the error must contain).
+const BAD_URIS: &[(&str, &str)] = &[
+    ("ftp://example.com/", "\"ftp\""),
+    ("ws://example.com/chat", "\"ws\""),
+    ("/just/a/path", "missing scheme"),
+    ("example.com:443", "missing scheme"),
+    ("https://example.com:0/", "\"0\""),
+    ("http://example.com:99999/", "\"99999\""),
+    ("https://example.com:00000/", "\"00000\""),
+    ("https://a!b.example/", "\"a!b.example\""),
+    ("https://semi;colon.example/", "\"semi;colon.example\""),
+    ("https://[::1%25lo]:8443/", "[::1%25lo]"),
+    ("https://example.com:65536/", "\"65536\""),
+    (
+        "https://-leading-dash.example/",
+        "\"-leading-dash.example\"",
+    ),
+    ("https://256.256.256.256/", "\"256.256.256.256\""),
+    ("https://trailing..dots/", "\"trailing..dots\""),
+];
+
+#[tokio::test]
+async fn bad_uris_are_uri_errors_naming_the_bad_part() {
+    // No system DNS: if a row wrongly got past the URI phase, it would fail as Dns, not hang.
+    let connector = Connector::builder()
+        .resolver(StaticResolver::new().no_fallback())
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let mut failures = Vec::new();
+    for &(input, needle) in BAD_URIS {
+        let uri: http::Uri = match input.parse() {
+            Ok(uri) => uri,
+            Err(e) => {
+                failures.push(format!("{input}: the http crate refuses it ({e}): bad row"));
+                continue;
+            }
+        };
+        let connector = connector.clone();
+        // A spawned task turns a panic into a JoinError instead of ending the test.
+        let joined = tokio::spawn(async move { connector.connect(&uri).await }).await;
+        let err = match joined {
+            Err(e) if e.is_panic() => {
+                failures.push(format!("{input}: PANICKED"));
+                continue;
+            }
+            Err(e) => panic!("{e}"),
+            Ok(Ok(_)) => {
+                failures.push(format!("{input}: connected"));
+                continue;
+            }
+            Ok(Err(err)) => err,
+        };
+        let msg = err.to_string();
+        if err.phase() != Phase::Uri || !msg.contains(needle) || err.addr().is_some() {
+            failures.push(format!(
+                "{input}: want phase uri naming {needle}, got {:?}: {msg}",
+                err.phase()
+            ));
+        } else {
+            println!("ok   {input} -> {msg}");
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+type Build = fn() -> Result<Connector, keepalive_connector::ConfigError>;
+
+/// (what, build it, field named by the error, substring naming the value).
+struct BadConfig(&'static str, Build, &'static str, &'static str);
+
+impl std::fmt::Debug for BadConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+fn ka(k: Keepalive) -> Result<Connector, keepalive_connector::ConfigError> {
+    Connector::builder().keepalive(k).build()
+}
+
+fn bad_configs() -> Vec<BadConfig> {
+    let mut rows = vec![
+        BadConfig(
+            "idle 500ms",
+            || ka(Keepalive::new().idle(Duration::from_millis(500))),
+            "keepalive.idle",
+            "500ms",
+        ),
+        BadConfig(
+            "idle 0",
+            || ka(Keepalive::new().idle(Duration::ZERO)),
+            "keepalive.idle",
+            "0ns",
+        ),
+        BadConfig(
+            "idle 1.5s",
+            || ka(Keepalive::new().idle(Duration::from_millis(1500))),
+            "keepalive.idle",
+            "1.5s",
+        ),
+        BadConfig(
+            "idle 40000s",
+            || ka(Keepalive::new().idle(Duration::from_secs(40_000))),
+            "keepalive.idle",
+            "40000s",
+        ),
+        BadConfig(
+            "interval 0",
+            || ka(Keepalive::new().interval(Duration::ZERO)),
+            "keepalive.interval",
+            "0ns",
+        ),
+        BadConfig(
+            "interval 2.5s",
+            || ka(Keepalive::new().interval(Duration::from_millis(2500))),
+            "keepalive.interval",
+            "2.5s",
+        ),
+        BadConfig(
+            "retries 0",
+            || ka(Keepalive::new().retries(0)),
+            "keepalive.retries",
+            "= 0",
+        ),
+        BadConfig(
+            "retries 128",
+            || ka(Keepalive::new().retries(128)),
+            "keepalive.retries",
+            "128",
+        ),
+        BadConfig(
+            "connect_timeout 0",
+            || Connector::builder().connect_timeout(Duration::ZERO).build(),
+            "connect_timeout",
+            "0ns",
+        ),
+        BadConfig(
+            "handshake_timeout 0",
+            || {
+                Connector::builder()
+                    .handshake_timeout(Duration::ZERO)
+                    .build()
+            },
+            "handshake_timeout",
+            "0ns",
+        ),
+        BadConfig(
+            "send_buffer_size 0",
+            || Connector::builder().send_buffer_size(0).build(),
+            "send_buffer_size",
+            "= 0",
+        ),
+        BadConfig(
+            "recv_buffer_size 2^31",
+            || Connector::builder().recv_buffer_size(1 << 31).build(),
+            "recv_buffer_size",
+            "2147483648",
+        ),
+        BadConfig(
+            "PEM without a certificate",
+            || {
+                Connector::builder()
+                    .add_root_certificates_pem(b"not a pem at all")
+                    .build()
+            },
+            "add_root_certificates_pem",
+            "16 bytes of PEM",
+        ),
+        BadConfig(
+            "PEM with a broken certificate",
+            || {
+                Connector::builder()
+                    .add_root_certificates_pem(
+                        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                    )
+                    .build()
+            },
+            "add_root_certificates_pem",
+            "bytes of PEM",
+        ),
+        BadConfig(
+            "no roots at all",
+            || Connector::builder().builtin_roots(false).build(),
+            "builtin_roots",
+            "false",
+        ),
+        BadConfig(
+            "tls_config with roots changed",
+            || {
+                let tls = Connector::builder().build()?.tls_config().clone();
+                Connector::builder()
+                    .tls_config(Arc::clone(&tls))
+                    .builtin_roots(false)
+                    .build()
+            },
+            "tls_config",
+            "tls_config",
+        ),
+    ];
+    #[cfg(target_os = "linux")]
+    rows.extend([
+        BadConfig(
+            "tcp_user_timeout 0",
+            || {
+                Connector::builder()
+                    .tcp_user_timeout(Duration::ZERO)
+                    .build()
+            },
+            "tcp_user_timeout",
+            "0ns",
+        ),
+        BadConfig(
+            "tcp_user_timeout 1.5ms",
+            || {
+                Connector::builder()
+                    .tcp_user_timeout(Duration::from_micros(1500))
+                    .build()
+            },
+            "tcp_user_timeout",
+            "1.5ms",
+        ),
+        BadConfig(
+            "tcp_user_timeout 2^32 ms",
+            || {
+                Connector::builder()
+                    .tcp_user_timeout(Duration::from_millis(1 << 32))
+                    .build()
+            },
+            "tcp_user_timeout",
+            "4294967.296s",
+        ),
+    ]);
+    rows
+}
+
+#[test]
+fn bad_builder_values_are_refused_naming_field_and_value() {
+    table(&bad_configs(), |BadConfig(_, build, field, value)| {
+        let err = match build() {
+            Ok(_) => return Err("build() accepted it".into()),
+            Err(err) => err,
+        };
+        let msg = err.to_string();
+        if err.field() != *field {
+            return Err(format!("field {} (want {field}): {msg}", err.field()));
+        }
+        if !msg.contains(field) || !msg.contains(value) {
+            return Err(format!("message does not name {field} and {value}: {msg}"));
+        }
+        Ok(msg)
+    });
+}
+
+#[test]
+fn bad_stage_names_are_refused_naming_the_input() {
+    table(
+        &["", "during-connect", "after handshake", "afterhandshake"],
+        |s| match s.parse::<Stage>() {
+            Ok(stage) => Err(format!("parsed as {stage}")),
+            Err(e) if e.to_string().contains(&format!("{s:?}")) => Ok(e.to_string()),
+            Err(e) => Err(format!("does not name {s:?}: {e}")),
+        },
+    );
+}
+
+/// Which part of a `HOST:PORT:ADDR` string is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Shape,
+    Host,
+    Port,
+    Addr,
+}
+
+/// (input, bad part, substring naming it).
+const BAD_RESOLVE: &[(&str, Part, &str)] = &[
+    ("", Part::Shape, "\"\""),
+    ("example.com", Part::Shape, "\"example.com\""),
+    ("example.com:443", Part::Shape, "\"example.com:443\""),
+    (":443:127.0.0.1", Part::Host, "bad host \"\""),
+    ("exa mple.com:443:127.0.0.1", Part::Host, "\"exa mple.com\""),
+    ("exämple.com:443:127.0.0.1", Part::Host, "\"exämple.com\""),
+    ("[::1]:443:127.0.0.1", Part::Host, "bad host \"[\""),
+    ("example.com:https:127.0.0.1", Part::Port, "\"https\""),
+    ("example.com:0:127.0.0.1", Part::Port, "bad port \"0\""),
+    ("example.com:65536:127.0.0.1", Part::Port, "\"65536\""),
+    ("example.com:+443:127.0.0.1", Part::Port, "\"+443\""),
+    ("example.com:-1:127.0.0.1", Part::Port, "\"-1\""),
+    ("example.com::127.0.0.1", Part::Port, "bad port \"\""),
+    ("example.com:443:", Part::Addr, "bad address \"\""),
+    ("example.com:443:localhost", Part::Addr, "\"localhost\""),
+    ("example.com:443:127.0.0.1,", Part::Addr, "bad address \"\""),
+    (
+        "example.com:443:1.1.1.1,,2.2.2.2",
+        Part::Addr,
+        "bad address \"\"",
+    ),
+    ("example.com:443:127.0.0.256", Part::Addr, "\"127.0.0.256\""),
+    ("example.com:443:[::1", Part::Addr, "\"[::1\""),
+    ("example.com:443:::1::2", Part::Addr, "\"::1::2\""),
+    (
+        "example.com:443:127.0.0.1:80",
+        Part::Addr,
+        "\"127.0.0.1:80\"",
+    ),
+];
+
+#[test]
+fn bad_resolve_strings_are_refused_naming_the_bad_part() {
+    table(BAD_RESOLVE, |&(input, part, needle)| {
+        let err = match input.parse::<ResolveEntry>() {
+            Ok(entry) => return Err(format!("accepted as {entry:?}")),
+            Err(err) => err,
+        };
+        let got = match err.kind() {
+            ParseResolveErrorKind::Shape => Part::Shape,
+            ParseResolveErrorKind::Host(_) => Part::Host,
+            ParseResolveErrorKind::Port(_) => Part::Port,
+            ParseResolveErrorKind::Addr(_) => Part::Addr,
+            other => return Err(format!("unexpected kind {other:?}")),
+        };
+        let msg = err.to_string();
+        if got != part {
+            return Err(format!("{got:?}, want {part:?}: {msg}"));
+        }
+        if !msg.contains(needle) || !msg.contains(&format!("{input:?}")) {
+            return Err(format!(
+                "message does not name {needle} and the input: {msg}"
+            ));
+        }
+        Ok(msg)
+    });
+}
