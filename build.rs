@@ -2,6 +2,7 @@
 //! repeated across the crate (tokio's `cfg_net!` habit, without a macro per use).
 
 fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rustc-check-cfg=cfg(tcp_user_timeout)");
     println!("cargo::rustc-check-cfg=cfg(keepalive_tuning)");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
@@ -12,15 +13,7 @@ fn main() {
     // socket2 can set and read back TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT on these.
     if matches!(
         os.as_str(),
-        "linux"
-            | "android"
-            | "fuchsia"
-            | "macos"
-            | "ios"
-            | "freebsd"
-            | "netbsd"
-            | "dragonfly"
-            | "illumos"
+        "linux" | "android" | "fuchsia" | "macos" | "ios" | "freebsd" | "netbsd" | "dragonfly"
     ) {
         println!("cargo::rustc-cfg=keepalive_tuning");
     }

@@ -7,8 +7,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use socket2::SockRef;
 
 use crate::connector::Connector;
@@ -19,17 +17,22 @@ use crate::socket::limits;
 /// When, on the way from a fresh socket to a usable connection, the keepalive options (and
 /// `TCP_USER_TIMEOUT`) are applied.
 ///
-/// The kernel does the same thing with keepalive whatever the stage: it only sends probes after
-/// the connection has been idle for `idle`. What differs is what the peer (and anything in
-/// between) can observe, and what is covered if something goes wrong early:
+/// No stage changes a packet on the wire until the connection has been idle for `idle`: the
+/// kernel arms the keepalive timer only once the connection is established, so on Linux
+/// keepalive set before connect and right after connect behave the same. The stages differ in
+/// what keepalive covers and in when `TCP_USER_TIMEOUT` (which does bound the SYN retries when
+/// set before connect) and the socket hook's changes take effect:
 ///
 /// | stage | covered by keepalive | trade-off |
 /// |---|---|---|
-/// | [`BeforeConnect`](Stage::BeforeConnect) | the SYN, the whole TLS handshake and everything after | what a custom transport that sets options in a dial hook does; some strict backends and CDNs reset such handshakes |
-/// | [`AfterConnect`](Stage::AfterConnect) | the TLS handshake and everything after | the options are set on an established socket; a handshake stall longer than `idle` is noticed by keepalive as well as by the handshake timeout |
-/// | [`AfterHandshake`](Stage::AfterHandshake) (default) | the HTTP exchange | nothing unusual happens before or during the handshake, so the strictest peers accept it; the handshake relies on the handshake timeout alone |
+/// | [`BeforeConnect`](Stage::BeforeConnect) | the TLS handshake and everything after | what a custom transport that sets options in a dial hook does; `TCP_USER_TIMEOUT` also limits the connect |
+/// | [`AfterConnect`](Stage::AfterConnect) | the TLS handshake and everything after | a handshake stall longer than `idle` is noticed by keepalive as well as by the handshake timeout |
+/// | [`AfterHandshake`](Stage::AfterHandshake) (default) | the HTTP exchange | the handshake runs on a socket exactly as the OS made it; it relies on the handshake timeout alone |
 ///
-/// For plain `http://`, there is no handshake: `AfterHandshake` means right after connect.
+/// Clients that set keepalive in a dial hook have reported strict backends (behind CDNs)
+/// resetting their TLS handshakes; whatever the cause, `keepalive-probe URL` tells whether an
+/// endpoint treats the stages differently. For plain `http://`, there is no handshake:
+/// `AfterHandshake` means right after connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Stage {
     /// On the fresh socket, before `connect(2)`.
@@ -132,7 +135,8 @@ impl Keepalive {
     }
 
     /// Keepalive off: `SO_KEEPALIVE` is left at the kernel's default (off) and no keepalive
-    /// option is touched.
+    /// option is touched. Values set on an off `Keepalive` are kept but neither used nor
+    /// validated.
     pub const fn off() -> Self {
         Keepalive {
             enabled: false,
@@ -440,19 +444,25 @@ impl Builder {
 
     /// Binds the socket to this local address before connecting (port chosen by the kernel).
     /// Only remote addresses of the same family are tried. Default: any.
+    ///
+    /// Binding to port 0 before connect makes Linux reserve an ephemeral port without knowing
+    /// the destination, so all connections from one local address share one port range
+    /// (about 28,000 by default) whatever their destination.
     pub fn local_address(mut self, addr: IpAddr) -> Self {
         self.local_address = Some(addr);
         self
     }
 
-    /// Sets `SO_SNDBUF` before connect. Default: the kernel's.
+    /// Sets `SO_SNDBUF` before connect. Default: the kernel's. Linux doubles the value for its
+    /// bookkeeping and caps it at `net.core.wmem_max` (socket(7)).
     pub fn send_buffer_size(mut self, bytes: usize) -> Self {
         self.send_buffer_size = Some(bytes);
         self
     }
 
     /// Sets `SO_RCVBUF` before connect (it must be, for TCP window scaling to take it into
-    /// account). Default: the kernel's.
+    /// account). Default: the kernel's. Linux doubles the value and caps it at
+    /// `net.core.rmem_max` (socket(7)).
     pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
         self.recv_buffer_size = Some(bytes);
         self
@@ -500,9 +510,11 @@ impl Builder {
     }
 
     /// Uses this rustls configuration as it is, for full control (client certificates, custom
-    /// verifiers, key logging). If its `alpn_protocols` is empty, the ALPN list of
+    /// verifiers, key logging). Its verifier is then the one used: a `dangerous()` verifier in it
+    /// weakens verification. If its `alpn_protocols` is empty, the ALPN list of
     /// [`http1_only`](Builder::http1_only) / [`http2_only`](Builder::http2_only) is filled in;
-    /// otherwise it is kept. Root-certificate settings of this builder are then refused.
+    /// otherwise it is kept, and `build()` refuses a list that contradicts them. Root-certificate
+    /// settings of this builder are then refused.
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls_config = Some(config);
         self
@@ -515,15 +527,17 @@ impl Builder {
         self
     }
 
-    /// Calls `hook` once at each [`Stage`], after that stage's own options were applied, so it
-    /// sees them and can override them. An error from the hook fails the connection attempt with
-    /// [`Phase::Socket`](crate::Phase::Socket).
+    /// Calls `hook` at each [`Stage`], after that stage's own options were applied, so it sees
+    /// them and can override them: at [`Stage::BeforeConnect`] once per socket (once per address
+    /// tried), then once at each later stage. An error from the hook fails that attempt with
+    /// [`Phase::Socket`](crate::Phase::Socket); at `BeforeConnect` the next resolved address, if
+    /// any, is still tried (an option may only fail for one address family).
     ///
     /// ```
     /// use keepalive_connector::{Connector, Stage};
     /// let connector = Connector::builder()
     ///     .socket_hook(|stage, sock| {
-    ///         if stage == Stage::BeforeConnect {
+    ///         if stage == Stage::BeforeConnect && sock.domain()? == socket2::Domain::IPV4 {
     ///             sock.set_tos_v4(0x10)?; // IPTOS_LOWDELAY
     ///         }
     ///         Ok(())
@@ -553,12 +567,13 @@ impl Builder {
                     ConfigErrorReason::NotWholeMilliseconds,
                 ));
             }
-            if timeout.as_millis() > u128::from(u32::MAX) {
+            // Linux takes an int and refuses negative values: i32::MAX ms (about 24.8 days).
+            if timeout.as_millis() > i32::MAX as u128 {
                 return Err(ConfigError::new(
                     "tcp_user_timeout",
                     timeout,
                     ConfigErrorReason::TooLarge {
-                        max: format!("{}ms", u32::MAX),
+                        max: format!("{}ms", i32::MAX),
                     },
                 ));
             }
@@ -593,6 +608,25 @@ impl Builder {
                         ),
                     ));
                 }
+                let offers = |p: &[u8]| config.alpn_protocols.iter().any(|a| a == p);
+                let conflict = match self.http {
+                    HttpVersions::Both => None,
+                    _ if config.alpn_protocols.is_empty() => None,
+                    HttpVersions::Http1Only if offers(b"h2") => {
+                        Some("http1_only() but the tls_config's ALPN list offers h2")
+                    }
+                    HttpVersions::Http2Only if !offers(b"h2") => {
+                        Some("http2_only() but the tls_config's ALPN list does not offer h2")
+                    }
+                    _ => None,
+                };
+                if let Some(why) = conflict {
+                    return Err(ConfigError::new(
+                        "tls_config",
+                        "alpn_protocols",
+                        ConfigErrorReason::Conflict(why),
+                    ));
+                }
                 if config.alpn_protocols.is_empty() {
                     let mut config = (*config).clone();
                     config.alpn_protocols = self.http.alpn();
@@ -602,8 +636,10 @@ impl Builder {
                 }
             }
             None => {
-                let roots = root_store(self.builtin_roots, &self.extra_roots_pem)?;
-                crate::tls::client_config(roots, self.http.alpn())
+                let roots = crate::tls::root_store(self.builtin_roots, &self.extra_roots_pem)?;
+                crate::tls::client_config(roots, self.http.alpn()).map_err(|e| {
+                    ConfigError::new("tls", "crypto provider", ConfigErrorReason::Tls(e))
+                })?
             }
         };
         let resolver = self
@@ -625,39 +661,4 @@ impl Builder {
             hook: self.hook,
         }))
     }
-}
-
-fn root_store(builtin: bool, pems: &[Vec<u8>]) -> Result<rustls::RootCertStore, ConfigError> {
-    let mut roots = rustls::RootCertStore::empty();
-    if builtin {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
-    for pem in pems {
-        let bad = |why: String| {
-            ConfigError::new(
-                "add_root_certificates_pem",
-                format_args!("<{} bytes of PEM>", pem.len()),
-                ConfigErrorReason::BadCertificate(why),
-            )
-        };
-        let mut found = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| bad(e.to_string()))?;
-            roots.add(cert).map_err(|e| bad(e.to_string()))?;
-            found += 1;
-        }
-        if found == 0 {
-            return Err(bad("no CERTIFICATE block found".into()));
-        }
-    }
-    if roots.is_empty() {
-        return Err(ConfigError::new(
-            "builtin_roots",
-            false,
-            ConfigErrorReason::Conflict(
-                "the built-in roots are off and no root certificate was added: nothing would be trusted",
-            ),
-        ));
-    }
-    Ok(roots)
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::Uri;
 use socket2::SockRef;
@@ -17,7 +18,7 @@ use crate::error::{ConnectError, Phase};
 use crate::info::{ConnectInfo, Timings};
 use crate::stream::{Conn, Transport};
 use crate::target::Target;
-use crate::{socket, tcp, tls};
+use crate::{dns, socket, tcp, tls};
 
 /// Connects to `http://` and `https://` URIs with keepalive applied at a chosen [`Stage`], and
 /// reports what happened in a [`ConnectInfo`].
@@ -69,7 +70,8 @@ impl Connector {
         let target = Target::from_uri(uri).map_err(|e| {
             let err = ConnectError::new(Phase::Uri).with_uri(uri).with_source(e);
             match uri.host() {
-                Some(host) => err.with_host(host),
+                // Unbracketed, as `Target::host` and every other phase's errors have it.
+                Some(host) => err.with_host(host.trim_start_matches('[').trim_end_matches(']')),
                 None => err,
             }
         })?;
@@ -132,12 +134,15 @@ async fn connect(cfg: &Config, target: &Target) -> Result<Conn, ConnectError> {
         None
     };
     let start = Instant::now();
-    let deadline = start + cfg.connect_timeout;
+    // A `Duration::MAX` timeout means "no timeout": a deadline decades away, not an overflow.
+    let deadline = start
+        .checked_add(cfg.connect_timeout)
+        .unwrap_or_else(|| start + Duration::from_secs(30 * 365 * 86_400));
 
     let (addrs, dns) = match target.ip() {
         Some(ip) => (vec![SocketAddr::new(ip, target.port())], None),
         None => {
-            let addrs = resolve(cfg, host, target.port(), deadline)
+            let addrs = dns::resolve(cfg, host, target.port(), deadline)
                 .instrument(tracing::debug_span!("dns"))
                 .await?;
             (addrs, Some(start.elapsed()))
@@ -187,10 +192,7 @@ async fn connect(cfg: &Config, target: &Target) -> Result<Conn, ConnectError> {
         }
     };
 
-    let tcp_ref = match &transport {
-        Transport::Plain(tcp) => tcp,
-        Transport::Tls(tls) => tls.get_ref().0,
-    };
+    let tcp_ref = transport.tcp();
     socket::apply(cfg, Stage::AfterHandshake, SockRef::from(tcp_ref))
         .map_err(stage_err(Stage::AfterHandshake))?;
     let readback = socket::read_back(cfg.keepalive_at, SockRef::from(tcp_ref))
@@ -221,33 +223,6 @@ async fn connect(cfg: &Config, target: &Target) -> Result<Conn, ConnectError> {
     Ok(Conn::new(transport, info, h2))
 }
 
-async fn resolve(
-    cfg: &Config,
-    host: &str,
-    port: u16,
-    deadline: Instant,
-) -> Result<Vec<SocketAddr>, ConnectError> {
-    let err = || ConnectError::new(Phase::Dns).with_host(host);
-    match tokio::time::timeout_at(deadline, cfg.resolver.resolve(host, port)).await {
-        Ok(Ok(addrs)) if addrs.is_empty() => Err(err().with_source(NoAddresses)),
-        Ok(Ok(addrs)) => Ok(addrs),
-        Ok(Err(e)) => Err(err().with_source(e)),
-        Err(_elapsed) => Err(err().timed_out(cfg.connect_timeout)),
-    }
-}
-
-/// The resolver answered with an empty list.
-#[derive(Debug)]
-struct NoAddresses;
-
-impl std::fmt::Display for NoAddresses {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the resolver returned no addresses")
-    }
-}
-
-impl std::error::Error for NoAddresses {}
-
 /// The future of [`Connector`]'s `Service::call`.
 pub type Connecting = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
 
@@ -266,9 +241,16 @@ impl tower_service::Service<Uri> for Connector {
     }
 }
 
+// What hyper-util's `Client` and multi-threaded runtimes rely on, checked at compile time.
 #[allow(dead_code)]
-const _ASSERT_SEND_SYNC: () = {
-    const fn check<T: Send + Sync + Clone + 'static>() {}
-    check::<Connector>();
-    check::<ConnectInfo>();
+const _ASSERT_BOUNDS: () = {
+    const fn shared<T: Send + Sync + Clone + 'static>() {}
+    const fn conn<T: Send + Unpin + 'static>() {}
+    const fn error<T: Send + Sync + std::error::Error + 'static>() {}
+    const fn future<T: Send + Unpin>() {}
+    shared::<Connector>();
+    shared::<ConnectInfo>();
+    conn::<Conn>();
+    error::<ConnectError>();
+    future::<Connecting>();
 };

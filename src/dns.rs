@@ -10,6 +10,11 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::error::{ConnectError, Phase};
+
 /// The future a [`Resolve`] implementation returns.
 pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
 
@@ -28,8 +33,10 @@ pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + 
 /// # Ok::<(), keepalive_connector::ConfigError>(())
 /// ```
 pub trait Resolve: Send + Sync + 'static {
-    /// Resolves `host` (never an IP literal: those skip resolution). Returning an empty list is
-    /// an error of [`Phase::Dns`](crate::Phase::Dns).
+    /// Resolves `host`. IPv4 literals in dotted-quad form and bracketed IPv6 literals skip
+    /// resolution; other numeric forms (`127.1`, `2130706433`) arrive here as names. The
+    /// addresses are used as returned, port included. Returning an empty list is an error of
+    /// [`Phase::Dns`](crate::Phase::Dns).
     fn resolve(&self, host: &str, port: u16) -> Resolving;
 }
 
@@ -80,15 +87,28 @@ impl Resolve for SystemResolver {
 #[derive(Clone, Default)]
 pub struct StaticResolver {
     map: HashMap<(String, u16), Vec<IpAddr>>,
-    fallback: Option<Arc<dyn Resolve>>,
-    no_fallback: bool,
+    fallback: Fallback,
+}
+
+/// Where names that are not in the map go.
+#[derive(Clone, Default)]
+enum Fallback {
+    #[default]
+    System,
+    Custom(Arc<dyn Resolve>),
+    Refuse,
 }
 
 impl fmt::Debug for StaticResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fallback = match self.fallback {
+            Fallback::System => "system",
+            Fallback::Custom(_) => "custom",
+            Fallback::Refuse => "none",
+        };
         f.debug_struct("StaticResolver")
             .field("map", &self.map)
-            .field("fallback", &!self.no_fallback)
+            .field("fallback", &fallback)
             .finish()
     }
 }
@@ -117,15 +137,13 @@ impl StaticResolver {
 
     /// Names not in the map are resolved by `resolver` instead of the system's.
     pub fn fallback(mut self, resolver: impl Resolve) -> Self {
-        self.fallback = Some(Arc::new(resolver));
-        self.no_fallback = false;
+        self.fallback = Fallback::Custom(Arc::new(resolver));
         self
     }
 
     /// Names not in the map fail with [`io::ErrorKind::NotFound`].
     pub fn no_fallback(mut self) -> Self {
-        self.fallback = None;
-        self.no_fallback = true;
+        self.fallback = Fallback::Refuse;
         self
     }
 
@@ -140,10 +158,10 @@ impl Resolve for StaticResolver {
         if let Some(addrs) = self.lookup(host, port) {
             return Box::pin(std::future::ready(Ok(addrs)));
         }
-        match (&self.fallback, self.no_fallback) {
-            (Some(fallback), _) => fallback.resolve(host, port),
-            (None, false) => SystemResolver::new().resolve(host, port),
-            (None, true) => {
+        match &self.fallback {
+            Fallback::Custom(fallback) => fallback.resolve(host, port),
+            Fallback::System => SystemResolver::new().resolve(host, port),
+            Fallback::Refuse => {
                 let err = io::Error::new(
                     io::ErrorKind::NotFound,
                     format!("{host}:{port} is not in the static resolver's map"),
@@ -274,3 +292,31 @@ impl FromStr for ResolveEntry {
         })
     }
 }
+
+/// Resolves `host` with the configured resolver before `deadline`.
+pub(crate) async fn resolve(
+    cfg: &Config,
+    host: &str,
+    port: u16,
+    deadline: Instant,
+) -> Result<Vec<SocketAddr>, ConnectError> {
+    let err = || ConnectError::new(Phase::Dns).with_host(host);
+    match tokio::time::timeout_at(deadline, cfg.resolver.resolve(host, port)).await {
+        Ok(Ok(addrs)) if addrs.is_empty() => Err(err().with_source(NoAddresses)),
+        Ok(Ok(addrs)) => Ok(addrs),
+        Ok(Err(e)) => Err(err().with_source(e)),
+        Err(_elapsed) => Err(err().timed_out(cfg.connect_timeout)),
+    }
+}
+
+/// The resolver answered with an empty list.
+#[derive(Debug)]
+struct NoAddresses;
+
+impl std::fmt::Display for NoAddresses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the resolver returned no addresses")
+    }
+}
+
+impl std::error::Error for NoAddresses {}

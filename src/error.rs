@@ -151,7 +151,9 @@ impl ConnectError {
     }
 
     /// The remote address involved: the one being connected to or handshaken with. `None` for
-    /// [`Phase::Uri`] and [`Phase::Dns`] errors.
+    /// [`Phase::Uri`] and [`Phase::Dns`] errors, when no address was tried (the connect
+    /// timeout ran out during resolution, or no address had the local address's family), and
+    /// for [`Connector::tls_handshake`](crate::Connector::tls_handshake), which has no socket.
     pub fn addr(&self) -> Option<SocketAddr> {
         self.addr
     }
@@ -166,14 +168,18 @@ impl ConnectError {
         self.stage
     }
 
-    /// The [`io::ErrorKind`] of the underlying cause, when it is an I/O error (also when rustls
-    /// wraps one). Lets callers match on "connection refused" or "reset by peer" without
-    /// downcasting.
+    /// The [`io::ErrorKind`] of the underlying cause, when it is an I/O error from the socket.
+    /// Lets callers match on "connection refused" or "reset by peer" without downcasting.
+    /// `None` for errors rustls reported (tokio-rustls carries them inside an `io::Error` of
+    /// kind `InvalidData`): see [`tls_error`](ConnectError::tls_error) for those.
     pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
         let mut cause: Option<&(dyn StdError + 'static)> = self.source.as_deref().map(|e| e as _);
         while let Some(err) = cause {
             if let Some(io) = err.downcast_ref::<io::Error>() {
-                return Some(io.kind());
+                let from_rustls = io
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<rustls::Error>());
+                return (!from_rustls).then(|| io.kind());
             }
             cause = err.source();
         }
@@ -254,7 +260,14 @@ impl fmt::Display for ConnectError {
                 };
                 write!(f, " {link} {addr}")?
             }
-            (_, None, Some(host)) => write!(f, " to {host}")?,
+            (_, None, Some(host)) => {
+                let link = if self.phase == Phase::Tls {
+                    "with"
+                } else {
+                    "to"
+                };
+                write!(f, " {link} {host}")?
+            }
             (_, None, None) => {}
         }
         if let Some(stage) = self.stage {
@@ -291,7 +304,7 @@ impl StdError for ConnectError {
 /// assert_eq!(err.field(), "keepalive.idle");
 /// assert!(err.to_string().contains("500ms"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
     field: &'static str,
     value: String,
@@ -299,7 +312,7 @@ pub struct ConfigError {
 }
 
 /// Why a configuration value was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ConfigErrorReason {
     /// The value is zero where zero makes no sense (a timeout, a retry count).
@@ -319,6 +332,9 @@ pub enum ConfigErrorReason {
     BadCertificate(String),
     /// Two settings contradict each other.
     Conflict(&'static str),
+    /// rustls refused to build a client configuration (a process-wide crypto provider with no
+    /// usable cipher suites).
+    Tls(rustls::Error),
 }
 
 impl ConfigError {
@@ -368,6 +384,7 @@ impl fmt::Display for ConfigError {
             ConfigErrorReason::TooLarge { max } => write!(f, "must be at most {max}"),
             ConfigErrorReason::BadCertificate(why) => write!(f, "bad certificate: {why}"),
             ConfigErrorReason::Conflict(why) => f.write_str(why),
+            ConfigErrorReason::Tls(err) => write!(f, "rustls: {err}"),
         }
     }
 }

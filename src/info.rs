@@ -149,7 +149,8 @@ pub struct KeepaliveInfo {
 }
 
 impl KeepaliveInfo {
-    /// The stage at which keepalive was configured to be applied.
+    /// The stage at which the connector was configured to apply keepalive (the configured
+    /// stage, also when a socket hook is what turned keepalive on).
     pub fn stage(&self) -> Stage {
         self.stage
     }

@@ -58,14 +58,16 @@
 //! - A socket option the configuration asked for that the kernel refuses fails the connection
 //!   ([`Phase::Socket`]); it is not just logged.
 //! - One rustls `ClientConfig` is shared by all connections of a connector, so TLS sessions
-//!   resume. Certificates are always verified; the default trust store is webpki-roots.
+//!   resume. Certificates and host names are verified against webpki-roots (or the roots you
+//!   add) unless you bring your own `tls_config` with a verifier of your own. The crypto
+//!   provider is the process default if the application installed one, else aws-lc-rs.
 //! - `tracing` spans and events at `debug` level mark each phase; nothing is printed unless the
 //!   application installs a subscriber.
 //!
 //! # Platforms
 //!
 //! Keepalive tuning needs `TCP_KEEPIDLE`/`TCP_KEEPINTVL`/`TCP_KEEPCNT`: Linux, Android, Fuchsia,
-//! macOS, iOS, FreeBSD, NetBSD, DragonFly and illumos. `TCP_USER_TIMEOUT` (and so
+//! macOS, iOS, FreeBSD, NetBSD and DragonFly (the tests run on Linux). `TCP_USER_TIMEOUT` (and so
 //! `Builder::tcp_user_timeout`) exists on Linux, Android and Fuchsia only: elsewhere the method
 //! is absent, so misuse fails at compile time.
 

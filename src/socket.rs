@@ -19,13 +19,14 @@ use crate::info::KeepaliveInfo;
 #[cfg(not(keepalive_tuning))]
 compile_error!(
     "keepalive-connector needs TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT: it supports Linux, Android, \
-     Fuchsia, macOS, iOS, FreeBSD, NetBSD, DragonFly and illumos"
+     Fuchsia, macOS, iOS, FreeBSD, NetBSD and DragonFly"
 );
 
-/// The largest values the kernel accepts. These are Linux's (`MAX_TCP_KEEPIDLE`,
-/// `MAX_TCP_KEEPINTVL`, `MAX_TCP_KEEPCNT` in `include/net/tcp.h`); the BSDs and macOS accept at
-/// least as much, so checking against them in `build()` never lets a value through that the
-/// kernel would refuse at connect time on Linux.
+/// The largest values the kernel accepts: Linux's (`MAX_TCP_KEEPIDLE`, `MAX_TCP_KEEPINTVL`,
+/// `MAX_TCP_KEEPCNT` in `include/net/tcp.h`). Checking against them in `build()` means no
+/// value gets through that Linux would refuse at connect time; the other platforms are not
+/// tested here and may have limits of their own (which then fail the connect as
+/// `Phase::Socket`, never silently).
 pub(crate) mod limits {
     pub(crate) const MAX_KEEPIDLE_SECS: u64 = 32_767;
     pub(crate) const MAX_KEEPINTVL_SECS: u64 = 32_767;
@@ -44,7 +45,9 @@ impl SocketOptionError {
         move |source| SocketOptionError { option, source }
     }
 
-    /// The option's name as the OS calls it (`TCP_KEEPIDLE`, `SO_RCVBUF`), or `socket_hook`.
+    /// The option's name as the OS calls it (`TCP_NODELAY`, `SO_RCVBUF`), `socket_hook`, or,
+    /// for keepalive, which socket2 sets in one call, the `/`-joined names of the options that
+    /// call sets.
     pub fn option(&self) -> &'static str {
         self.option
     }

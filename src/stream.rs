@@ -33,6 +33,16 @@ pub(crate) enum Transport {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+impl Transport {
+    /// The TCP stream, under TLS or not.
+    pub(crate) fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(tcp) => tcp,
+            Transport::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
 impl Conn {
     pub(crate) fn new(transport: Transport, info: ConnectInfo, h2: bool) -> Self {
         Conn {
@@ -55,10 +65,7 @@ impl Conn {
 
     /// The TCP stream underneath, for socket options not covered by the connector.
     pub fn tcp(&self) -> &TcpStream {
-        match self.io.inner() {
-            Transport::Plain(tcp) => tcp,
-            Transport::Tls(tls) => tls.get_ref().0,
-        }
+        self.io.inner().tcp()
     }
 
     /// The rustls connection state, for `https://` connections.

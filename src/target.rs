@@ -17,6 +17,7 @@ use http::Uri;
 /// assert!(Target::from_uri(&"ftp://example.com/".parse().unwrap()).is_err());
 /// // A port that does not fit in 16 bits is refused, not replaced by the default.
 /// assert!(Target::from_uri(&"http://example.com:99999/".parse().unwrap()).is_err());
+/// assert!(Target::from_uri(&"http://[::1]x:8080/".parse().unwrap()).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -40,7 +41,7 @@ impl Target {
         let Some(raw_host) = raw_host else {
             return Err(InvalidUri::MissingHost);
         };
-        let port = match explicit_port(uri) {
+        let port = match explicit_port(uri)? {
             None => {
                 if tls {
                     443
@@ -99,14 +100,20 @@ impl Target {
 ///
 /// Read from the authority text rather than `Uri::port()`, which returns `None` for a port that
 /// does not fit in a `u16` — and `http://host:99999/` must be refused, not sent to port 80.
-fn explicit_port(uri: &Uri) -> Option<&str> {
-    let authority = uri.authority()?.as_str();
+fn explicit_port(uri: &Uri) -> Result<Option<&str>, InvalidUri> {
+    let Some(authority) = uri.authority().map(|a| a.as_str()) else {
+        return Ok(None);
+    };
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
     let after_host = match host_port.strip_prefix('[') {
-        Some(rest) => rest.split_once(']').map_or("", |(_, after)| after),
+        // `http` accepts `[::1]x:8080`; only nothing or `:port` may follow the bracket.
+        Some(rest) => match rest.split_once(']') {
+            Some((_, after)) if after.is_empty() || after.starts_with(':') => after,
+            _ => return Err(InvalidUri::BadHost(host_port.to_owned())),
+        },
         None => host_port.find(':').map_or("", |i| &host_port[i..]),
     };
-    after_host.strip_prefix(':').filter(|p| !p.is_empty())
+    Ok(after_host.strip_prefix(':').filter(|p| !p.is_empty()))
 }
 
 /// Why a URI cannot be connected to.

@@ -14,7 +14,8 @@ use crate::socket;
 
 /// Tries `addrs` in order until one connects or `deadline` passes. Each attempt gets an equal
 /// share of the time left, so one black-holed address cannot eat the whole budget of the ones
-/// after it (hyper-util's `HttpConnector` does the same).
+/// after it (hyper-util divides the timeout once, up front; re-dividing what is left gives a
+/// later address the time an earlier fast failure did not use).
 ///
 /// Returns the stream, the address that accepted, and how many addresses were tried.
 pub(crate) async fn connect(
@@ -23,35 +24,29 @@ pub(crate) async fn connect(
     addrs: &[SocketAddr],
     deadline: Instant,
 ) -> Result<(TcpStream, SocketAddr, usize), ConnectError> {
-    let candidates: Vec<SocketAddr> = match cfg.local_address {
-        // A socket bound to an IPv4 address cannot reach an IPv6 peer and vice versa.
-        Some(local) => addrs
-            .iter()
-            .copied()
-            .filter(|a| a.is_ipv4() == local.is_ipv4())
-            .collect(),
-        None => addrs.to_vec(),
-    };
-    if candidates.is_empty() {
+    // A socket bound to an IPv4 address cannot reach an IPv6 peer and vice versa.
+    let usable = |a: &&SocketAddr| cfg.local_address.is_none_or(|l| a.is_ipv4() == l.is_ipv4());
+    let count = addrs.iter().filter(usable).count();
+    if count == 0 {
         return Err(ConnectError::new(Phase::Connect)
             .with_host(host)
             .with_source(NoAddressOfFamily));
     }
     let mut last_err = None;
-    for (i, &addr) in candidates.iter().enumerate() {
+    for (i, &addr) in addrs.iter().filter(usable).enumerate() {
         let now = Instant::now();
         if now >= deadline {
             break;
         }
-        let share = (deadline - now) / (candidates.len() - i) as u32;
+        let left = u32::try_from(count - i).unwrap_or(u32::MAX);
+        let share = (deadline - now) / left;
         match attempt(cfg, addr, now + share).await {
             Ok(stream) => return Ok((stream, addr, i + 1)),
             Err(err) => {
+                // A socket option or hook can fail for one address family and not the other
+                // (an IPv4-only option on an IPv6 socket), so the next address still gets its
+                // turn; when all fail, the last error is reported.
                 let err = err.with_host(host);
-                // A socket option or hook that fails will fail on every address too.
-                if err.phase() == Phase::Socket {
-                    return Err(err);
-                }
                 debug!(%addr, error = %err, "connect attempt failed");
                 last_err = Some(err);
             }

@@ -4,7 +4,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rustls::pki_types::{DnsName, ServerName};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, DnsName, ServerName};
 use rustls::ClientConfig;
 use std::net::SocketAddr;
 
@@ -12,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 
 use crate::config::{Config, HttpVersions};
-use crate::error::{ConnectError, Phase};
+use crate::error::{ConfigError, ConfigErrorReason, ConnectError, Phase};
 use crate::info::TlsInfo;
 use crate::target::InvalidUri;
 
@@ -22,19 +23,59 @@ use crate::target::InvalidUri;
 /// Uses the process-wide default crypto provider when the application installed one, and
 /// rustls's default (aws-lc-rs) otherwise. `ClientConfig::builder()` would panic when both
 /// `ring` and `aws-lc-rs` are compiled in and none is installed; this never does.
-pub(crate) fn client_config(roots: rustls::RootCertStore, alpn: Vec<Vec<u8>>) -> Arc<ClientConfig> {
+pub(crate) fn client_config(
+    roots: rustls::RootCertStore,
+    alpn: Vec<Vec<u8>>,
+) -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = rustls::crypto::CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    // Fails only for a process-wide provider the application installed with no usable suites.
     let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        // aws-lc-rs supports every safe default version; a custom process-wide provider that
-        // does not is the application's own misconfiguration.
-        .expect("the crypto provider supports TLS 1.2 and 1.3")
+        .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = alpn;
-    Arc::new(config)
+    Ok(Arc::new(config))
+}
+
+/// The trust store: webpki-roots (unless turned off) plus every certificate in `pems`.
+pub(crate) fn root_store(
+    builtin: bool,
+    pems: &[Vec<u8>],
+) -> Result<rustls::RootCertStore, ConfigError> {
+    let mut roots = rustls::RootCertStore::empty();
+    if builtin {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for pem in pems {
+        let bad = |why: String| {
+            ConfigError::new(
+                "add_root_certificates_pem",
+                format_args!("<{} bytes of PEM>", pem.len()),
+                ConfigErrorReason::BadCertificate(why),
+            )
+        };
+        let mut found = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| bad(e.to_string()))?;
+            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+            found += 1;
+        }
+        if found == 0 {
+            return Err(bad("no CERTIFICATE block found".into()));
+        }
+    }
+    if roots.is_empty() {
+        return Err(ConfigError::new(
+            "builtin_roots",
+            false,
+            ConfigErrorReason::Conflict(
+                "the built-in roots are off and no root certificate was added: nothing would be trusted",
+            ),
+        ));
+    }
+    Ok(roots)
 }
 
 /// The name the certificate must match. IP literals become `ServerName::IpAddress`, for which
