@@ -252,7 +252,7 @@ async fn bad_uris_are_uri_errors() {
 #[test]
 fn bad_configuration_is_refused_at_build() {
     let ka = Keepalive::new;
-    let cases: Vec<(keepalive_connector::Builder, &str, ConfigErrorReason)> = vec![
+    let mut cases: Vec<(keepalive_connector::Builder, &str, ConfigErrorReason)> = vec![
         (
             Connector::builder().keepalive(ka().idle(Duration::from_millis(500))),
             "keepalive.idle",
@@ -306,6 +306,25 @@ fn bad_configuration_is_refused_at_build() {
             ConfigErrorReason::Zero,
         ),
     ];
+    cases.push((
+        Connector::builder().tcp_user_timeout(Duration::from_millis(i32::MAX as u64 + 1)),
+        "tcp_user_timeout",
+        ConfigErrorReason::TooLarge {
+            max: format!("{}ms", i32::MAX),
+        },
+    ));
+    let h2_only_config = {
+        let mut config = (**Connector::builder().build().unwrap().tls_config()).clone();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        std::sync::Arc::new(config)
+    };
+    cases.push((
+        Connector::builder()
+            .tls_config(h2_only_config.clone())
+            .http1_only(),
+        "tls_config",
+        ConfigErrorReason::Conflict("http1_only() but the tls_config's ALPN list offers h2"),
+    ));
     for (builder, field, reason) in cases {
         let err = builder.build().unwrap_err();
         assert_eq!(err.field(), field, "{err}");
@@ -355,4 +374,19 @@ async fn static_resolver_without_fallback_refuses_unknown_names() {
             .contains("unknown.invalid:8443 is not in the static resolver's map"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_maximal_timeout_means_no_timeout_not_a_panic() {
+    let server = TestServer::start().await.unwrap();
+    let connector = builder_for(&server)
+        .connect_timeout(Duration::MAX)
+        .handshake_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let conn = connector
+        .connect(&server.url("/").parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(conn.info().remote_addr(), server.addr());
 }
