@@ -5,10 +5,18 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rustc-check-cfg=cfg(tcp_user_timeout)");
     println!("cargo::rustc-check-cfg=cfg(keepalive_tuning)");
+    println!("cargo::rustc-check-cfg=cfg(sock_nonblock)");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     // socket2 exposes TCP_USER_TIMEOUT on these.
     if matches!(os.as_str(), "linux" | "android" | "fuchsia") {
         println!("cargo::rustc-cfg=tcp_user_timeout");
+    }
+    // socket2 can open a socket non-blocking in one call (SOCK_NONBLOCK) on these.
+    if matches!(
+        os.as_str(),
+        "linux" | "android" | "fuchsia" | "freebsd" | "netbsd" | "dragonfly"
+    ) {
+        println!("cargo::rustc-cfg=sock_nonblock");
     }
     // socket2 can set and read back TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT on these.
     if matches!(

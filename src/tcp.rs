@@ -65,11 +65,24 @@ async fn attempt(
     deadline: Instant,
 ) -> Result<TcpStream, ConnectError> {
     let err = || ConnectError::new(Phase::Connect).with_addr(addr);
-    // socket2 opens the socket with SOCK_CLOEXEC where the platform has it.
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .map_err(|e| err().with_source(e))?;
-    sock.set_nonblocking(true)
-        .map_err(|e| err().with_source(e))?;
+    // socket2 opens the socket with SOCK_CLOEXEC where the platform has it; SOCK_NONBLOCK in the
+    // same call saves the two fcntl calls of set_nonblocking (measured: about 1 % of a TLS set-up
+    // on loopback, more of a plain connect).
+    #[cfg(sock_nonblock)]
+    let sock = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )
+    .map_err(|e| err().with_source(e))?;
+    #[cfg(not(sock_nonblock))]
+    let sock = {
+        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .map_err(|e| err().with_source(e))?;
+        sock.set_nonblocking(true)
+            .map_err(|e| err().with_source(e))?;
+        sock
+    };
     if let Some(local) = cfg.local_address {
         sock.bind(&SocketAddr::new(local, 0).into())
             .map_err(|e| err().with_source(e))?;

@@ -217,7 +217,16 @@ impl ServerBuilder {
             }
         });
         let tls = configs.as_ref().map(|c| Arc::clone(&c.serve));
-        let listener = TcpListener::bind(SocketAddr::new(self.ip, 0)).await?;
+        // A deep accept queue: bursts of thousands of connects (load tests, benches) must not
+        // overflow it and turn into 1 s SYN retransmissions. The kernel caps it at somaxconn.
+        let addr = SocketAddr::new(self.ip, 0);
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.bind(addr)?;
+        let listener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
         let accepted = Arc::new(AtomicUsize::new(0));
         let (shutdown, watch_rx) = watch::channel(());
