@@ -638,7 +638,11 @@ impl Builder {
             None => {
                 let roots = crate::tls::root_store(self.builtin_roots, &self.extra_roots_pem)?;
                 crate::tls::client_config(roots, self.http.alpn()).map_err(|e| {
-                    ConfigError::new("tls", "crypto provider", ConfigErrorReason::Tls(e))
+                    ConfigError::new(
+                        "tls",
+                        "crypto provider",
+                        ConfigErrorReason::Tls(Box::new(e)),
+                    )
                 })?
             }
         };

@@ -334,7 +334,7 @@ pub enum ConfigErrorReason {
     Conflict(&'static str),
     /// rustls refused to build a client configuration (a process-wide crypto provider with no
     /// usable cipher suites).
-    Tls(rustls::Error),
+    Tls(Box<rustls::Error>),
 }
 
 impl ConfigError {
