@@ -18,6 +18,7 @@ use http::Uri;
 /// // A port that does not fit in 16 bits is refused, not replaced by the default.
 /// assert!(Target::from_uri(&"http://example.com:99999/".parse().unwrap()).is_err());
 /// assert!(Target::from_uri(&"http://[::1]x:8080/".parse().unwrap()).is_err());
+/// assert!(Target::from_uri(&"https://~[zz]/".parse().unwrap()).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -63,6 +64,14 @@ impl Target {
                 }
             }
             None => {
+                // A name reaches the resolver and, for https, the certificate check: refuse
+                // here what no host name contains (the `http` crate lets `~[zz]` through).
+                let name_ok = raw_host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+                if !name_ok {
+                    return Err(InvalidUri::BadHost(raw_host.to_owned()));
+                }
                 let ip = raw_host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4);
                 (raw_host.to_ascii_lowercase(), ip)
             }
@@ -128,7 +137,8 @@ pub enum InvalidUri {
     MissingHost,
     /// The port is not a number from 1 to 65535.
     BadPort(String),
-    /// The host is bracketed but is not an IPv6 address.
+    /// The host is bracketed but is not an IPv6 address, or holds characters no host name
+    /// has (anything but ASCII letters, digits, `-`, `.` and `_`).
     BadHost(String),
     /// The host is not a valid DNS name for TLS certificate checks.
     BadServerName(String),

@@ -19,3 +19,6 @@ mod dead_peer;
 mod hostile;
 mod leaks;
 mod load;
+
+// Fuzz corpora replayed through the fuzz targets' entry functions.
+mod fuzz_replay;

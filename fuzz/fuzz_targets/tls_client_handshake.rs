@@ -1,0 +1,3 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| keepalive_connector_fuzz::tls_client_handshake(data));

@@ -1,0 +1,123 @@
+//! Replays every fuzz corpus file and every minimised crash through the same entry functions the
+//! fuzz targets call (`fuzz/src/entry.rs`, included here as it is), on stable and without
+//! libFuzzer, so CI exercises the targets and a fixed crash stays fixed.
+//!
+//! Inputs: `fuzz/corpus/<target>/*` (seeds and what the fuzzer kept) and
+//! `fuzz/regressions/<target>/*` (minimised crashes, committed when they were fixed).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+// The entry functions are `pub` for the fuzz crate; here they are a private module of the test
+// binary, and what only gen_seeds uses (re-exports, helpers) is unused.
+#[allow(dead_code, unused_imports, unreachable_pub, missing_docs)]
+#[path = "../../fuzz/src/entry.rs"]
+mod entry;
+
+/// Every file of `fuzz/<kind>/<target>/`, sorted; none when the directory does not exist.
+fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join(kind)
+        .join(target);
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `entry` on every corpus file and regression of `target`; returns how many ran. Each
+/// input runs under `catch_unwind`, so one failure names its file instead of hiding the rest.
+fn replay(target: &str, entry: fn(&[u8])) -> usize {
+    let corpus = inputs("corpus", target);
+    assert!(
+        !corpus.is_empty(),
+        "fuzz/corpus/{target}/ is empty: run `cargo run --manifest-path fuzz/Cargo.toml --bin gen_seeds`"
+    );
+    let regressions = inputs("regressions", target);
+    let mut failed = Vec::new();
+    for path in corpus.iter().chain(&regressions) {
+        let data = fs::read(path).expect("read a corpus file");
+        if std::panic::catch_unwind(|| entry(&data)).is_err() {
+            failed.push(path.display().to_string());
+        }
+    }
+    assert!(failed.is_empty(), "{target}: inputs that fail: {failed:#?}");
+    eprintln!(
+        "{target}: replayed {} corpus files and {} regressions",
+        corpus.len(),
+        regressions.len()
+    );
+    corpus.len() + regressions.len()
+}
+
+#[test]
+fn tls_client_handshake_corpus() {
+    assert!(replay("tls_client_handshake", entry::tls_client_handshake) > 0);
+}
+
+/// The recorded flights on the deterministic provider must still reach the end of the
+/// handshake, TLS 1.3 (also through a HelloRetryRequest) and TLS 1.2: if rustls changes its
+/// ClientHello, the flights stop verifying and the corpus silently gets shallow. Then re-run
+/// `gen_seeds`.
+#[test]
+fn tls_seed_flights_complete_the_handshake() {
+    let mut completed = Vec::new();
+    for path in inputs("corpus", "tls_client_handshake") {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if !name.starts_with("seed-fake-tls") || name.contains("-vs-") {
+            continue;
+        }
+        let data = fs::read(&path).expect("read a seed");
+        match entry::tls_client_handshake_outcome(&data) {
+            entry::TlsOutcome::Completed { version, .. } => completed.push((name, version)),
+            entry::TlsOutcome::Failed(err) => {
+                panic!("{name} no longer completes the handshake: {err}; re-run gen_seeds")
+            }
+        }
+    }
+    let has = |v: rustls::ProtocolVersion| completed.iter().any(|(_, got)| *got == Some(v));
+    assert!(has(rustls::ProtocolVersion::TLSv1_3), "{completed:?}");
+    assert!(has(rustls::ProtocolVersion::TLSv1_2), "{completed:?}");
+    assert!(
+        completed.iter().any(|(name, _)| name.contains("hrr")),
+        "{completed:?}"
+    );
+}
+
+#[test]
+fn h2_client_corpus() {
+    assert!(replay("h2_client", entry::h2_client) > 0);
+}
+
+#[test]
+fn http1_client_corpus() {
+    assert!(replay("http1_client", entry::http1_client) > 0);
+}
+
+#[test]
+fn uri_and_config_corpus() {
+    assert!(replay("uri_and_config", entry::uri_and_config) > 0);
+}
+
+/// The harness itself: a peer that sends nothing, an empty input, and a bare options byte are
+/// handled by every target without a hang.
+#[test]
+fn empty_inputs() {
+    for data in [&[][..], &[0xff][..], &[0x10, 0x00][..]] {
+        entry::tls_client_handshake(data);
+        entry::h2_client(data);
+        entry::http1_client(data);
+        entry::uri_and_config(data);
+    }
+}
