@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::error::{ConnectError, Phase};
+use crate::error::{ConnectError, NoAddress, Phase};
 
 /// The future a [`Resolve`] implementation returns.
 pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
@@ -302,21 +302,9 @@ pub(crate) async fn resolve(
 ) -> Result<Vec<SocketAddr>, ConnectError> {
     let err = || ConnectError::new(Phase::Dns).with_host(host);
     match tokio::time::timeout_at(deadline, cfg.resolver.resolve(host, port)).await {
-        Ok(Ok(addrs)) if addrs.is_empty() => Err(err().with_source(NoAddresses)),
+        Ok(Ok(addrs)) if addrs.is_empty() => Err(err().with_source(NoAddress::Resolved)),
         Ok(Ok(addrs)) => Ok(addrs),
         Ok(Err(e)) => Err(err().with_source(e)),
         Err(_elapsed) => Err(err().timed_out(cfg.connect_timeout)),
     }
 }
-
-/// The resolver answered with an empty list.
-#[derive(Debug)]
-struct NoAddresses;
-
-impl std::fmt::Display for NoAddresses {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the resolver returned no addresses")
-    }
-}
-
-impl std::error::Error for NoAddresses {}

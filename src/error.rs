@@ -390,3 +390,26 @@ impl fmt::Display for ConfigError {
 }
 
 impl StdError for ConfigError {}
+
+/// Why there was no address to connect to: the cause of some [`Phase::Dns`] and
+/// [`Phase::Connect`] errors.
+#[derive(Debug)]
+pub(crate) enum NoAddress {
+    /// The resolver answered with an empty list.
+    Resolved,
+    /// Every resolved address is of the other family than the configured local address.
+    OfLocalFamily,
+}
+
+impl fmt::Display for NoAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NoAddress::Resolved => "the resolver returned no addresses",
+            NoAddress::OfLocalFamily => {
+                "no resolved address has the family of the configured local address"
+            }
+        })
+    }
+}
+
+impl StdError for NoAddress {}

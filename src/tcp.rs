@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use crate::config::{Config, Stage};
-use crate::error::{ConnectError, Phase};
+use crate::error::{ConnectError, NoAddress, Phase};
 use crate::socket;
 
 /// Tries `addrs` in order until one connects or `deadline` passes. Each attempt gets an equal
@@ -30,7 +30,7 @@ pub(crate) async fn connect(
     if count == 0 {
         return Err(ConnectError::new(Phase::Connect)
             .with_host(host)
-            .with_source(NoAddressOfFamily));
+            .with_source(NoAddress::OfLocalFamily));
     }
     let mut last_err = None;
     for (i, &addr) in addrs.iter().filter(usable).enumerate() {
@@ -100,15 +100,3 @@ async fn attempt(
         Err(_elapsed) => Err(err().timed_out(cfg.connect_timeout)),
     }
 }
-
-/// Every resolved address is of the other family than the configured local address.
-#[derive(Debug)]
-struct NoAddressOfFamily;
-
-impl std::fmt::Display for NoAddressOfFamily {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("no resolved address has the family of the configured local address")
-    }
-}
-
-impl std::error::Error for NoAddressOfFamily {}
