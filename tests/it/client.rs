@@ -101,15 +101,9 @@ async fn plain_http_has_no_tls_info_and_keepalive_after_connect() {
 
 #[tokio::test]
 async fn ipv6_loopback_literal() {
-    if !crate::support::has_ipv6_loopback() {
-        println!("SKIPPED: no IPv6 loopback on this machine");
+    let Some(server) = crate::support::ipv6_server().await else {
         return;
-    }
-    let server = TestServer::builder()
-        .ip("::1".parse().unwrap())
-        .start()
-        .await
-        .unwrap();
+    };
     let connector = builder_for(&server).build().unwrap();
     let url = server.url("/");
     assert!(url.starts_with("https://[::1]:"), "{url}");

@@ -14,10 +14,7 @@ use crate::support::builder_for;
 async fn http2_codec_when_alpn_chose_h2() {
     let server = TestServer::start().await.unwrap();
     let connector = builder_for(&server).build().unwrap();
-    let conn = connector
-        .connect(&server.url("/").parse().unwrap())
-        .await
-        .unwrap();
+    let conn = crate::support::connect(&connector, &server).await.unwrap();
     assert!(conn.is_h2());
     let (status, version, body) = fetch(conn).await.unwrap();
     assert_eq!(status, 200);
@@ -33,10 +30,7 @@ async fn http1_codec_when_alpn_chose_http1() {
         .await
         .unwrap();
     let connector = builder_for(&server).build().unwrap();
-    let conn = connector
-        .connect(&server.url("/").parse().unwrap())
-        .await
-        .unwrap();
+    let conn = crate::support::connect(&connector, &server).await.unwrap();
     assert!(!conn.is_h2());
     let (status, version, body) = fetch(conn).await.unwrap();
     assert_eq!(status, 200);
@@ -48,10 +42,7 @@ async fn http1_codec_when_alpn_chose_http1() {
 async fn h2_crate_client_handshake() {
     let server = TestServer::start().await.unwrap();
     let connector = builder_for(&server).build().unwrap();
-    let conn = connector
-        .connect(&server.url("/").parse().unwrap())
-        .await
-        .unwrap();
+    let conn = crate::support::connect(&connector, &server).await.unwrap();
     let (status, body) = example::fetch_with_h2_crate(conn).await.unwrap();
     assert_eq!(status, 200);
     assert_eq!(body, "hello from keepalive-testserver\n");
@@ -61,10 +52,7 @@ async fn h2_crate_client_handshake() {
 async fn http2_prior_knowledge_over_plain_http() {
     let server = TestServer::builder().plain().start().await.unwrap();
     let connector = builder_for(&server).http2_only().build().unwrap();
-    let conn = connector
-        .connect(&server.url("/").parse().unwrap())
-        .await
-        .unwrap();
+    let conn = crate::support::connect(&connector, &server).await.unwrap();
     assert!(conn.is_h2());
     let (status, version, _) = fetch(conn).await.unwrap();
     assert_eq!(status, 200);

@@ -214,8 +214,7 @@ async fn http2_only_refuses_a_server_without_h2() {
         .await
         .unwrap();
     let connector = builder_for(&server).http2_only().build().unwrap();
-    let err = connector
-        .connect(&server.url("/").parse().unwrap())
+    let err = crate::support::connect(&connector, &server)
         .await
         .unwrap_err();
     assert_eq!(err.phase(), Phase::Tls, "{err}");
@@ -384,9 +383,6 @@ async fn a_maximal_timeout_means_no_timeout_not_a_panic() {
         .handshake_timeout(Duration::MAX)
         .build()
         .unwrap();
-    let conn = connector
-        .connect(&server.url("/").parse().unwrap())
-        .await
-        .unwrap();
+    let conn = crate::support::connect(&connector, &server).await.unwrap();
     assert_eq!(conn.info().remote_addr(), server.addr());
 }

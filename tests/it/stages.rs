@@ -102,15 +102,9 @@ async fn each_stage_over_tls_ipv4() {
 
 #[tokio::test]
 async fn each_stage_over_tls_ipv6() {
-    if !crate::support::has_ipv6_loopback() {
-        println!("SKIPPED: no IPv6 loopback on this machine");
+    let Some(server) = crate::support::ipv6_server().await else {
         return;
-    }
-    let server = TestServer::builder()
-        .ip("::1".parse().unwrap())
-        .start()
-        .await
-        .unwrap();
+    };
     for stage in Stage::ALL {
         let (seen, _) = connect_recording(&server, &server.url("/"), stage).await;
         assert_on_exactly_from(stage, &seen);
@@ -135,10 +129,7 @@ async fn keepalive_off_reads_back_none() {
         .keepalive(Keepalive::off())
         .build()
         .unwrap();
-    let conn = connector
-        .connect(&server.url("/").parse().unwrap())
-        .await
-        .unwrap();
+    let conn = crate::support::connect(&connector, &server).await.unwrap();
     assert_eq!(conn.info().keepalive(), None);
     assert!(!SockRef::from(conn.tcp()).keepalive().unwrap());
 }
@@ -160,10 +151,7 @@ async fn hook_overrides_are_what_connect_info_reports() {
         })
         .build()
         .unwrap();
-    let conn = connector
-        .connect(&server.url("/").parse().unwrap())
-        .await
-        .unwrap();
+    let conn = crate::support::connect(&connector, &server).await.unwrap();
     assert!(!conn.info().nodelay());
     assert_eq!(
         conn.info().keepalive().unwrap().idle(),
@@ -189,8 +177,7 @@ async fn failing_hook_fails_the_connect_with_phase_socket() {
             })
             .build()
             .unwrap();
-        let err = connector
-            .connect(&server.url("/").parse().unwrap())
+        let err = crate::support::connect(&connector, &server)
             .await
             .unwrap_err();
         assert_eq!(err.phase(), Phase::Socket, "{err}");
@@ -226,10 +213,7 @@ async fn buffer_sizes_and_user_timeout_read_back() {
         })
         .build()
         .unwrap();
-    let conn = connector
-        .connect(&server.url("/").parse().unwrap())
-        .await
-        .unwrap();
+    let conn = crate::support::connect(&connector, &server).await.unwrap();
     let (snd, rcv, uto) = seen.lock().unwrap().unwrap();
     // Linux doubles the requested size for its bookkeeping (socket(7)).
     assert!(snd >= 64 * 1024, "SO_SNDBUF {snd}");
@@ -251,10 +235,7 @@ async fn local_address_binds_the_socket() {
         .local_address("127.0.0.1".parse().unwrap())
         .build()
         .unwrap();
-    let conn = connector
-        .connect(&server.url("/").parse().unwrap())
-        .await
-        .unwrap();
+    let conn = crate::support::connect(&connector, &server).await.unwrap();
     assert_eq!(conn.info().local_addr().ip().to_string(), "127.0.0.1");
 
     // An IPv6 local address cannot reach an IPv4-only target.
@@ -262,8 +243,7 @@ async fn local_address_binds_the_socket() {
         .local_address("::1".parse().unwrap())
         .build()
         .unwrap();
-    let err = connector
-        .connect(&server.url("/").parse().unwrap())
+    let err = crate::support::connect(&connector, &server)
         .await
         .unwrap_err();
     assert_eq!(err.phase(), Phase::Connect, "{err}");

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Builder, Connector, StaticResolver};
+use keepalive_connector::{Builder, Conn, ConnectError, Connector, StaticResolver};
 use keepalive_testserver::TestServer;
 
 /// A connector builder that trusts the test server's CA and nothing else, and resolves
@@ -45,4 +45,25 @@ pub async fn body_text(resp: http::Response<hyper::body::Incoming>) -> String {
 /// Whether this machine has a usable IPv6 loopback (some containers have none).
 pub fn has_ipv6_loopback() -> bool {
     std::net::TcpListener::bind((IpAddr::from(std::net::Ipv6Addr::LOCALHOST), 0)).is_ok()
+}
+
+/// Connects `connector` to the server's root URL, by IP.
+pub async fn connect(connector: &Connector, server: &TestServer) -> Result<Conn, ConnectError> {
+    connector.connect(&server.url("/").parse().unwrap()).await
+}
+
+/// A default HTTPS test server on `::1`, or `None` (after a loud `SKIPPED:` line) on a machine
+/// without an IPv6 loopback (some containers have none).
+pub async fn ipv6_server() -> Option<TestServer> {
+    if !has_ipv6_loopback() {
+        println!("SKIPPED: no IPv6 loopback on this machine");
+        return None;
+    }
+    Some(
+        TestServer::builder()
+            .ip("::1".parse().unwrap())
+            .start()
+            .await
+            .unwrap(),
+    )
 }
