@@ -1,6 +1,6 @@
-//! The direct path, without hyper-util's pool: `Connector::connect`, then the HTTP/1.1 codec
-//! (`hyper::client::conn::http1`) or the HTTP/2 codec (`hyper::client::conn::http2`, or the
-//! `h2` crate itself) according to what ALPN chose.
+//! The direct path, without hyper-util's pool: `Connector::connect`, then `Conn::handshake`,
+//! which hands the connection to hyper's HTTP/1.1 or HTTP/2 codec according to what ALPN chose
+//! (or to the `h2` crate itself).
 //!
 //! ```sh
 //! cargo run --example direct                 # against an embedded local HTTPS server
@@ -12,31 +12,20 @@ use std::error::Error;
 use bytes::Bytes;
 use http::{Request, StatusCode, Version};
 use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use keepalive_connector::{Conn, Connector};
 
 /// A boxed error, enough for an example.
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
-/// Sends `GET /` on a fresh connection through hyper's codec matching the negotiated protocol,
-/// returning the status, the HTTP version and the body.
+/// Sends `GET /` on a fresh connection through hyper's codec matching the negotiated protocol
+/// ([`Conn::handshake`]), returning the status, the HTTP version and the body.
 pub async fn fetch(conn: Conn) -> Result<(StatusCode, Version, String), BoxError> {
-    let authority = conn.info().remote_addr().to_string();
-    let resp = if conn.is_h2() {
-        let (mut sender, connection) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(conn)).await?;
-        tokio::spawn(connection);
-        let req = Request::get(format!("https://{authority}/")).body(Empty::<Bytes>::new())?;
-        sender.send_request(req).await?
-    } else {
-        // `Conn` implements hyper's `Read`/`Write` itself, so no adapter is needed here.
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(conn).await?;
-        tokio::spawn(connection);
-        let req = Request::get("/")
-            .header(http::header::HOST, authority)
-            .body(Empty::<Bytes>::new())?;
-        sender.send_request(req).await?
-    };
+    let uri = format!("https://{}/", conn.info().remote_addr());
+    let (mut sender, driver) = conn.handshake::<Empty<Bytes>>().await?;
+    tokio::spawn(driver);
+    let resp = sender
+        .send_request(Request::get(uri).body(Empty::new())?)
+        .await?;
     let (status, version) = (resp.status(), resp.version());
     let body = resp.into_body().collect().await?.to_bytes();
     Ok((status, version, String::from_utf8_lossy(&body).into_owned()))

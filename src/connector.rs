@@ -2,23 +2,33 @@
 //! hyper-util's `Client`.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use http::Uri;
 use socket2::SockRef;
 use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
-use crate::config::{Builder, Config, HttpVersions, Stage};
+use crate::builder::Builder;
+use crate::dial::{self, DialConfig, Dialed, Endpoint};
 use crate::error::{ConnectError, Phase};
-use crate::info::{ConnectInfo, Timings};
+use crate::info::{ConnectInfo, Timings, TlsInfo};
+use crate::origin::Origin;
+use crate::socket::{self, SocketPolicy, Stage};
 use crate::stream::{Conn, Transport};
-use crate::target::Target;
-use crate::{dns, socket, tcp, tls};
+use crate::tls::{self, TlsSetup};
+use crate::tunnel;
+
+/// The validated configuration shared (behind an `Arc`) by every clone of a [`Connector`]: one
+/// narrow piece per layer.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) socket: SocketPolicy,
+    pub(crate) dial: DialConfig,
+    pub(crate) tls: TlsSetup,
+}
 
 /// Connects to `http://` and `https://` URIs with keepalive applied at a chosen [`Stage`], and
 /// reports what happened in a [`ConnectInfo`].
@@ -61,58 +71,59 @@ impl Connector {
 
     /// The rustls configuration every connection shares (with its ALPN list).
     pub fn tls_config(&self) -> &Arc<rustls::ClientConfig> {
-        &self.config.tls
+        &self.config.tls.config
     }
 
     /// Connects to `uri`'s host and port: resolves the name, connects, does the TLS handshake
     /// for `https`, applying socket options at their stages.
     pub async fn connect(&self, uri: &Uri) -> Result<Conn, ConnectError> {
-        let target = Target::from_uri(uri).map_err(|e| {
+        let origin = Origin::from_uri(uri).map_err(|e| {
             let err = ConnectError::new(Phase::Uri).with_uri(uri).with_source(e);
             match uri.host() {
-                // Unbracketed, as `Target::host` and every other phase's errors have it.
+                // Unbracketed, as `Origin::host` and every other phase's errors have it.
                 Some(host) => err.with_host(host.trim_start_matches('[').trim_end_matches(']')),
                 None => err,
             }
         })?;
-        self.connect_target(&target).await
+        self.connect_origin(&origin).await
     }
 
-    /// Runs only this connector's TLS step (its shared rustls configuration, ALPN check and
-    /// handshake timeout) over any byte stream: a tunnel through a proxy, or an in-memory stream
-    /// in a test. Socket options and [`ConnectInfo`] do not apply, as there is no socket.
+    /// Runs only this connector's *secure* step (its shared rustls configuration, ALPN check
+    /// and handshake timeout) over any byte stream: a tunnel through a proxy, or an in-memory
+    /// stream in a test, verifying `origin`'s certificate. Returns the stream and what the
+    /// handshake negotiated. Socket options and [`ConnectInfo`] do not apply, as there is no
+    /// socket.
     ///
     /// ```
     /// # async fn demo() {
-    /// use keepalive_connector::{Connector, Phase, Target};
+    /// use keepalive_connector::{Connector, Origin, Phase};
     /// let connector = Connector::builder().build().unwrap();
-    /// let target = Target::from_uri(&"https://localhost/".parse().unwrap()).unwrap();
+    /// let origin = Origin::from_uri(&"https://localhost/".parse().unwrap()).unwrap();
     /// let (client, _server) = tokio::io::duplex(4096);
     /// drop(_server); // the peer goes away at once
-    /// let err = connector.tls_handshake(&target, client).await.unwrap_err();
+    /// let err = connector.tls_handshake(&origin, client).await.unwrap_err();
     /// assert_eq!(err.phase(), Phase::Tls);
     /// # }
     /// ```
     pub async fn tls_handshake<IO>(
         &self,
-        target: &Target,
+        origin: &Origin,
         io: IO,
-    ) -> Result<tokio_rustls::client::TlsStream<IO>, ConnectError>
+    ) -> Result<(tokio_rustls::client::TlsStream<IO>, TlsInfo), ConnectError>
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
-        let host = target.host();
-        let name = tls::server_name(host, target.ip())
-            .map_err(|e| ConnectError::new(Phase::Uri).with_host(host).with_source(e))?;
-        let (stream, _info) = tls::handshake(&self.config, name, io, host, None).await?;
-        Ok(stream)
+        let name = tls::server_name(origin)?;
+        tls::secure(&self.config.tls, name, io)
+            .await
+            .map_err(|e| e.with_host(origin.host()))
     }
 
-    /// Connects to an already parsed [`Target`].
-    pub async fn connect_target(&self, target: &Target) -> Result<Conn, ConnectError> {
-        let span = tracing::debug_span!("connect", host = target.host(), port = target.port());
+    /// Connects to an already parsed [`Origin`].
+    pub async fn connect_origin(&self, origin: &Origin) -> Result<Conn, ConnectError> {
+        let span = tracing::debug_span!("connect", host = origin.host(), port = origin.port());
         let start = Instant::now();
-        connect(&self.config, target)
+        connect(&self.config, origin)
             .instrument(span)
             .await
             .map_err(|e| match e.phase() {
@@ -122,82 +133,53 @@ impl Connector {
     }
 }
 
-async fn connect(cfg: &Config, target: &Target) -> Result<Conn, ConnectError> {
-    let host = target.host();
+/// The connect path, layer by layer: dial → tunnel → secure, then the last stage and the
+/// kernel read-back on the dialed socket.
+async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
+    let host = origin.host();
     // Checked before any network work, so a host rustls cannot verify fails fast as Phase::Uri.
-    let server_name = if target.is_tls() {
-        Some(
-            tls::server_name(host, target.ip())
-                .map_err(|e| ConnectError::new(Phase::Uri).with_host(host).with_source(e))?,
-        )
-    } else {
-        None
-    };
+    let server_name = origin
+        .is_tls()
+        .then(|| tls::server_name(origin))
+        .transpose()?;
     let start = Instant::now();
-    // A `Duration::MAX` timeout means "no timeout": a deadline decades away, not an overflow.
-    let deadline = start
-        .checked_add(cfg.connect_timeout)
-        .unwrap_or_else(|| start + Duration::from_secs(30 * 365 * 86_400));
 
-    let (addrs, dns) = match target.ip() {
-        Some(ip) => (vec![SocketAddr::new(ip, target.port())], None),
-        None => {
-            let addrs = dns::resolve(cfg, host, target.port(), deadline)
-                .instrument(tracing::debug_span!("dns"))
-                .await?;
-            (addrs, Some(start.elapsed()))
-        }
+    let to = Endpoint {
+        host,
+        ip: origin.ip(),
+        port: origin.port(),
     };
-    debug!(?addrs, ?dns, "resolved");
+    let Dialed {
+        stream,
+        remote_addr,
+        attempts,
+        dns,
+        connect,
+    } = dial::dial(&cfg.dial, &cfg.socket, to).await?;
 
-    let tcp_start = Instant::now();
-    let (tcp, remote_addr, attempts) = tcp::connect(cfg, host, &addrs, deadline)
-        .instrument(tracing::debug_span!("tcp"))
-        .await?;
-    let connect_time = tcp_start.elapsed();
-    debug!(%remote_addr, ?connect_time, attempts, "connected");
-    let stage_err = |stage: Stage| {
-        move |e| {
-            ConnectError::new(Phase::Socket)
-                .with_host(host)
-                .with_addr(remote_addr)
-                .with_stage(stage)
-                .with_source(e)
-        }
-    };
-    socket::apply(cfg, Stage::AfterConnect, SockRef::from(&tcp))
-        .map_err(stage_err(Stage::AfterConnect))?;
+    let stream = tunnel::tunnel(stream, origin).await?;
 
-    let (transport, tls_info, tls_time, h2) = match server_name {
-        None => (
-            Transport::Plain(tcp),
-            None,
-            None,
-            cfg.http == HttpVersions::Http2Only,
-        ),
+    let (transport, tls) = match server_name {
+        None => (Transport::Plain(stream), None),
         Some(name) => {
             let tls_start = Instant::now();
-            let (stream, info) = tls::handshake(cfg, name, tcp, host, Some(remote_addr))
+            let (stream, info) = tls::secure(&cfg.tls, name, stream)
                 .instrument(tracing::debug_span!("tls"))
-                .await?;
+                .await
+                .map_err(|e| e.with_host(host).with_addr(remote_addr))?;
             let tls_time = tls_start.elapsed();
-            let h2 = info.alpn.as_deref() == Some(b"h2");
-            debug!(?tls_time, version = ?info.version, alpn = ?info.alpn.as_deref().map(String::from_utf8_lossy), "tls handshake done");
-            (
-                Transport::Tls(Box::new(stream)),
-                Some(info),
-                Some(tls_time),
-                h2,
-            )
+            debug!(?tls_time, version = ?info.version(), alpn = ?info.alpn().map(String::from_utf8_lossy), "tls handshake done");
+            (Transport::Tls(Box::new(stream)), Some((info, tls_time)))
         }
     };
 
-    let tcp_ref = transport.tcp();
-    socket::apply(cfg, Stage::AfterHandshake, SockRef::from(tcp_ref))
-        .map_err(stage_err(Stage::AfterHandshake))?;
-    let readback = socket::read_back(cfg.keepalive_at, SockRef::from(tcp_ref))
-        .map_err(stage_err(Stage::AfterHandshake))?;
-    let local_addr = tcp_ref.local_addr().map_err(|e| {
+    let tcp = transport.tcp();
+    let socket_err =
+        |e| ConnectError::socket(Stage::AfterHandshake, remote_addr, e).with_host(host);
+    socket::apply(&cfg.socket, Stage::AfterHandshake, SockRef::from(tcp)).map_err(socket_err)?;
+    let readback =
+        socket::read_back(cfg.socket.keepalive_at, SockRef::from(tcp)).map_err(socket_err)?;
+    let local_addr = tcp.local_addr().map_err(|e| {
         ConnectError::new(Phase::Connect)
             .with_host(host)
             .with_addr(remote_addr)
@@ -205,17 +187,19 @@ async fn connect(cfg: &Config, target: &Target) -> Result<Conn, ConnectError> {
     })?;
     debug!(keepalive = ?readback.keepalive, nodelay = readback.nodelay, "socket options read back");
 
+    let (tls, tls_time) = tls.unzip();
+    let h2 = cfg.tls.http.is_h2(tls.as_ref());
     let info = ConnectInfo {
         remote_addr,
         local_addr,
         timings: Timings {
             dns,
-            connect: connect_time,
+            connect,
             tls: tls_time,
             total: start.elapsed(),
         },
         attempts,
-        tls: tls_info,
+        tls,
         keepalive: readback.keepalive,
         nodelay: readback.nodelay,
         tcp_user_timeout: readback.tcp_user_timeout,
@@ -225,7 +209,6 @@ async fn connect(cfg: &Config, target: &Target) -> Result<Conn, ConnectError> {
 
 /// The future of [`Connector`]'s `Service::call`.
 pub type Connecting = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
-
 impl tower_service::Service<Uri> for Connector {
     type Response = Conn;
     type Error = ConnectError;

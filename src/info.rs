@@ -1,12 +1,12 @@
 //! What a connection reports about how it was made: [`ConnectInfo`], [`Timings`],
-//! [`KeepaliveInfo`].
+//! [`TlsInfo`], [`KeepaliveInfo`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use rustls::{CipherSuite, HandshakeKind, ProtocolVersion};
 
-use crate::config::Stage;
+use crate::socket::{Keepalive, Stage};
 
 /// What happened while a connection was made. Attached to every response of a
 /// `hyper_util` `Client` as an extension, and available from [`Conn::info`](crate::Conn::info).
@@ -31,13 +31,51 @@ pub struct ConnectInfo {
     pub(crate) tcp_user_timeout: Option<Duration>,
 }
 
-/// The TLS part of [`ConnectInfo`].
+/// What a TLS handshake negotiated: the TLS part of [`ConnectInfo`], and what
+/// [`Connector::tls_handshake`](crate::Connector::tls_handshake) returns.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TlsInfo {
+pub struct TlsInfo {
     pub(crate) alpn: Option<Vec<u8>>,
     pub(crate) version: Option<ProtocolVersion>,
     pub(crate) cipher_suite: Option<CipherSuite>,
     pub(crate) handshake_kind: Option<HandshakeKind>,
+}
+
+impl TlsInfo {
+    /// Reads what the handshake negotiated from a finished rustls connection.
+    pub(crate) fn of(conn: &rustls::ClientConnection) -> Self {
+        TlsInfo {
+            alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+            version: conn.protocol_version(),
+            cipher_suite: conn.negotiated_cipher_suite().map(|s| s.suite()),
+            handshake_kind: conn.handshake_kind(),
+        }
+    }
+
+    /// The ALPN protocol the server chose (`b"h2"`, `b"http/1.1"`), if any.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.alpn.as_deref()
+    }
+
+    /// The negotiated TLS version.
+    pub fn version(&self) -> Option<ProtocolVersion> {
+        self.version
+    }
+
+    /// The negotiated cipher suite.
+    pub fn cipher_suite(&self) -> Option<CipherSuite> {
+        self.cipher_suite
+    }
+
+    /// Whether the handshake was full, full after a HelloRetryRequest, or resumed a session.
+    pub fn handshake_kind(&self) -> Option<HandshakeKind> {
+        self.handshake_kind
+    }
+
+    /// `true` when the session was resumed from an earlier connection of the same connector.
+    pub fn resumed(&self) -> bool {
+        self.handshake_kind == Some(HandshakeKind::Resumed)
+    }
 }
 
 impl ConnectInfo {
@@ -61,10 +99,15 @@ impl ConnectInfo {
         self.attempts
     }
 
+    /// What the TLS handshake negotiated; `None` for plain `http://`.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
+    }
+
     /// The ALPN protocol the server chose (`b"h2"`, `b"http/1.1"`), or `None` for plain
     /// `http://` or when the server chose none.
     pub fn alpn(&self) -> Option<&[u8]> {
-        self.tls.as_ref()?.alpn.as_deref()
+        self.tls.as_ref()?.alpn()
     }
 
     /// The negotiated TLS version; `None` for plain `http://`.
@@ -86,8 +129,7 @@ impl ConnectInfo {
     /// `Some(true)` when the TLS session was resumed from an earlier connection of the same
     /// connector; `None` for plain `http://`.
     pub fn tls_resumed(&self) -> Option<bool> {
-        self.tls_handshake_kind()
-            .map(|kind| kind == HandshakeKind::Resumed)
+        self.tls.as_ref().map(TlsInfo::resumed)
     }
 
     /// The keepalive settings read back from the kernel with getsockopt after every stage ran;
@@ -143,9 +185,7 @@ impl Timings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeepaliveInfo {
     pub(crate) stage: Stage,
-    pub(crate) idle: Duration,
-    pub(crate) interval: Duration,
-    pub(crate) retries: u32,
+    pub(crate) values: Keepalive,
 }
 
 impl KeepaliveInfo {
@@ -155,18 +195,23 @@ impl KeepaliveInfo {
         self.stage
     }
 
+    /// The three values as a [`Keepalive`] (enabled), e.g. to compare with what was asked for.
+    pub fn values(&self) -> Keepalive {
+        self.values
+    }
+
     /// `TCP_KEEPIDLE` (`TCP_KEEPALIVE` on macOS).
     pub fn idle(&self) -> Duration {
-        self.idle
+        self.values.idle_duration()
     }
 
     /// `TCP_KEEPINTVL`.
     pub fn interval(&self) -> Duration {
-        self.interval
+        self.values.interval_duration()
     }
 
     /// `TCP_KEEPCNT`.
     pub fn retries(&self) -> u32 {
-        self.retries
+        self.values.retry_count()
     }
 }

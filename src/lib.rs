@@ -3,15 +3,26 @@
 //!
 //! # The connect path
 //!
+//! Three layers, each with one job, run in order by a short orchestrator
+//! ([`Connector::connect`]):
+//!
 //! ```text
-//!   Uri ──► Target ──► DNS ──► socket (socket2) ──► TCP connect ──► TLS (rustls, ALPN) ──► Conn
-//!           Phase::Uri  Phase::Dns   │                Phase::Connect   Phase::Tls     │
-//!                                    ▼                  ▼               ▼             ▼
-//!                              Stage::BeforeConnect  Stage::AfterConnect  Stage::AfterHandshake
-//!                              (buffers, nodelay,    (options of this stage, then the socket hook)
-//!                               bind, socket hook)
-//!                                                                        Conn ──► hyper http1 / http2
+//!  Uri ──► Origin   scheme, host, port: whom TLS verifies            Phase::Uri
+//!            │
+//!  dial      resolve ──► socket (socket2) ──► TCP connect (tokio)   Phase::Dns, Phase::Connect
+//!            │             └ Stage::BeforeConnect  └ Stage::AfterConnect
+//!  tunnel    the dialed socket ──► a stream that reaches the origin (direct today)
+//!            │
+//!  secure    TLS (rustls, ALPN) over that stream                     Phase::Tls
+//!            │
+//!  finish    Stage::AfterHandshake on the dialed socket, then the kernel read-back
+//!            ▼
+//!          Conn + ConnectInfo ──► hyper's http1 / http2 codec (hyper-util's Client,
+//!                                  or Conn::handshake)
 //! ```
+//!
+//! Socket options and the socket hook fail as [`Phase::Socket`] at whichever [`Stage`] they
+//! belong to.
 //!
 //! Keepalive (`SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`) and
 //! `TCP_USER_TIMEOUT` are applied at exactly one [`Stage`], by default
@@ -47,8 +58,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Without the pool, [`Connector::connect`] returns a [`Conn`] to hand to
-//! `hyper::client::conn::http1` or `http2` yourself (see `examples/direct.rs`).
+//! Without the pool, [`Connector::connect`] returns a [`Conn`];
+//! [`Conn::handshake`] hands it to hyper's HTTP/1.1 or HTTP/2 codec, whichever ALPN chose (see
+//! `examples/direct.rs`).
 //!
 //! # Design
 //!
@@ -72,28 +84,34 @@
 //! is absent, so misuse fails at compile time.
 
 // The public interface is: (internals live in private modules and can move freely)
-mod config;
+mod builder;
+mod codec;
 mod connector;
-mod dns;
+mod dial;
 mod error;
+mod http_version;
 mod info;
+mod origin;
 mod socket;
 mod stream;
-mod target;
-mod tcp;
 mod tls;
+mod tunnel;
 
-pub use config::{Builder, Keepalive, ParseStageError, Stage};
+pub use builder::Builder;
+pub use codec::{ConnDriver, SendRequest};
 pub use connector::{Connecting, Connector};
-pub use dns::{
+pub use dial::{
     ParseResolveError, ParseResolveErrorKind, Resolve, ResolveEntry, Resolving, StaticResolver,
     SystemResolver,
 };
-pub use error::{ConfigError, ConfigErrorReason, ConnectError, Phase};
-pub use info::{ConnectInfo, KeepaliveInfo, Timings};
-pub use socket::SocketOptionError;
+pub use error::{
+    io_error_kind, ConfigError, ConfigErrorReason, ConfigField, Conflict, ConnectError, Limit,
+    Phase,
+};
+pub use info::{ConnectInfo, KeepaliveInfo, Timings, TlsInfo};
+pub use origin::{InvalidUri, Origin};
+pub use socket::{Keepalive, ParseStageError, SocketOptionError, Stage};
 pub use stream::Conn;
-pub use target::{InvalidUri, Target};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

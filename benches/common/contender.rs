@@ -59,6 +59,8 @@ impl Contender {
             Contender::Ours(Stage::BeforeConnect) => names::OURS_BEFORE_CONNECT,
             Contender::Ours(Stage::AfterConnect) => names::OURS_AFTER_CONNECT,
             Contender::Ours(Stage::AfterHandshake) => names::OURS_AFTER_HANDSHAKE,
+            // `Stage` is non-exhaustive: a stage added later gets a name before it is benched.
+            Contender::Ours(_) => "ours/unnamed-stage",
             Contender::OursOff => names::OURS_KEEPALIVE_OFF,
         }
     }

@@ -37,7 +37,8 @@ use http_body_util::Full;
 use hyper::body::{Body, Incoming};
 use hyper_util::rt::TokioIo;
 use keepalive_connector::{
-    ConfigError, Connector, Keepalive, Phase, ResolveEntry, Stage, StaticResolver, Target,
+    ConfigError, ConfigField, Connector, Keepalive, Origin, Phase, ResolveEntry, Stage,
+    StaticResolver,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -118,11 +119,11 @@ fn real_connectors() -> &'static Connectors {
 }
 
 /// `https://localhost/` and `https://127.0.0.1/`.
-fn tls_targets() -> &'static [Target; 2] {
-    static TARGETS: OnceLock<[Target; 2]> = OnceLock::new();
+fn tls_origins() -> &'static [Origin; 2] {
+    static TARGETS: OnceLock<[Origin; 2]> = OnceLock::new();
     TARGETS.get_or_init(|| {
         ["https://localhost/", "https://127.0.0.1/"].map(|uri| {
-            Target::from_uri(&uri.parse().expect("a valid uri")).expect("a valid target")
+            Origin::from_uri(&uri.parse().expect("a valid uri")).expect("a valid origin")
         })
     })
 }
@@ -153,14 +154,14 @@ pub enum TlsOutcome {
 }
 
 /// The connector and target an input of `tls_client_handshake` selects.
-pub fn tls_connector_for(options: u8) -> (&'static Connector, &'static Target) {
+pub fn tls_connector_for(options: u8) -> (&'static Connector, &'static Origin) {
     let http = usize::from(options & tls_options::HTTP_MASK) % 3;
     let connector = if options & tls_options::REAL_PROVIDER != 0 {
         &real_connectors()[http]
     } else {
         &fake_connectors()[http]
     };
-    let target = &tls_targets()[usize::from(options & tls_options::BY_IP != 0)];
+    let target = &tls_origins()[usize::from(options & tls_options::BY_IP != 0)];
     (connector, target)
 }
 
@@ -181,7 +182,7 @@ pub fn tls_client_handshake_outcome(data: &[u8]) -> TlsOutcome {
     let outcome = with_runtime(|| {
         let result = driver.run(connector.tls_handshake(target, io));
         match result {
-            Ok(stream) => {
+            Ok((stream, _info)) => {
                 let (_, conn) = stream.get_ref();
                 assert!(!conn.is_handshaking(), "a stream is returned mid-handshake");
                 let alpn = conn.alpn_protocol().map(<[u8]>::to_vec);
@@ -570,23 +571,23 @@ fn check_uri(bytes: &[u8]) {
     let Ok(uri) = Uri::try_from(bytes) else {
         return;
     };
-    let target = match Target::from_uri(&uri) {
-        Ok(target) => target,
+    let origin = match Origin::from_uri(&uri) {
+        Ok(origin) => origin,
         Err(err) => {
             assert!(!err.to_string().is_empty());
             return;
         }
     };
-    let host = target.host();
+    let host = origin.host();
     assert!(!host.is_empty(), "empty host from {uri}");
-    assert_ne!(target.port(), 0, "port 0 from {uri}");
+    assert_ne!(origin.port(), 0, "port 0 from {uri}");
     // IP literals are unbracketed, and names hold only host-name characters
     // (fuzz/regressions/uri_and_config/brackets-in-name: `https://~[zz]/` was once accepted).
     assert!(
         !host.contains(['[', ']']),
         "brackets left in host {host:?} from {uri}"
     );
-    if target.ip().is_none() {
+    if origin.ip().is_none() {
         assert!(
             host.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')),
@@ -594,12 +595,12 @@ fn check_uri(bytes: &[u8]) {
         );
     }
     let scheme = uri.scheme_str().unwrap_or_default();
-    assert_eq!(target.is_tls(), scheme.eq_ignore_ascii_case("https"));
+    assert_eq!(origin.is_tls(), scheme.eq_ignore_ascii_case("https"));
     match uri.port_u16() {
-        Some(port) => assert_eq!(target.port(), port, "port of {uri}"),
-        None => assert_eq!(target.port(), if target.is_tls() { 443 } else { 80 }),
+        Some(port) => assert_eq!(origin.port(), port, "port of {uri}"),
+        None => assert_eq!(origin.port(), if origin.is_tls() { 443 } else { 80 }),
     }
-    match target.ip() {
+    match origin.ip() {
         Some(ip) => assert_eq!(host.parse::<std::net::IpAddr>().ok(), Some(ip)),
         None => {
             assert_eq!(host, host.to_ascii_lowercase(), "names are lower-cased");
@@ -611,13 +612,13 @@ fn check_uri(bytes: &[u8]) {
     let connector = &fake_connectors()[0];
     let (io, alive) = PeerIo::new(&Script::parse(&[]));
     let mut driver = Driver::new("uri_and_config", 1_000);
-    let result = with_runtime(|| driver.run(connector.tls_handshake(&target, io)));
+    let result = with_runtime(|| driver.run(connector.tls_handshake(&origin, io)));
     let err = result.expect_err("a peer that sends nothing cannot complete a handshake");
     match err.phase() {
         Phase::Tls => {}
         Phase::Uri => assert!(
-            target.ip().is_none(),
-            "an IP target was refused as a name: {err}"
+            origin.ip().is_none(),
+            "an IP origin was refused as a name: {err}"
         ),
         other => panic!("unexpected phase {other:?}: {err}"),
     }
@@ -789,7 +790,8 @@ fn check_builder(numbers: &mut Numbers<'_>, pem: &[u8]) {
         builder = builder.tls_config(Arc::new(config));
     }
 
-    // The first refused field, in the order build() checks them; None when all are fine.
+    // The first refused field, in the order build() checks them (layer by layer: the socket
+    // policy, the dial timeout, then TLS); None when all are fine.
     let whole_secs = |d: Duration, max: u64| {
         d >= Duration::from_secs(1) && d.subsec_nanos() == 0 && d.as_secs() <= max
     };
@@ -807,8 +809,6 @@ fn check_builder(numbers: &mut Numbers<'_>, pem: &[u8]) {
         );
         refuse((1..=MAX_KEEPCNT).contains(&retries), "keepalive.retries");
     }
-    refuse(!connect_timeout.is_zero(), "connect_timeout");
-    refuse(!handshake_timeout.is_zero(), "handshake_timeout");
     if with_user_timeout {
         refuse(
             !user_timeout.is_zero()
@@ -823,6 +823,8 @@ fn check_builder(numbers: &mut Numbers<'_>, pem: &[u8]) {
         refuse(ok(send_buffer), "send_buffer_size");
         refuse(ok(recv_buffer), "recv_buffer_size");
     }
+    refuse(!connect_timeout.is_zero(), "connect_timeout");
+    refuse(!handshake_timeout.is_zero(), "handshake_timeout");
     let any_pem = flags & (config_flags::ADD_CA | config_flags::ADD_PEM_FIELD) != 0;
     let builtin = flags & config_flags::NO_BUILTIN_ROOTS == 0;
     if use_tls_config {
@@ -857,12 +859,16 @@ fn check_builder(numbers: &mut Numbers<'_>, pem: &[u8]) {
         }
         (Ok(_), Some(field)) => panic!("build() accepted a bad {field}"),
         (Err(err), Some(field)) => {
-            assert_eq!(err.field(), field, "refused the wrong field: {err}");
+            assert_eq!(
+                err.field().as_str(),
+                field,
+                "refused the wrong field: {err}"
+            );
             assert!(err.to_string().contains(field), "{err}");
         }
         (Err(err), None) => {
             assert!(
-                pem_may_fail && err.field() == "add_root_certificates_pem",
+                pem_may_fail && err.field() == ConfigField::RootCertificates,
                 "build() refused a good configuration: {err}"
             );
         }

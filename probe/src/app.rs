@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use http::{HeaderMap, Uri};
-use keepalive_connector::{Builder, ConfigError, Connector, Keepalive, StaticResolver};
+use keepalive_connector::{
+    Builder, ConfigError, ConfigField, Connector, Keepalive, StaticResolver,
+};
 use keepalive_testserver::TestServer;
 
 use crate::cli::{Cli, Seconds};
 use crate::error::{Exit, ProbeError};
-use crate::model::{KeepaliveValues, Mode, StageResult};
+use crate::model::{Mode, StageResult};
 use crate::probe::{self, RequestSpec};
 use crate::progress::Progress;
 use crate::report::{self, Report};
@@ -112,8 +114,8 @@ enum Http {
 struct Settings {
     url: Option<Uri>,
     modes: Vec<Mode>,
+    /// The keepalive values asked for (used by every mode but `off`).
     keepalive: Keepalive,
-    asked: KeepaliveValues,
     repeat: u32,
     resolver: StaticResolver,
     trust: Trust,
@@ -150,21 +152,18 @@ impl Settings {
             handshake_timeout: raw(&cli.handshake_timeout),
             cacert: cli.cacert.as_ref().map(|p| p.display().to_string()),
         };
-        let asked = KeepaliveValues {
-            idle: cli
-                .keepalive_idle
-                .as_ref()
-                .map_or(DEFAULTS.idle_duration(), Seconds::duration),
-            interval: cli
-                .keepalive_interval
-                .as_ref()
-                .map_or(DEFAULTS.interval_duration(), Seconds::duration),
-            retries: cli.keepalive_retries.unwrap_or(DEFAULTS.retry_count()),
-        };
         let keepalive = Keepalive::new()
-            .idle(asked.idle)
-            .interval(asked.interval)
-            .retries(asked.retries);
+            .idle(
+                cli.keepalive_idle
+                    .as_ref()
+                    .map_or(DEFAULTS.idle_duration(), Seconds::duration),
+            )
+            .interval(
+                cli.keepalive_interval
+                    .as_ref()
+                    .map_or(DEFAULTS.interval_duration(), Seconds::duration),
+            )
+            .retries(cli.keepalive_retries.unwrap_or(DEFAULTS.retry_count()));
         if cli.request_timeout.duration().is_zero() {
             return Err(ProbeError::Usage(format!(
                 "error: --request-timeout {}: must not be zero",
@@ -215,7 +214,6 @@ impl Settings {
             url: cli.url,
             modes: cli.stage.modes(),
             keepalive,
-            asked,
             repeat: cli.repeat,
             resolver,
             trust,
@@ -267,12 +265,14 @@ impl Settings {
     fn config_error(&self, source: ConfigError) -> ProbeError {
         let g = &self.given;
         let (flag, given) = match source.field() {
-            "keepalive.idle" => ("--keepalive-idle", g.idle.clone()),
-            "keepalive.interval" => ("--keepalive-interval", g.interval.clone()),
-            "keepalive.retries" => ("--keepalive-retries", g.retries.clone()),
-            "connect_timeout" => ("--connect-timeout", g.connect_timeout.clone()),
-            "handshake_timeout" => ("--handshake-timeout", g.handshake_timeout.clone()),
-            "add_root_certificates_pem" | "builtin_roots" => ("--cacert", g.cacert.clone()),
+            ConfigField::KeepaliveIdle => ("--keepalive-idle", g.idle.clone()),
+            ConfigField::KeepaliveInterval => ("--keepalive-interval", g.interval.clone()),
+            ConfigField::KeepaliveRetries => ("--keepalive-retries", g.retries.clone()),
+            ConfigField::ConnectTimeout => ("--connect-timeout", g.connect_timeout.clone()),
+            ConfigField::HandshakeTimeout => ("--handshake-timeout", g.handshake_timeout.clone()),
+            ConfigField::RootCertificates | ConfigField::BuiltinRoots => {
+                ("--cacert", g.cacert.clone())
+            }
             _ => ("option", None),
         };
         ProbeError::Config {
@@ -330,7 +330,7 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
         method: spec.method.to_string(),
         embedded: embedded.as_ref().map(|(_, addr)| *addr),
         repeat: settings.repeat,
-        keepalive: settings.asked,
+        keepalive: settings.keepalive,
         verdict: verdict::verdict(&results),
         results,
     })

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use clap::Parser;
 use http::{Method, Uri};
-use keepalive_connector::{ResolveEntry, Stage, Target};
+use keepalive_connector::{Origin, ResolveEntry, Stage};
 pub(crate) use keepalive_probe::{Header, Seconds};
 
 use crate::model::Mode;
@@ -163,13 +163,13 @@ fn parse_stages(s: &str) -> Result<StageChoice, String> {
         })
 }
 
-/// The URL: an `http::Uri` that the library can turn into a connect [`Target`] (scheme
+/// The URL: an `http::Uri` that the library can turn into an [`Origin`] (scheme
 /// `http`/`https`, a host, a valid port).
 fn parse_url(s: &str) -> Result<Uri, String> {
     let uri: Uri = s
         .parse()
         .map_err(|e: http::uri::InvalidUri| e.to_string())?;
-    Target::from_uri(&uri).map_err(|e| e.to_string())?;
+    Origin::from_uri(&uri).map_err(|e| e.to_string())?;
     Ok(uri)
 }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::model::{millis, Attempt, KeepaliveValues, PhaseTimes, StageResult};
+use keepalive_connector::Keepalive;
+
+use crate::model::{millis, Attempt, PhaseTimes, StageResult};
 use crate::report::Report;
 
 #[derive(Debug, Serialize)]
@@ -75,12 +77,12 @@ struct KeepaliveJson {
     retries: u32,
 }
 
-impl From<KeepaliveValues> for KeepaliveJson {
-    fn from(k: KeepaliveValues) -> Self {
+impl From<Keepalive> for KeepaliveJson {
+    fn from(k: Keepalive) -> Self {
         KeepaliveJson {
-            idle_s: k.idle.as_secs(),
-            interval_s: k.interval.as_secs(),
-            retries: k.retries,
+            idle_s: k.idle_duration().as_secs(),
+            interval_s: k.interval_duration().as_secs(),
+            retries: k.retry_count(),
         }
     }
 }

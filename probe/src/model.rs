@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use keepalive_connector::{Phase, Stage};
+use keepalive_connector::{Keepalive, Phase, Stage};
 
 /// What one row of the probe tries: keepalive applied at a [`Stage`], or keepalive off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,17 +98,6 @@ pub(crate) struct Failure {
     pub(crate) addr: Option<SocketAddr>,
 }
 
-/// Keepalive values read back from the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct KeepaliveValues {
-    /// `TCP_KEEPIDLE`.
-    pub(crate) idle: Duration,
-    /// `TCP_KEEPINTVL`.
-    pub(crate) interval: Duration,
-    /// `TCP_KEEPCNT`.
-    pub(crate) retries: u32,
-}
-
 /// Facts about a connection that was made, copied from the library's `ConnectInfo`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConnDetails {
@@ -121,7 +110,7 @@ pub(crate) struct ConnDetails {
     /// The ALPN protocol the server chose.
     pub(crate) alpn: Option<String>,
     /// Keepalive as read back from the socket; `None` when `SO_KEEPALIVE` is off.
-    pub(crate) keepalive: Option<KeepaliveValues>,
+    pub(crate) keepalive: Option<Keepalive>,
 }
 
 /// The HTTP response an attempt got.

@@ -7,18 +7,17 @@ use std::io;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, HOST, USER_AGENT};
+use http::header::{ACCEPT, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method, Request, Uri, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Conn, ConnectError, ConnectInfo, Connector};
+use keepalive_connector::{
+    io_error_kind, Conn, ConnectError, ConnectInfo, Connector, KeepaliveInfo,
+};
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::model::{
-    Attempt, ConnDetails, FailPhase, Failure, HttpResponse, KeepaliveValues, PhaseTimes,
-};
+use crate::model::{Attempt, ConnDetails, FailPhase, Failure, HttpResponse, PhaseTimes};
 
 /// The request every attempt sends.
 #[derive(Debug, Clone)]
@@ -50,41 +49,15 @@ impl RequestSpec {
         }
     }
 
-    /// The request for a connection: absolute URI for HTTP/2 (hyper sends `:authority` from
-    /// it), origin form plus `Host` for HTTP/1.1.
-    fn build(&self, h2: bool) -> Request<Empty<Bytes>> {
+    /// The request: the absolute URL with the headers. The library's `SendRequest` turns it
+    /// into origin form plus `Host` for HTTP/1.1 and into `:scheme`/`:authority` for HTTP/2.
+    fn build(&self) -> Request<Empty<Bytes>> {
         let mut req = Request::new(Empty::new());
         *req.method_mut() = self.method.clone();
         *req.headers_mut() = self.headers.clone();
-        if h2 {
-            *req.uri_mut() = self.uri.clone();
-            *req.version_mut() = Version::HTTP_2;
-        } else {
-            let path = self
-                .uri
-                .path_and_query()
-                .map_or("/", |pq| pq.as_str())
-                .parse()
-                .unwrap_or_else(|_| Uri::from_static("/"));
-            *req.uri_mut() = path;
-            if !req.headers().contains_key(HOST) {
-                if let Some(host) = host_header(&self.uri) {
-                    req.headers_mut().insert(HOST, host);
-                }
-            }
-        }
+        *req.uri_mut() = self.uri.clone();
         req
     }
-}
-
-/// `host[:port]` from the URL, without any user info.
-fn host_header(uri: &Uri) -> Option<HeaderValue> {
-    let host = uri.host()?;
-    let value = match uri.port_u16() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    };
-    HeaderValue::from_str(&value).ok()
 }
 
 /// Connects with `connector` and sends `spec` once.
@@ -161,7 +134,7 @@ impl std::fmt::Display for HttpError {
 impl HttpError {
     fn cause(&self) -> String {
         match self {
-            HttpError::Hyper(e) => io_kind(e)
+            HttpError::Hyper(e) => io_error_kind(e)
                 .and_then(kind_text)
                 .map_or_else(|| e.to_string(), str::to_owned),
             HttpError::Timeout(after) => format!("no response within {after:?}"),
@@ -177,20 +150,12 @@ async fn exchange(
     times: &mut PhaseTimes,
 ) -> Result<HttpResponse, HttpError> {
     let deadline = Instant::now() + spec.timeout;
-    let h2 = conn.is_h2();
-    let req = spec.build(h2);
-    debug!(h2, method = %req.method(), uri = %req.uri(), "sending request");
+    let req = spec.build();
+    debug!(h2 = conn.is_h2(), method = %req.method(), uri = %req.uri(), "sending request");
     let head = async {
-        if h2 {
-            let (mut sender, connection) =
-                hyper::client::conn::http2::handshake(TokioExecutor::new(), conn).await?;
-            let driver = tokio::spawn(drive(connection));
-            sender.send_request(req).await.map(|resp| (resp, driver))
-        } else {
-            let (mut sender, connection) = hyper::client::conn::http1::handshake(conn).await?;
-            let driver = tokio::spawn(drive(connection));
-            sender.send_request(req).await.map(|resp| (resp, driver))
-        }
+        let (mut sender, driver) = conn.handshake().await?;
+        let driver = tokio::spawn(drive(driver));
+        sender.send_request(req).await.map(|resp| (resp, driver))
     };
     let (resp, driver) = match tokio::time::timeout_at(deadline, head).await {
         Ok(result) => result.map_err(HttpError::Hyper)?,
@@ -277,11 +242,7 @@ fn details(info: &ConnectInfo) -> ConnDetails {
             .tls_version()
             .map(|v| v.as_str().map_or_else(|| format!("{v:?}"), str::to_owned)),
         alpn: info.alpn().map(|p| String::from_utf8_lossy(p).into_owned()),
-        keepalive: info.keepalive().map(|k| KeepaliveValues {
-            idle: k.idle(),
-            interval: k.interval(),
-            retries: k.retries(),
-        }),
+        keepalive: info.keepalive().map(KeepaliveInfo::values),
     }
 }
 
@@ -315,18 +276,6 @@ fn connect_cause(err: &ConnectError) -> String {
     }
 }
 
-/// The first [`io::ErrorKind`] in an error's chain.
-fn io_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
-    let mut cause = Some(err);
-    while let Some(e) = cause {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            return Some(io.kind());
-        }
-        cause = e.source();
-    }
-    None
-}
-
 /// Short wording for the I/O errors that explain a failure by themselves.
 fn kind_text(kind: io::ErrorKind) -> Option<&'static str> {
     Some(match kind {
@@ -346,34 +295,20 @@ fn kind_text(kind: io::ErrorKind) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::HOST;
 
     fn spec(url: &str) -> RequestSpec {
         RequestSpec::new(url.parse().unwrap(), Method::GET, Duration::from_secs(1))
     }
 
     #[test]
-    fn http1_requests_are_origin_form_with_host() {
-        let req = spec("https://example.com:8443/a?b=c").build(false);
-        assert_eq!(req.uri(), "/a?b=c");
-        assert_eq!(req.headers()[HOST], "example.com:8443");
-        let req = spec("https://example.com").build(false);
-        assert_eq!(req.uri(), "/");
-        assert_eq!(req.headers()[HOST], "example.com");
-    }
-
-    #[test]
-    fn http2_requests_are_absolute() {
-        let req = spec("https://example.com/x").build(true);
-        assert_eq!(req.uri(), "https://example.com/x");
-        assert!(!req.headers().contains_key(HOST));
-        assert_eq!(req.version(), Version::HTTP_2);
-    }
-
-    #[test]
-    fn a_user_host_header_wins() {
-        let mut s = spec("https://example.com/");
+    fn requests_carry_the_absolute_url_and_the_headers() {
+        let mut s = spec("https://example.com:8443/a?b=c");
         s.headers.insert(HOST, HeaderValue::from_static("other"));
-        assert_eq!(s.build(false).headers()[HOST], "other");
+        let req = s.build();
+        assert_eq!(req.uri(), "https://example.com:8443/a?b=c");
+        assert_eq!(req.headers()[HOST], "other");
+        assert_eq!(req.method(), Method::GET);
     }
 
     #[tokio::test]

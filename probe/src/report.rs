@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::model::{millis, KeepaliveValues, StageResult, PHASES};
+use keepalive_connector::Keepalive;
+
+use crate::model::{millis, StageResult, PHASES};
 use crate::table::{truncate, wrap, Align, Palette, Table, Tone};
 use crate::verdict::Verdict;
 
@@ -27,7 +29,7 @@ pub(crate) struct Report {
     /// Connections per stage.
     pub(crate) repeat: u32,
     /// The keepalive values asked for (the `off` row asks for none).
-    pub(crate) keepalive: KeepaliveValues,
+    pub(crate) keepalive: Keepalive,
     /// One result per probed mode, in probe order.
     pub(crate) results: Vec<StageResult>,
     /// The conclusion.
@@ -63,9 +65,9 @@ pub(crate) fn render(report: &Report, palette: Palette) -> String {
     let _ = writeln!(
         out,
         "keepalive asked for: idle {}s, interval {}s, retries {} (the off row sets none)",
-        ka.idle.as_secs(),
-        ka.interval.as_secs(),
-        ka.retries,
+        ka.idle_duration().as_secs(),
+        ka.interval_duration().as_secs(),
+        ka.retry_count(),
     );
     let _ = writeln!(
         out,
@@ -144,9 +146,9 @@ fn connection_table(report: &Report) -> String {
                     |k| {
                         format!(
                             "idle {}s, interval {}s, retries {}",
-                            k.idle.as_secs(),
-                            k.interval.as_secs(),
-                            k.retries
+                            k.idle_duration().as_secs(),
+                            k.interval_duration().as_secs(),
+                            k.retry_count()
                         )
                     },
                 ),
@@ -290,11 +292,10 @@ mod tests {
             alpn: Some("h2".into()),
             keepalive,
         };
-        let ka = KeepaliveValues {
-            idle: Duration::from_secs(30),
-            interval: Duration::from_secs(10),
-            retries: 3,
-        };
+        let ka = Keepalive::new()
+            .idle(Duration::from_secs(30))
+            .interval(Duration::from_secs(10))
+            .retries(3);
         let ok = |keepalive| Attempt {
             conn: Some(conn(keepalive)),
             outcome: Ok(HttpResponse {

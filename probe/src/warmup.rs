@@ -6,7 +6,7 @@
 //! slow. The warm-up uses no network: client and server talk over an in-memory pipe, with a
 //! throw-away CA, so it adds no connection the probed server could see or count.
 
-use keepalive_connector::{Connector, Target};
+use keepalive_connector::{Connector, Origin};
 use keepalive_testserver::{TestCa, TestServer};
 use tracing::debug;
 
@@ -21,12 +21,12 @@ pub(crate) async fn warm_up() {
     else {
         return;
     };
-    let Ok(target) = Target::from_uri(&http::Uri::from_static("https://localhost/")) else {
+    let Ok(origin) = Origin::from_uri(&http::Uri::from_static("https://localhost/")) else {
         return;
     };
     let (client, server) = tokio::io::duplex(64 * 1024);
     let accept = tokio_rustls::TlsAcceptor::from(server_config).accept(server);
-    let (server, client) = tokio::join!(accept, connector.tls_handshake(&target, client));
+    let (server, client) = tokio::join!(accept, connector.tls_handshake(&origin, client));
     debug!(
         server_ok = server.is_ok(),
         client_ok = client.is_ok(),

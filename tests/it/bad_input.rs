@@ -267,7 +267,7 @@ fn bad_builder_values_are_refused_naming_field_and_value() {
             Err(err) => err,
         };
         let msg = err.to_string();
-        if err.field() != *field {
+        if err.field().as_str() != *field {
             return Err(format!("field {} (want {field}): {msg}", err.field()));
         }
         if !msg.contains(field) || !msg.contains(value) {

@@ -468,7 +468,7 @@ async fn keepalive_scenario(
     down: tokio::sync::oneshot::Receiver<Instant>,
 ) -> Vec<Verdict> {
     let mut reads = Vec::new();
-    for stage in Stage::ALL {
+    for &stage in Stage::ALL {
         for proto in [Proto::H1, Proto::H2] {
             reads.push(open_stream(target, proto, stage, keepalive_on()).await);
         }

@@ -4,7 +4,8 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use keepalive_connector::{
-    ConfigErrorReason, Connector, Keepalive, Phase, Resolving, StaticResolver,
+    ConfigErrorReason, ConfigField, Conflict, Connector, Keepalive, Limit, Phase, Resolving,
+    StaticResolver,
 };
 use keepalive_testserver::{Behavior, LeafKind, TestServer};
 
@@ -275,13 +276,15 @@ fn bad_configuration_is_refused_at_build() {
         (
             Connector::builder().keepalive(ka().retries(1000)),
             "keepalive.retries",
-            ConfigErrorReason::TooLarge { max: "127".into() },
+            ConfigErrorReason::TooLarge {
+                max: Limit::Count(127),
+            },
         ),
         (
             Connector::builder().keepalive(ka().idle(Duration::from_secs(100_000))),
             "keepalive.idle",
             ConfigErrorReason::TooLarge {
-                max: "32767s".into(),
+                max: Limit::Duration(Duration::from_secs(32767)),
             },
         ),
         (
@@ -309,7 +312,7 @@ fn bad_configuration_is_refused_at_build() {
         Connector::builder().tcp_user_timeout(Duration::from_millis(i32::MAX as u64 + 1)),
         "tcp_user_timeout",
         ConfigErrorReason::TooLarge {
-            max: format!("{}ms", i32::MAX),
+            max: Limit::Duration(Duration::from_millis(i32::MAX as u64)),
         },
     ));
     let h2_only_config = {
@@ -322,11 +325,11 @@ fn bad_configuration_is_refused_at_build() {
             .tls_config(h2_only_config.clone())
             .http1_only(),
         "tls_config",
-        ConfigErrorReason::Conflict("http1_only() but the tls_config's ALPN list offers h2"),
+        ConfigErrorReason::Conflict(Conflict::Http1OnlyButAlpnOffersH2),
     ));
     for (builder, field, reason) in cases {
         let err = builder.build().unwrap_err();
-        assert_eq!(err.field(), field, "{err}");
+        assert_eq!(err.field().as_str(), field, "{err}");
         assert_eq!(err.reason(), &reason, "{err}");
         assert!(err.to_string().contains(field), "{err}");
     }
@@ -343,18 +346,18 @@ fn bad_root_certificates_are_refused_at_build() {
         .add_root_certificates_pem(b"not a pem")
         .build()
         .unwrap_err();
-    assert_eq!(err.field(), "add_root_certificates_pem");
+    assert_eq!(err.field(), ConfigField::RootCertificates);
     let err = Connector::builder()
         .builtin_roots(false)
         .build()
         .unwrap_err();
-    assert_eq!(err.field(), "builtin_roots");
+    assert_eq!(err.field(), ConfigField::BuiltinRoots);
     let err = Connector::builder()
         .tls_config(Connector::builder().build().unwrap().tls_config().clone())
         .builtin_roots(false)
         .build()
         .unwrap_err();
-    assert_eq!(err.field(), "tls_config");
+    assert_eq!(err.field(), ConfigField::TlsConfig);
 }
 
 #[tokio::test]

@@ -332,7 +332,7 @@ async fn every_hostile_server_gives_a_typed_error_at_every_stage() {
         set.spawn(async move {
             let server = (case.server)().start().await.unwrap();
             let mut lines = Vec::new();
-            for stage in Stage::ALL {
+            for &stage in Stage::ALL {
                 lines.push((stage, run_case(&case, stage, &server).await));
             }
             (index, case.name, lines)

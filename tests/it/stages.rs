@@ -94,7 +94,7 @@ fn assert_on_exactly_from(stage: Stage, seen: &[Seen]) {
 #[tokio::test]
 async fn each_stage_over_tls_ipv4() {
     let server = TestServer::start().await.unwrap();
-    for stage in Stage::ALL {
+    for &stage in Stage::ALL {
         let (seen, _) = connect_recording(&server, &server.url("/"), stage).await;
         assert_on_exactly_from(stage, &seen);
     }
@@ -105,7 +105,7 @@ async fn each_stage_over_tls_ipv6() {
     let Some(server) = crate::support::ipv6_server().await else {
         return;
     };
-    for stage in Stage::ALL {
+    for &stage in Stage::ALL {
         let (seen, _) = connect_recording(&server, &server.url("/"), stage).await;
         assert_on_exactly_from(stage, &seen);
     }
@@ -116,7 +116,7 @@ async fn each_stage_over_plain_http() {
     // No handshake: AfterHandshake means right after connect, but the hook still sees all
     // three stages and keepalive is still off before its stage.
     let server = TestServer::builder().plain().start().await.unwrap();
-    for stage in Stage::ALL {
+    for &stage in Stage::ALL {
         let (seen, _) = connect_recording(&server, &server.url("/"), stage).await;
         assert_on_exactly_from(stage, &seen);
     }
@@ -163,7 +163,7 @@ async fn hook_overrides_are_what_connect_info_reports() {
 #[tokio::test]
 async fn failing_hook_fails_the_connect_with_phase_socket() {
     let server = TestServer::start().await.unwrap();
-    for failing in Stage::ALL {
+    for &failing in Stage::ALL {
         let connector = builder_for(&server)
             .socket_hook(move |stage, _| {
                 if stage == failing {

@@ -13,8 +13,12 @@ use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
 
-use crate::config::{Config, Stage};
 use crate::info::KeepaliveInfo;
+
+mod policy;
+
+pub(crate) use policy::SocketPolicy;
+pub use policy::{Keepalive, ParseStageError, Stage};
 
 #[cfg(not(keepalive_tuning))]
 compile_error!(
@@ -28,9 +32,15 @@ compile_error!(
 /// tested here and may have limits of their own (which then fail the connect as
 /// `Phase::Socket`, never silently).
 pub(crate) mod limits {
-    pub(crate) const MAX_KEEPIDLE_SECS: u64 = 32_767;
-    pub(crate) const MAX_KEEPINTVL_SECS: u64 = 32_767;
+    use std::time::Duration;
+
+    pub(crate) const MAX_KEEPIDLE: Duration = Duration::from_secs(32_767);
+    pub(crate) const MAX_KEEPINTVL: Duration = Duration::from_secs(32_767);
     pub(crate) const MAX_KEEPCNT: u32 = 127;
+    /// `TCP_USER_TIMEOUT` is an `int` of milliseconds and Linux refuses negative values.
+    pub(crate) const MAX_USER_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+    /// `SO_SNDBUF`/`SO_RCVBUF` are `int`s.
+    pub(crate) const MAX_BUFFER_SIZE: u64 = i32::MAX as u64;
 }
 
 /// A socket option (or the socket hook) that could not be applied or read back.
@@ -67,26 +77,26 @@ impl std::error::Error for SocketOptionError {
 
 /// Applies the options that belong to `stage`, then calls the socket hook.
 pub(crate) fn apply(
-    cfg: &Config,
+    policy: &SocketPolicy,
     stage: Stage,
     sock: SockRef<'_>,
 ) -> Result<(), SocketOptionError> {
     if stage == Stage::BeforeConnect {
-        if let Some(size) = cfg.send_buffer_size {
+        if let Some(size) = policy.send_buffer_size {
             sock.set_send_buffer_size(size)
                 .map_err(SocketOptionError::new("SO_SNDBUF"))?;
         }
-        if let Some(size) = cfg.recv_buffer_size {
+        if let Some(size) = policy.recv_buffer_size {
             sock.set_recv_buffer_size(size)
                 .map_err(SocketOptionError::new("SO_RCVBUF"))?;
         }
-        if cfg.nodelay {
+        if policy.nodelay {
             sock.set_tcp_nodelay(true)
                 .map_err(SocketOptionError::new("TCP_NODELAY"))?;
         }
     }
-    if stage == cfg.keepalive_at {
-        let ka = &cfg.keepalive;
+    if stage == policy.keepalive_at {
+        let ka = &policy.keepalive;
         if ka.enabled {
             let params = TcpKeepalive::new()
                 .with_time(ka.idle)
@@ -98,12 +108,12 @@ pub(crate) fn apply(
                 ))?;
         }
         #[cfg(tcp_user_timeout)]
-        if let Some(timeout) = cfg.tcp_user_timeout {
+        if let Some(timeout) = policy.tcp_user_timeout {
             sock.set_tcp_user_timeout(Some(timeout))
                 .map_err(SocketOptionError::new("TCP_USER_TIMEOUT"))?;
         }
     }
-    if let Some(hook) = &cfg.hook {
+    if let Some(hook) = &policy.hook {
         hook(stage, sock).map_err(SocketOptionError::new("socket_hook"))?;
     }
     Ok(())
@@ -124,18 +134,20 @@ pub(crate) fn read_back(stage: Stage, sock: SockRef<'_>) -> Result<Readback, Soc
         .keepalive()
         .map_err(SocketOptionError::new("SO_KEEPALIVE"))?
     {
-        Some(KeepaliveInfo {
-            stage,
-            idle: sock
-                .tcp_keepalive_time()
-                .map_err(SocketOptionError::new("TCP_KEEPIDLE"))?,
-            interval: sock
-                .tcp_keepalive_interval()
-                .map_err(SocketOptionError::new("TCP_KEEPINTVL"))?,
-            retries: sock
-                .tcp_keepalive_retries()
-                .map_err(SocketOptionError::new("TCP_KEEPCNT"))?,
-        })
+        let values = Keepalive::new()
+            .idle(
+                sock.tcp_keepalive_time()
+                    .map_err(SocketOptionError::new("TCP_KEEPIDLE"))?,
+            )
+            .interval(
+                sock.tcp_keepalive_interval()
+                    .map_err(SocketOptionError::new("TCP_KEEPINTVL"))?,
+            )
+            .retries(
+                sock.tcp_keepalive_retries()
+                    .map_err(SocketOptionError::new("TCP_KEEPCNT"))?,
+            );
+        Some(KeepaliveInfo { stage, values })
     } else {
         None
     };

@@ -6,7 +6,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::config::Stage;
+use crate::socket::{SocketOptionError, Stage};
+
+mod config;
+
+pub(crate) use config::{count, non_zero, whole_millis, whole_seconds};
+pub use config::{ConfigError, ConfigErrorReason, ConfigField, Conflict, Limit};
 
 /// A boxed error from a lower layer (io, rustls, a custom resolver).
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -94,6 +99,14 @@ impl ConnectError {
         }
     }
 
+    /// A socket option or the socket hook failed at `stage` on the socket to `addr`.
+    pub(crate) fn socket(stage: Stage, addr: SocketAddr, source: SocketOptionError) -> Self {
+        ConnectError::new(Phase::Socket)
+            .with_addr(addr)
+            .with_stage(stage)
+            .with_source(source)
+    }
+
     pub(crate) fn with_uri(mut self, uri: &http::Uri) -> Self {
         self.uri = Some(uri.to_string().into());
         self
@@ -173,17 +186,8 @@ impl ConnectError {
     /// `None` for errors rustls reported (tokio-rustls carries them inside an `io::Error` of
     /// kind `InvalidData`): see [`tls_error`](ConnectError::tls_error) for those.
     pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
-        let mut cause: Option<&(dyn StdError + 'static)> = self.source.as_deref().map(|e| e as _);
-        while let Some(err) = cause {
-            if let Some(io) = err.downcast_ref::<io::Error>() {
-                let from_rustls = io
-                    .get_ref()
-                    .is_some_and(|inner| inner.is::<rustls::Error>());
-                return (!from_rustls).then(|| io.kind());
-            }
-            cause = err.source();
-        }
-        None
+        let source: &(dyn StdError + 'static) = self.source.as_deref()?;
+        io_error_kind(source)
     }
 
     /// The underlying [`rustls::Error`], for [`Phase::Tls`] errors that rustls reported (a bad
@@ -244,31 +248,21 @@ impl fmt::Display for ConnectError {
                 return Ok(());
             }
             (Phase::Dns, _, Some(host)) => write!(f, " for {host}")?,
-            (_, Some(addr), Some(host)) if host != addr.ip().to_string() => {
+            (_, addr, host) => {
                 let link = if self.phase == Phase::Tls {
                     "with"
                 } else {
                     "to"
                 };
-                write!(f, " {link} {addr} ({host})")?
+                match (addr, host) {
+                    (Some(addr), Some(host)) if host != addr.ip().to_string() => {
+                        write!(f, " {link} {addr} ({host})")?
+                    }
+                    (Some(addr), _) => write!(f, " {link} {addr}")?,
+                    (None, Some(host)) => write!(f, " {link} {host}")?,
+                    (None, None) => {}
+                }
             }
-            (_, Some(addr), _) => {
-                let link = if self.phase == Phase::Tls {
-                    "with"
-                } else {
-                    "to"
-                };
-                write!(f, " {link} {addr}")?
-            }
-            (_, None, Some(host)) => {
-                let link = if self.phase == Phase::Tls {
-                    "with"
-                } else {
-                    "to"
-                };
-                write!(f, " {link} {host}")?
-            }
-            (_, None, None) => {}
         }
         if let Some(stage) = self.stage {
             write!(f, " at stage {stage}")?;
@@ -291,105 +285,26 @@ impl StdError for ConnectError {
     }
 }
 
-/// A builder value that [`Builder::build`](crate::Builder::build) refused, naming the value and
-/// why.
+/// The [`io::ErrorKind`] of the first I/O error in `err`'s chain of causes (`err` included).
+/// `None` when there is none, or when that I/O error only carries a rustls error (tokio-rustls
+/// wraps rustls's errors in an `io::Error` of kind `InvalidData`, which says nothing about the
+/// socket).
 ///
-/// ```
-/// use keepalive_connector::{Connector, Keepalive};
-/// use std::time::Duration;
-/// let err = Connector::builder()
-///     .keepalive(Keepalive::new().idle(Duration::from_millis(500)))
-///     .build()
-///     .unwrap_err();
-/// assert_eq!(err.field(), "keepalive.idle");
-/// assert!(err.to_string().contains("500ms"));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
-    field: &'static str,
-    value: String,
-    reason: ConfigErrorReason,
-}
-
-/// Why a configuration value was refused.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum ConfigErrorReason {
-    /// The value is zero where zero makes no sense (a timeout, a retry count).
-    Zero,
-    /// A duration the kernel takes in whole seconds was under one second.
-    SubSecond,
-    /// A duration the kernel takes in whole seconds had a fractional part.
-    NotWholeSeconds,
-    /// A duration the kernel takes in whole milliseconds had a smaller fraction.
-    NotWholeMilliseconds,
-    /// The value is larger than the kernel accepts.
-    TooLarge {
-        /// The largest accepted value, as text.
-        max: String,
-    },
-    /// PEM data held no certificate, or a certificate the trust store would not take.
-    BadCertificate(String),
-    /// Two settings contradict each other.
-    Conflict(&'static str),
-    /// rustls refused to build a client configuration (a process-wide crypto provider with no
-    /// usable cipher suites).
-    Tls(Box<rustls::Error>),
-}
-
-impl ConfigError {
-    pub(crate) fn new(
-        field: &'static str,
-        value: impl fmt::Debug,
-        reason: ConfigErrorReason,
-    ) -> Self {
-        ConfigError {
-            field,
-            value: format!("{value:?}"),
-            reason,
+/// [`ConnectError::io_error_kind`] is this applied to a connect error's cause; it works as well
+/// on a `hyper::Error` from an exchange over a [`Conn`](crate::Conn).
+pub fn io_error_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            let from_rustls = io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>());
+            return (!from_rustls).then(|| io.kind());
         }
+        cause = err.source();
     }
-
-    /// The builder field that was refused, e.g. `keepalive.idle` or `connect_timeout`.
-    pub fn field(&self) -> &'static str {
-        self.field
-    }
-
-    /// The refused value, formatted with `Debug` (e.g. `500ms`).
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// Why it was refused.
-    pub fn reason(&self) -> &ConfigErrorReason {
-        &self.reason
-    }
+    None
 }
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {} = {}: ", self.field, self.value)?;
-        match &self.reason {
-            ConfigErrorReason::Zero => f.write_str("must not be zero"),
-            ConfigErrorReason::SubSecond => f.write_str(
-                "must be at least 1s (the kernel takes whole seconds; it would round this to 0)",
-            ),
-            ConfigErrorReason::NotWholeSeconds => f.write_str(
-                "must be a whole number of seconds (the kernel takes whole seconds and would \
-                 silently truncate the fraction)",
-            ),
-            ConfigErrorReason::NotWholeMilliseconds => f.write_str(
-                "must be a whole number of milliseconds (the kernel takes milliseconds)",
-            ),
-            ConfigErrorReason::TooLarge { max } => write!(f, "must be at most {max}"),
-            ConfigErrorReason::BadCertificate(why) => write!(f, "bad certificate: {why}"),
-            ConfigErrorReason::Conflict(why) => f.write_str(why),
-            ConfigErrorReason::Tls(err) => write!(f, "rustls: {err}"),
-        }
-    }
-}
-
-impl StdError for ConfigError {}
 
 /// Why there was no address to connect to: the cause of some [`Phase::Dns`] and
 /// [`Phase::Connect`] errors.

@@ -1,37 +1,40 @@
-//! Turning an [`http::Uri`] into what the connect path needs: scheme, host, port.
+//! The [`Origin`]: the server a URI names, which TLS verifies and requests are for. Where the
+//! socket goes is a separate idea (the dial layer's `Endpoint`): the origin itself when direct,
+//! the proxy when there is one.
 
 use std::fmt;
 use std::net::IpAddr;
 
 use http::Uri;
 
-/// Where to connect, taken from a URI: `http` or `https`, the host, the port.
+/// The server a URI names: `http` or `https`, the host, the port. It is whom TLS verifies and
+/// whom requests are for; the socket may go elsewhere (to a proxy).
 ///
 /// ```
-/// use keepalive_connector::Target;
-/// let t = Target::from_uri(&"https://[::1]:8443/x".parse().unwrap()).unwrap();
-/// assert_eq!(t.host(), "::1");
-/// assert_eq!(t.ip(), Some("::1".parse().unwrap()));
-/// assert_eq!(t.port(), 8443);
-/// assert!(t.is_tls());
-/// assert!(Target::from_uri(&"ftp://example.com/".parse().unwrap()).is_err());
+/// use keepalive_connector::Origin;
+/// let o = Origin::from_uri(&"https://[::1]:8443/x".parse().unwrap()).unwrap();
+/// assert_eq!(o.host(), "::1");
+/// assert_eq!(o.ip(), Some("::1".parse().unwrap()));
+/// assert_eq!(o.port(), 8443);
+/// assert!(o.is_tls());
+/// assert!(Origin::from_uri(&"ftp://example.com/".parse().unwrap()).is_err());
 /// // A port that does not fit in 16 bits is refused, not replaced by the default.
-/// assert!(Target::from_uri(&"http://example.com:99999/".parse().unwrap()).is_err());
-/// assert!(Target::from_uri(&"http://[::1]x:8080/".parse().unwrap()).is_err());
-/// assert!(Target::from_uri(&"https://~[zz]/".parse().unwrap()).is_err());
+/// assert!(Origin::from_uri(&"http://example.com:99999/".parse().unwrap()).is_err());
+/// assert!(Origin::from_uri(&"http://[::1]x:8080/".parse().unwrap()).is_err());
+/// assert!(Origin::from_uri(&"https://~[zz]/".parse().unwrap()).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct Origin {
     tls: bool,
     host: String,
     ip: Option<IpAddr>,
     port: u16,
 }
 
-impl Target {
+impl Origin {
     /// Parses the parts of `uri` the connector uses. Only `http` and `https` are accepted; the
     /// port defaults to 80 or 443; IPv6 literals are unbracketed.
-    pub fn from_uri(uri: &Uri) -> Result<Target, InvalidUri> {
+    pub fn from_uri(uri: &Uri) -> Result<Origin, InvalidUri> {
         let tls = match uri.scheme_str() {
             None => return Err(InvalidUri::MissingScheme),
             Some(s) if s.eq_ignore_ascii_case("https") => true,
@@ -66,17 +69,14 @@ impl Target {
             None => {
                 // A name reaches the resolver and, for https, the certificate check: refuse
                 // here what no host name contains (the `http` crate lets `~[zz]` through).
-                let name_ok = raw_host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-                if !name_ok {
+                if !is_host_name(raw_host) {
                     return Err(InvalidUri::BadHost(raw_host.to_owned()));
                 }
                 let ip = raw_host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4);
                 (raw_host.to_ascii_lowercase(), ip)
             }
         };
-        Ok(Target {
+        Ok(Origin {
             tls,
             host,
             ip,
@@ -103,6 +103,16 @@ impl Target {
     pub fn port(&self) -> u16 {
         self.port
     }
+}
+
+/// `true` when `host` is non-empty and holds only what host names hold: ASCII letters, digits,
+/// `-`, `.` and `_`. Hand-written because the `http` crate lets `~[zz]` through as a host and
+/// IDNA names arrive here already in their ASCII (`xn--`) form.
+pub(crate) fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
 }
 
 /// The port as written in the authority, if any (an empty port means the default, as in curl).

@@ -2,15 +2,16 @@
 //! [`Stage::BeforeConnect`] options are on it before the SYN, then connected by tokio.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::config::{Config, Stage};
+use super::DialConfig;
 use crate::error::{ConnectError, NoAddress, Phase};
-use crate::socket;
+use crate::socket::{self, SocketPolicy, Stage};
 
 /// Tries `addrs` in order until one connects or `deadline` passes. Each attempt gets an equal
 /// share of the time left, so one black-holed address cannot eat the whole budget of the ones
@@ -19,7 +20,8 @@ use crate::socket;
 ///
 /// Returns the stream, the address that accepted, and how many addresses were tried.
 pub(crate) async fn connect(
-    cfg: &Config,
+    cfg: &DialConfig,
+    policy: &SocketPolicy,
     host: &str,
     addrs: &[SocketAddr],
     deadline: Instant,
@@ -40,7 +42,7 @@ pub(crate) async fn connect(
         }
         let left = u32::try_from(count - i).unwrap_or(u32::MAX);
         let share = (deadline - now) / left;
-        match attempt(cfg, addr, now + share).await {
+        match attempt(cfg, policy, addr, now + share, share).await {
             Ok(stream) => return Ok((stream, addr, i + 1)),
             Err(err) => {
                 // A socket option or hook can fail for one address family and not the other
@@ -59,10 +61,14 @@ pub(crate) async fn connect(
     }))
 }
 
+/// One attempt: a socket with the `BeforeConnect` options, connected to `addr` before
+/// `deadline`; `share` is this attempt's part of the connect timeout, reported if it runs out.
 async fn attempt(
-    cfg: &Config,
+    cfg: &DialConfig,
+    policy: &SocketPolicy,
     addr: SocketAddr,
     deadline: Instant,
+    share: Duration,
 ) -> Result<TcpStream, ConnectError> {
     let err = || ConnectError::new(Phase::Connect).with_addr(addr);
     // socket2 opens the socket with SOCK_CLOEXEC where the platform has it; SOCK_NONBLOCK in the
@@ -87,16 +93,12 @@ async fn attempt(
         sock.bind(&SocketAddr::new(local, 0).into())
             .map_err(|e| err().with_source(e))?;
     }
-    socket::apply(cfg, Stage::BeforeConnect, SockRef::from(&sock)).map_err(|e| {
-        ConnectError::new(Phase::Socket)
-            .with_addr(addr)
-            .with_stage(Stage::BeforeConnect)
-            .with_source(e)
-    })?;
+    socket::apply(policy, Stage::BeforeConnect, SockRef::from(&sock))
+        .map_err(|e| ConnectError::socket(Stage::BeforeConnect, addr, e))?;
     let socket = TcpSocket::from_std_stream(sock.into());
     match tokio::time::timeout_at(deadline, socket.connect(addr)).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(e)) => Err(err().with_source(e)),
-        Err(_elapsed) => Err(err().timed_out(cfg.connect_timeout)),
+        Err(_elapsed) => Err(err().timed_out(share)),
     }
 }

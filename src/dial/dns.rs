@@ -9,11 +9,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::Config;
 use crate::error::{ConnectError, NoAddress, Phase};
+use crate::origin::is_host_name;
 
 /// The future a [`Resolve`] implementation returns.
 pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
@@ -263,11 +264,7 @@ impl FromStr for ResolveEntry {
         else {
             return Err(err(ParseResolveErrorKind::Shape));
         };
-        let host_ok = !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-        if !host_ok {
+        if !is_host_name(host) {
             return Err(err(ParseResolveErrorKind::Host(host.to_owned())));
         }
         let port = match port.parse::<u16>() {
@@ -293,18 +290,20 @@ impl FromStr for ResolveEntry {
     }
 }
 
-/// Resolves `host` with the configured resolver before `deadline`.
+/// Resolves `host` with `resolver` before `deadline`; `budget` is the timeout reported when
+/// the deadline passes.
 pub(crate) async fn resolve(
-    cfg: &Config,
+    resolver: &dyn Resolve,
     host: &str,
     port: u16,
     deadline: Instant,
+    budget: Duration,
 ) -> Result<Vec<SocketAddr>, ConnectError> {
     let err = || ConnectError::new(Phase::Dns).with_host(host);
-    match tokio::time::timeout_at(deadline, cfg.resolver.resolve(host, port)).await {
+    match tokio::time::timeout_at(deadline, resolver.resolve(host, port)).await {
         Ok(Ok(addrs)) if addrs.is_empty() => Err(err().with_source(NoAddress::Resolved)),
         Ok(Ok(addrs)) => Ok(addrs),
         Ok(Err(e)) => Err(err().with_source(e)),
-        Err(_elapsed) => Err(err().timed_out(cfg.connect_timeout)),
+        Err(_elapsed) => Err(err().timed_out(budget)),
     }
 }

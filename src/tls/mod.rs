@@ -1,0 +1,82 @@
+//! The *secure* layer: a TLS handshake with rustls over any byte stream (the dialed socket, a
+//! tunnel through a proxy, an in-memory pipe), within the handshake timeout, returning what it
+//! negotiated.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::{DnsName, ServerName};
+use rustls::ClientConfig;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::client::TlsStream;
+
+use crate::error::{ConnectError, Phase};
+use crate::http_version::HttpVersions;
+use crate::info::TlsInfo;
+use crate::origin::{InvalidUri, Origin};
+
+mod config;
+
+pub(crate) use config::TlsOptions;
+
+/// The TLS piece of a connector's configuration.
+#[derive(Clone)]
+pub(crate) struct TlsSetup {
+    /// Shared by every connection, so sessions resume.
+    pub(crate) config: Arc<ClientConfig>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) http: HttpVersions,
+}
+
+impl std::fmt::Debug for TlsSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSetup")
+            .field("alpn", &self.config.alpn_protocols)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The name the origin's certificate must match. IP literals become `ServerName::IpAddress`,
+/// for which rustls sends no SNI and checks the certificate's IP SANs. A host rustls cannot
+/// verify is a [`Phase::Uri`] error, found before any network work.
+pub(crate) fn server_name(origin: &Origin) -> Result<ServerName<'static>, ConnectError> {
+    if let Some(ip) = origin.ip() {
+        return Ok(ServerName::IpAddress(ip.into()));
+    }
+    let host = origin.host();
+    DnsName::try_from(host)
+        .map(|name| ServerName::DnsName(name.to_owned()))
+        .map_err(|_| {
+            ConnectError::new(Phase::Uri)
+                .with_host(host)
+                .with_source(InvalidUri::BadServerName(host.to_owned()))
+        })
+}
+
+/// Runs the TLS handshake with `name` over `io` within the handshake timeout, and checks the
+/// negotiated ALPN. Errors are [`Phase::Tls`], without the peer: the caller knows it.
+pub(crate) async fn secure<IO>(
+    setup: &TlsSetup,
+    name: ServerName<'static>,
+    io: IO,
+) -> Result<(TlsStream<IO>, TlsInfo), ConnectError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let err = || ConnectError::new(Phase::Tls);
+    let connector = tokio_rustls::TlsConnector::from(Arc::clone(&setup.config));
+    let stream =
+        match tokio::time::timeout(setup.handshake_timeout, connector.connect(name, io)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(err().with_source(e)),
+            Err(_elapsed) => return Err(err().timed_out(setup.handshake_timeout)),
+        };
+    let info = TlsInfo::of(stream.get_ref().1);
+    setup
+        .http
+        .check_negotiated(&info)
+        .map_err(|refused| err().with_source(refused))?;
+    Ok((stream, info))
+}
