@@ -174,11 +174,16 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
     };
 
     let tcp = transport.tcp();
+    // A connection lost under these options is reported in the phase that just ended.
+    let now = if tls.is_some() {
+        Phase::Tls
+    } else {
+        Phase::Connect
+    };
     let socket_err =
-        |e| ConnectError::socket(Stage::AfterHandshake, remote_addr, e).with_host(host);
+        |e| ConnectError::socket(Stage::AfterHandshake, now, remote_addr, e).with_host(host);
     socket::apply(&cfg.socket, Stage::AfterHandshake, SockRef::from(tcp)).map_err(socket_err)?;
-    let readback =
-        socket::read_back(cfg.socket.keepalive_at, SockRef::from(tcp)).map_err(socket_err)?;
+    let readback = socket::read_back(&cfg.socket, SockRef::from(tcp)).map_err(socket_err)?;
     let local_addr = tcp.local_addr().map_err(|e| {
         ConnectError::new(Phase::Connect)
             .with_host(host)

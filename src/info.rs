@@ -1,5 +1,5 @@
 //! What a connection reports about how it was made: [`ConnectInfo`], [`Timings`],
-//! [`TlsInfo`], [`KeepaliveInfo`].
+//! [`TlsInfo`], [`KeepaliveInfo`] with each value's [`ValueSource`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -132,7 +132,8 @@ impl ConnectInfo {
         self.tls.as_ref().map(TlsInfo::resumed)
     }
 
-    /// The keepalive settings read back from the kernel with getsockopt after every stage ran;
+    /// The keepalive settings after every stage ran, read back from the kernel with getsockopt
+    /// where the OS can report them ([`KeepaliveInfo`] says, per value, where it comes from);
     /// `None` when `SO_KEEPALIVE` is off.
     pub fn keepalive(&self) -> Option<&KeepaliveInfo> {
         self.keepalive.as_ref()
@@ -181,11 +182,75 @@ impl Timings {
     }
 }
 
-/// Keepalive settings as read back from the kernel.
+/// Where a keepalive value in a [`KeepaliveInfo`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ValueSource {
+    /// Read back from the kernel with getsockopt after every stage ran: what the kernel holds,
+    /// socket-hook changes included.
+    Kernel,
+    /// What the connector set, which the OS accepted but cannot report: Windows before 10 1709
+    /// and Wine for the idle time and interval. A socket hook's later change would not show.
+    AsSet,
+    /// Not set by the connector, and not reported by the OS: the OS's own value applies (a
+    /// value this OS has no per-socket option for, or Windows's `TCP_KEEPCNT` left at its
+    /// default where the OS refuses it). The value itself is unknown.
+    Os,
+}
+
+impl ValueSource {
+    /// `kernel`, `as-set` or `os`, as the probe prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueSource::Kernel => "kernel",
+            ValueSource::AsSet => "as-set",
+            ValueSource::Os => "os",
+        }
+    }
+}
+
+impl std::fmt::Display for ValueSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One keepalive value and where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Reading<T> {
+    value: Option<T>,
+    source: ValueSource,
+}
+
+impl<T> Reading<T> {
+    /// `value` is `None` exactly when `source` is [`ValueSource::Os`].
+    pub(crate) fn new(value: Option<T>, source: ValueSource) -> Self {
+        Reading { value, source }
+    }
+}
+
+/// Keepalive on a connection once every stage ran: each value with where it comes from. On
+/// Linux, macOS and the BSDs every value is read back from the kernel; on Windows the
+/// idle time and interval are read back from Windows 10 1709 on and are reported as set before
+/// (and under Wine); a value the OS has no per-socket option for is the OS's own (see
+/// [`Keepalive::platform_support`]).
+///
+/// ```
+/// # fn demo(info: &keepalive_connector::KeepaliveInfo) {
+/// use keepalive_connector::ValueSource;
+/// match (info.idle(), info.idle_source()) {
+///     (Some(idle), ValueSource::Kernel) => println!("the kernel holds {idle:?}"),
+///     (Some(idle), _) => println!("set to {idle:?}; this OS cannot report it"),
+///     (None, _) => println!("the OS's own idle time applies"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeepaliveInfo {
     pub(crate) stage: Stage,
-    pub(crate) values: Keepalive,
+    pub(crate) idle: Reading<Duration>,
+    pub(crate) interval: Reading<Duration>,
+    pub(crate) retries: Reading<u32>,
 }
 
 impl KeepaliveInfo {
@@ -195,23 +260,56 @@ impl KeepaliveInfo {
         self.stage
     }
 
-    /// The three values as a [`Keepalive`] (enabled), e.g. to compare with what was asked for.
-    pub fn values(&self) -> Keepalive {
-        self.values
+    /// The three values as a [`Keepalive`] (enabled, each value chosen), e.g. to compare with
+    /// what was asked for; `None` when one of them is the OS's own, unknown value.
+    pub fn values(&self) -> Option<Keepalive> {
+        Some(
+            Keepalive::new()
+                .idle(self.idle()?)
+                .interval(self.interval()?)
+                .retries(self.retries()?),
+        )
     }
 
-    /// `TCP_KEEPIDLE` (`TCP_KEEPALIVE` on macOS).
-    pub fn idle(&self) -> Duration {
-        self.values.idle_duration()
+    /// `true` when every value was read back from the kernel ([`ValueSource::Kernel`]).
+    pub fn is_read_back(&self) -> bool {
+        [self.idle.source, self.interval.source, self.retries.source]
+            .iter()
+            .all(|s| *s == ValueSource::Kernel)
     }
 
-    /// `TCP_KEEPINTVL`.
-    pub fn interval(&self) -> Duration {
-        self.values.interval_duration()
+    /// The idle time before the first probe: `TCP_KEEPIDLE` (`TCP_KEEPALIVE` on macOS,
+    /// `SIO_KEEPALIVE_VALS` on Windows). `None` when the OS's own value applies and the OS does
+    /// not report it.
+    pub fn idle(&self) -> Option<Duration> {
+        self.idle.value
     }
 
-    /// `TCP_KEEPCNT`.
-    pub fn retries(&self) -> u32 {
-        self.values.retry_count()
+    /// Where [`idle`](KeepaliveInfo::idle) comes from.
+    pub fn idle_source(&self) -> ValueSource {
+        self.idle.source
+    }
+
+    /// The time between probes: `TCP_KEEPINTVL`. `None` when the OS's own value applies and
+    /// the OS does not report it.
+    pub fn interval(&self) -> Option<Duration> {
+        self.interval.value
+    }
+
+    /// Where [`interval`](KeepaliveInfo::interval) comes from.
+    pub fn interval_source(&self) -> ValueSource {
+        self.interval.source
+    }
+
+    /// The probe count: `TCP_KEEPCNT`. `None` when the OS's own count applies and the OS does
+    /// not report it (Windows before 10 1703 and Wine, for the default
+    /// [`Keepalive::new`] count).
+    pub fn retries(&self) -> Option<u32> {
+        self.retries.value
+    }
+
+    /// Where [`retries`](KeepaliveInfo::retries) comes from.
+    pub fn retries_source(&self) -> ValueSource {
+        self.retries.source
     }
 }

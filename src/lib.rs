@@ -78,10 +78,22 @@
 //!
 //! # Platforms
 //!
-//! Keepalive tuning needs `TCP_KEEPIDLE`/`TCP_KEEPINTVL`/`TCP_KEEPCNT`: Linux, Android, Fuchsia,
-//! macOS, iOS, FreeBSD, NetBSD and DragonFly (the tests run on Linux). `TCP_USER_TIMEOUT` (and so
-//! `Builder::tcp_user_timeout`) exists on Linux, Android and Fuchsia only: elsewhere the method
-//! is absent, so misuse fails at compile time.
+//! Every target socket2 supports compiles. Keepalive is applied with what each OS has, and what
+//! an OS lacks is never silently dropped: a value chosen explicitly that the OS cannot set is a
+//! [`ConfigError`] (or, where only some versions of the OS have it, a [`Phase::Socket`] error),
+//! and a value left at its default is left to the OS, which [`KeepaliveInfo`] reports per
+//! value ([`ValueSource`]). [`Keepalive::platform_support`] says what this build can do.
+//!
+//! | OS | set per socket | read back |
+//! |---|---|---|
+//! | Linux, Android, macOS, iOS, FreeBSD, NetBSD, DragonFly, illumos | idle, interval, count | all three |
+//! | Windows | idle + interval (`SIO_KEEPALIVE_VALS`); count (`TCP_KEEPCNT`) from 10 1703 | idle, interval from 10 1709 (else as set); count from 10 1703 |
+//! | Solaris, AIX, other Unix | idle | idle |
+//! | OpenBSD, Haiku | `SO_KEEPALIVE` only | — |
+//!
+//! `TCP_USER_TIMEOUT` (and so `Builder::tcp_user_timeout`) exists on Linux, Android and Fuchsia
+//! only: elsewhere the method is absent, so misuse fails at compile time. The tests run on Linux
+//! and, as a Windows build, under Wine; macOS is type-checked and linted.
 
 // The public interface is: (internals live in private modules and can move freely)
 mod builder;
@@ -108,9 +120,12 @@ pub use error::{
     io_error_kind, ConfigError, ConfigErrorReason, ConfigField, Conflict, ConnectError, Limit,
     Phase,
 };
-pub use info::{ConnectInfo, KeepaliveInfo, Timings, TlsInfo};
+pub use info::{ConnectInfo, KeepaliveInfo, Timings, TlsInfo, ValueSource};
 pub use origin::{InvalidUri, Origin};
-pub use socket::{Keepalive, ParseStageError, SocketOptionError, Stage};
+pub use socket::{
+    Availability, Keepalive, KeepaliveSupport, OptionSupport, ParseStageError, SocketOption,
+    SocketOptionError, Stage,
+};
 pub use stream::Conn;
 
 /// The README's examples, compiled and run as doc tests.

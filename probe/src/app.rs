@@ -22,9 +22,6 @@ use crate::report::{self, Report};
 use crate::table::Palette;
 use crate::{json, verdict};
 
-/// The library's defaults, shown in the report header when the user set none.
-const DEFAULTS: Keepalive = Keepalive::new();
-
 /// Parses `args`, probes, prints the report and says how to exit.
 pub(crate) fn run<I, T>(args: I) -> Result<Exit, ProbeError>
 where
@@ -152,18 +149,18 @@ impl Settings {
             handshake_timeout: raw(&cli.handshake_timeout),
             cacert: cli.cacert.as_ref().map(|p| p.display().to_string()),
         };
-        let keepalive = Keepalive::new()
-            .idle(
-                cli.keepalive_idle
-                    .as_ref()
-                    .map_or(DEFAULTS.idle_duration(), Seconds::duration),
-            )
-            .interval(
-                cli.keepalive_interval
-                    .as_ref()
-                    .map_or(DEFAULTS.interval_duration(), Seconds::duration),
-            )
-            .retries(cli.keepalive_retries.unwrap_or(DEFAULTS.retry_count()));
+        // Only what the user typed is a requirement: a value left at its default gives way to
+        // the OS's own where this OS cannot set it (Windows's TCP_KEEPCNT before 10 1703).
+        let mut keepalive = Keepalive::new();
+        if let Some(idle) = &cli.keepalive_idle {
+            keepalive = keepalive.idle(idle.duration());
+        }
+        if let Some(interval) = &cli.keepalive_interval {
+            keepalive = keepalive.interval(interval.duration());
+        }
+        if let Some(retries) = cli.keepalive_retries {
+            keepalive = keepalive.retries(retries);
+        }
         if cli.request_timeout.duration().is_zero() {
             return Err(ProbeError::Usage(format!(
                 "error: --request-timeout {}: must not be zero",

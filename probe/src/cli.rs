@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use clap::Parser;
 use http::{Method, Uri};
-use keepalive_connector::{Origin, ResolveEntry, Stage};
+use keepalive_connector::{Availability, Keepalive, OptionSupport, Origin, ResolveEntry, Stage};
 pub(crate) use keepalive_probe::{Header, Seconds};
 
 use crate::model::Mode;
@@ -40,8 +40,9 @@ Exit status:
         Connects to URL with keepalive applied before connect, after connect, after the TLS \
         handshake, and with keepalive off; sends one request each time; prints per phase what \
         happened (DNS, connect, TLS, time to first byte, total), the keepalive values read back \
-        from the kernel, and a verdict. Every connection uses a fresh connector, so every TLS \
-        handshake is a full one and the stages are compared on equal terms.",
+        from the kernel (or, where this OS cannot report one, as set), and a verdict. Every \
+        connection uses a fresh connector, so every TLS handshake is a full one and the stages \
+        are compared on equal terms.",
     after_help = AFTER_HELP
 )]
 pub(crate) struct Cli {
@@ -50,22 +51,35 @@ pub(crate) struct Cli {
     #[arg(value_name = "URL", value_parser = parse_url)]
     pub(crate) url: Option<Uri>,
 
-    /// Which keepalive stage to probe: before-connect, after-connect, after-handshake, off
-    /// (keepalive not set), or all.
-    #[arg(long, value_name = "STAGE", default_value = "all", value_parser = parse_stages)]
+    // The help of the next four options names what this OS has (see `platform_help`).
+    #[arg(
+        long,
+        value_name = "STAGE",
+        default_value = "all",
+        value_parser = parse_stages,
+        help = stage_help()
+    )]
     pub(crate) stage: StageChoice,
 
-    /// Keepalive idle time before the first probe (TCP_KEEPIDLE), in whole seconds (the kernel's
-    /// unit; 0.5 is refused, not rounded). Default: 30.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", help = value_help(
+        "Keepalive idle time before the first probe",
+        ", in whole seconds (the kernel's unit; 0.5 is refused, not rounded). Default: 30.",
+        Keepalive::platform_support().idle(),
+    ))]
     pub(crate) keepalive_idle: Option<Seconds>,
 
-    /// Time between keepalive probes (TCP_KEEPINTVL), in whole seconds. Default: 10.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", help = value_help(
+        "Time between keepalive probes",
+        ", in whole seconds. Default: 10.",
+        Keepalive::platform_support().interval(),
+    ))]
     pub(crate) keepalive_interval: Option<Seconds>,
 
-    /// Unanswered keepalive probes before the connection is dropped (TCP_KEEPCNT). Default: 3.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = value_help(
+        "Unanswered keepalive probes before the connection is dropped",
+        ". Default: 3.",
+        Keepalive::platform_support().retries(),
+    ))]
     pub(crate) keepalive_retries: Option<u32>,
 
     /// Connect N times per stage and print p50/p90/p99 per phase.
@@ -146,6 +160,42 @@ impl StageChoice {
             StageChoice::All => Mode::ALL.to_vec(),
             StageChoice::One(mode) => vec![mode],
         }
+    }
+}
+
+/// `--stage`'s help, naming the options a keepalive stage sets on this OS.
+fn stage_help() -> String {
+    let support = Keepalive::platform_support();
+    let mut set = vec!["SO_KEEPALIVE"];
+    for option in [support.idle(), support.interval(), support.retries()] {
+        if option.set() != Availability::No && !set.contains(&option.name()) {
+            set.push(option.name());
+        }
+    }
+    format!(
+        "Which keepalive stage to probe: before-connect, after-connect, after-handshake, off \
+         (keepalive not set), or all. At a stage the probe sets, on {}: {}.",
+        support.os(),
+        set.join(", ")
+    )
+}
+
+/// The help of a keepalive value's option: the OS's name for it, and what happens where this
+/// OS lacks it or only some versions have it.
+fn value_help(what: &str, unit: &str, option: OptionSupport) -> String {
+    let name = option.name();
+    match option.set() {
+        Availability::Yes => format!("{what} ({name}){unit}"),
+        Availability::Since(version) => format!(
+            "{what} ({name}){unit} {name} exists from {version}: where the OS refuses it, a \
+             value given here fails every keepalive stage (the socket phase); without this \
+             option the OS's own value is used there."
+        ),
+        _ => format!(
+            "{what} ({name}). {} has no per-socket {name}: a value given here is refused (exit \
+             2); the OS's own value applies.",
+            std::env::consts::OS
+        ),
     }
 }
 

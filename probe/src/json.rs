@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use keepalive_connector::Keepalive;
 
-use crate::model::{millis, Attempt, PhaseTimes, StageResult};
+use crate::model::{millis, Attempt, KeepaliveSeen, PhaseTimes, StageResult};
 use crate::report::Report;
 
 #[derive(Debug, Serialize)]
@@ -38,7 +38,7 @@ struct StageJson<'a> {
     local_addr: Option<String>,
     tls_version: Option<&'a str>,
     alpn: Option<&'a str>,
-    keepalive: Option<KeepaliveJson>,
+    keepalive: Option<KeepaliveOnSocket>,
     response_headers: Option<&'a BTreeMap<String, String>>,
     body_bytes: Option<u64>,
     body_error: Option<&'a str>,
@@ -70,11 +70,14 @@ struct Percentiles {
     p99: TimingsJson,
 }
 
+/// The values asked for; `retries_chosen` is false when the count was left at its default,
+/// which gives way to the OS's own where the OS refuses `TCP_KEEPCNT`.
 #[derive(Debug, Serialize)]
 struct KeepaliveJson {
     idle_s: u64,
     interval_s: u64,
     retries: u32,
+    retries_chosen: bool,
 }
 
 impl From<Keepalive> for KeepaliveJson {
@@ -83,6 +86,32 @@ impl From<Keepalive> for KeepaliveJson {
             idle_s: k.idle_duration().as_secs(),
             interval_s: k.interval_duration().as_secs(),
             retries: k.retry_count(),
+            retries_chosen: k.is_retry_count_chosen(),
+        }
+    }
+}
+
+/// Keepalive on the socket: each value (`null` when the OS's own, unreported value applies)
+/// and where it comes from: `kernel` (read back), `as-set` (this OS cannot report it) or `os`.
+#[derive(Debug, Serialize)]
+struct KeepaliveOnSocket {
+    idle_s: Option<u64>,
+    idle_source: &'static str,
+    interval_s: Option<u64>,
+    interval_source: &'static str,
+    retries: Option<u32>,
+    retries_source: &'static str,
+}
+
+impl From<KeepaliveSeen> for KeepaliveOnSocket {
+    fn from(k: KeepaliveSeen) -> Self {
+        KeepaliveOnSocket {
+            idle_s: k.idle.value.map(|d| d.as_secs()),
+            idle_source: k.idle.source.as_str(),
+            interval_s: k.interval.value.map(|d| d.as_secs()),
+            interval_source: k.interval.source.as_str(),
+            retries: k.retries.value,
+            retries_source: k.retries.source.as_str(),
         }
     }
 }
@@ -130,7 +159,7 @@ fn stage(result: &StageResult) -> StageJson<'_> {
         local_addr: conn.map(|c| c.local_addr.to_string()),
         tls_version: conn.and_then(|c| c.tls_version.as_deref()),
         alpn: conn.and_then(|c| c.alpn.as_deref()),
-        keepalive: conn.and_then(|c| c.keepalive).map(KeepaliveJson::from),
+        keepalive: conn.and_then(|c| c.keepalive).map(KeepaliveOnSocket::from),
         response_headers: response.map(|r| &r.headers),
         body_bytes: response.map(|r| r.body_bytes),
         body_error: response.and_then(|r| r.body_error.as_deref()),

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use keepalive_connector::{Keepalive, Phase, Stage};
+use keepalive_connector::{KeepaliveInfo, Phase, Stage, ValueSource};
 
 /// What one row of the probe tries: keepalive applied at a [`Stage`], or keepalive off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,8 +109,53 @@ pub(crate) struct ConnDetails {
     pub(crate) tls_version: Option<String>,
     /// The ALPN protocol the server chose.
     pub(crate) alpn: Option<String>,
-    /// Keepalive as read back from the socket; `None` when `SO_KEEPALIVE` is off.
-    pub(crate) keepalive: Option<Keepalive>,
+    /// Keepalive on the socket, each value with where it comes from; `None` when
+    /// `SO_KEEPALIVE` is off.
+    pub(crate) keepalive: Option<KeepaliveSeen>,
+}
+
+/// One keepalive value on the socket and where it comes from (read back, as set, the OS's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reported<T> {
+    /// `None` when the OS's own, unreported value applies.
+    pub(crate) value: Option<T>,
+    pub(crate) source: ValueSource,
+}
+
+/// Keepalive on the socket, copied from the library's `KeepaliveInfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeepaliveSeen {
+    pub(crate) idle: Reported<Duration>,
+    pub(crate) interval: Reported<Duration>,
+    pub(crate) retries: Reported<u32>,
+}
+
+impl KeepaliveSeen {
+    /// `true` when every value was read back from the kernel.
+    pub(crate) fn is_read_back(&self) -> bool {
+        [self.idle.source, self.interval.source, self.retries.source]
+            .iter()
+            .all(|s| *s == ValueSource::Kernel)
+    }
+}
+
+impl From<&KeepaliveInfo> for KeepaliveSeen {
+    fn from(k: &KeepaliveInfo) -> Self {
+        KeepaliveSeen {
+            idle: Reported {
+                value: k.idle(),
+                source: k.idle_source(),
+            },
+            interval: Reported {
+                value: k.interval(),
+                source: k.interval_source(),
+            },
+            retries: Reported {
+                value: k.retries(),
+                source: k.retries_source(),
+            },
+        }
+    }
 }
 
 /// The HTTP response an attempt got.

@@ -12,12 +12,14 @@ use http::{HeaderMap, HeaderValue, Method, Request, Uri, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use keepalive_connector::{
-    io_error_kind, Conn, ConnectError, ConnectInfo, Connector, KeepaliveInfo,
+    io_error_kind, Conn, ConnectError, ConnectInfo, Connector, SocketOptionError,
 };
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::model::{Attempt, ConnDetails, FailPhase, Failure, HttpResponse, PhaseTimes};
+use crate::model::{
+    Attempt, ConnDetails, FailPhase, Failure, HttpResponse, KeepaliveSeen, PhaseTimes,
+};
 
 /// The request every attempt sends.
 #[derive(Debug, Clone)]
@@ -242,7 +244,7 @@ fn details(info: &ConnectInfo) -> ConnDetails {
             .tls_version()
             .map(|v| v.as_str().map_or_else(|| format!("{v:?}"), str::to_owned)),
         alpn: info.alpn().map(|p| String::from_utf8_lossy(p).into_owned()),
-        keepalive: info.keepalive().map(KeepaliveInfo::values),
+        keepalive: info.keepalive().map(KeepaliveSeen::from),
     }
 }
 
@@ -269,6 +271,15 @@ fn connect_cause(err: &ConnectError) -> String {
     }
     if let Some(text) = err.io_error_kind().and_then(kind_text) {
         return text.to_owned();
+    }
+    // An option this OS version does not have (TCP_KEEPCNT before Windows 10 1703, Wine): say
+    // so, rather than quote an error code without a message.
+    if let Some(option) = err
+        .source()
+        .and_then(|s| s.downcast_ref::<SocketOptionError>())
+        .filter(|o| o.is_unsupported())
+    {
+        return format!("OS lacks {}", option.os_name());
     }
     match err.source() {
         Some(source) => source.to_string(),

@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use keepalive_connector::Keepalive;
+use keepalive_connector::{Availability, Keepalive, OptionSupport, ValueSource};
 
-use crate::model::{millis, StageResult, PHASES};
+use crate::model::{millis, KeepaliveSeen, Reported, StageResult, PHASES};
 use crate::table::{truncate, wrap, Align, Palette, Table, Tone};
 use crate::verdict::Verdict;
 
@@ -61,13 +61,17 @@ pub(crate) fn render(report: &Report, palette: Palette) -> String {
              this run only"
         );
     }
-    let ka = &report.keepalive;
     let _ = writeln!(
         out,
-        "keepalive asked for: idle {}s, interval {}s, retries {} (the off row sets none)",
-        ka.idle_duration().as_secs(),
-        ka.interval_duration().as_secs(),
-        ka.retry_count(),
+        "{}",
+        wrap(
+            &format!(
+                "keepalive asked for: {} (the off row sets none)",
+                asked(&report.keepalive)
+            ),
+            WIDTH,
+            4
+        )
     );
     let _ = writeln!(
         out,
@@ -122,12 +126,24 @@ fn timings_table(report: &Report, palette: Palette) -> String {
 }
 
 fn connection_table(report: &Report) -> String {
+    let all_read_back = report
+        .results
+        .iter()
+        .filter_map(|r| r.representative().conn.as_ref()?.keepalive)
+        .all(|k| k.is_read_back());
     let mut table = Table::new(&[
         ("stage", Align::Left),
         ("remote", Align::Left),
         ("tls", Align::Left),
         ("alpn", Align::Left),
-        ("keepalive read back from the socket", Align::Left),
+        (
+            if all_read_back {
+                "keepalive read back from the socket"
+            } else {
+                "keepalive on the socket"
+            },
+            Align::Left,
+        ),
     ]);
     for result in &report.results {
         let attempt = result.representative();
@@ -143,19 +159,83 @@ fn connection_table(report: &Report) -> String {
                 None => dash(),
                 Some(c) => c.keepalive.map_or_else(
                     || "off (SO_KEEPALIVE not set)".to_owned(),
-                    |k| {
-                        format!(
-                            "idle {}s, interval {}s, retries {}",
-                            k.idle_duration().as_secs(),
-                            k.interval_duration().as_secs(),
-                            k.retry_count()
-                        )
-                    },
+                    |k| on_socket(&k),
                 ),
             },
         ]);
     }
-    table.render(Palette { enabled: false })
+    let mut out = table.render(Palette { enabled: false });
+    if !all_read_back {
+        let support = Keepalive::platform_support();
+        let note = format!(
+            "  (set): the value the connector set, which this OS cannot report (read back on \
+             {}: idle {}, interval {}, retries {}). OS: not set by the connector (the OS \
+             refused or lacks the option) and not reported; the OS's own value applies.",
+            support.os(),
+            support.idle().read_back(),
+            support.interval().read_back(),
+            support.retries().read_back(),
+        );
+        let _ = writeln!(out, "{}", wrap(&note, WIDTH, 4));
+    }
+    out
+}
+
+/// One value of the keepalive cell: `idle 30s` when read back, `idle 30s (set)` when this OS
+/// cannot report it, `retries: OS` when the OS's own value applies.
+fn value_cell<T>(what: &str, r: Reported<T>, show: impl Fn(T) -> String) -> String {
+    match (r.value, r.source) {
+        (Some(v), ValueSource::Kernel) => format!("{what} {}", show(v)),
+        (Some(v), _) => format!("{what} {} (set)", show(v)),
+        (None, _) => format!("{what}: OS"),
+    }
+}
+
+/// The keepalive cell of the connection table.
+fn on_socket(k: &KeepaliveSeen) -> String {
+    let secs = |d: Duration| format!("{}s", d.as_secs());
+    [
+        value_cell("idle", k.idle, secs),
+        value_cell("interval", k.interval, secs),
+        value_cell("retries", k.retries, |r| r.to_string()),
+    ]
+    .join(", ")
+}
+
+/// The values asked for, as this OS will apply them: a value the OS may refuse or lacks is
+/// said to give way to the OS's own unless the user chose it.
+fn asked(ka: &Keepalive) -> String {
+    let support = Keepalive::platform_support();
+    let one = |what: &str, value: String, option: OptionSupport, chosen: bool| match option.set() {
+        Availability::Yes => format!("{what} {value}"),
+        Availability::Since(_) if chosen => format!("{what} {value}"),
+        Availability::Since(version) => format!(
+            "{what} {value} where the OS has {} (from {version}), else the OS's own",
+            option.name()
+        ),
+        _ => format!("{what}: the OS's own (no per-socket {})", option.name()),
+    };
+    [
+        one(
+            "idle",
+            format!("{}s", ka.idle_duration().as_secs()),
+            support.idle(),
+            false,
+        ),
+        one(
+            "interval",
+            format!("{}s", ka.interval_duration().as_secs()),
+            support.interval(),
+            false,
+        ),
+        one(
+            "retries",
+            ka.retry_count().to_string(),
+            support.retries(),
+            ka.is_retry_count_chosen(),
+        ),
+    ]
+    .join(", ")
 }
 
 /// The full error of each failing stage (stages that failed with the same message share a
@@ -284,6 +364,22 @@ mod tests {
     use crate::verdict::verdict;
     use keepalive_connector::{Phase, Stage};
 
+    /// Keepalive as 30 s / 10 s / `retries`, idle and interval from `timers`.
+    fn seen(timers: ValueSource, retries: Option<u32>, count: ValueSource) -> KeepaliveSeen {
+        let secs = |s| Reported {
+            value: Some(Duration::from_secs(s)),
+            source: timers,
+        };
+        KeepaliveSeen {
+            idle: secs(30),
+            interval: secs(10),
+            retries: Reported {
+                value: retries,
+                source: count,
+            },
+        }
+    }
+
     fn sample() -> Report {
         let conn = |keepalive| ConnDetails {
             remote_addr: "127.0.0.1:4433".parse().unwrap(),
@@ -292,10 +388,11 @@ mod tests {
             alpn: Some("h2".into()),
             keepalive,
         };
-        let ka = Keepalive::new()
+        let asked = Keepalive::new()
             .idle(Duration::from_secs(30))
             .interval(Duration::from_secs(10))
             .retries(3);
+        let ka = seen(ValueSource::Kernel, Some(3), ValueSource::Kernel);
         let ok = |keepalive| Attempt {
             conn: Some(conn(keepalive)),
             outcome: Ok(HttpResponse {
@@ -352,7 +449,7 @@ mod tests {
             method: "GET".into(),
             embedded: None,
             repeat: 1,
-            keepalive: ka,
+            keepalive: asked,
             verdict: verdict(&results),
             results,
         }
@@ -374,6 +471,36 @@ mod tests {
         assert!(text.contains("TLSv1.3"));
         assert!(text.contains("verdict: keepalive before connect (before-connect) fails"));
         assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn values_an_os_cannot_report_are_marked_and_explained() {
+        // Windows before 10 1709 and Wine: idle and interval as set, the OS's own count.
+        let mut report = sample();
+        for r in &mut report.results {
+            for a in &mut r.attempts {
+                if let Some(c) = a.conn.as_mut().filter(|c| c.keepalive.is_some()) {
+                    c.keepalive = Some(seen(ValueSource::AsSet, None, ValueSource::Os));
+                }
+            }
+        }
+        let text = render(&report, Palette { enabled: false });
+        for line in text.lines().filter(|l| !l.starts_with("verdict:")) {
+            assert!(line.chars().count() <= WIDTH, "too wide: {line:?}");
+        }
+        assert!(
+            text.contains("idle 30s (set), interval 10s (set), retries: OS"),
+            "{text}"
+        );
+        assert!(text.contains("alpn  keepalive on the socket\n"), "{text}");
+        assert!(
+            !text.contains("keepalive read back from the socket"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(set): the value the connector set"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The verdict: which stages failed and how, which worked, and which stage to configure.
 
-use keepalive_connector::Stage;
+use keepalive_connector::{Phase, Stage};
 
 use crate::model::{FailPhase, Mode, StageResult};
 
@@ -63,6 +63,22 @@ pub(crate) fn verdict(results: &[StageResult]) -> Verdict {
         .map(|(modes, symptom)| describe(modes, symptom, results.len() > 1))
         .collect::<Vec<_>>()
         .join("; ");
+
+    // A socket option this machine refused fails a stage before the host has any say: that
+    // says nothing about the host (e.g. --keepalive-retries where the OS has no TCP_KEEPCNT).
+    if failing
+        .iter()
+        .all(|(_, s)| s.phase == FailPhase::Connect(Phase::Socket))
+    {
+        return Verdict {
+            text: format!(
+                "{failures}: a socket option failed on this machine before the host was \
+                 involved, so this says nothing about the host — change the option and probe \
+                 again"
+            ),
+            recommended: None,
+        };
+    }
 
     if working.is_empty() {
         let text = if results.len() == 1 {
@@ -293,6 +309,21 @@ mod tests {
         ]));
         assert_eq!(v.recommended, Some(Mode::Off));
         assert!(v.text.contains("only keepalive off works"), "{}", v.text);
+    }
+
+    #[test]
+    fn an_option_this_machine_refused_is_not_blamed_on_the_host() {
+        // --keepalive-retries on an OS without TCP_KEEPCNT: every keepalive stage fails locally.
+        let socket = || fail(FailPhase::Connect(Phase::Socket), "OS lacks TCP_KEEPCNT");
+        let v = verdict(&results([socket(), socket(), socket(), ok()]));
+        assert_eq!(
+            v.text,
+            "keepalive at before-connect, after-connect and after-handshake fails at the socket \
+             phase (OS lacks TCP_KEEPCNT): a socket option failed on this machine before \
+             the host was involved, so this says nothing about the host — change the option and \
+             probe again"
+        );
+        assert_eq!(v.recommended, None);
     }
 
     #[test]

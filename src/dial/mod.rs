@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
-use crate::error::ConnectError;
+use crate::error::{ConnectError, Phase};
 use crate::socket::{self, SocketPolicy, Stage};
 
 mod dns;
@@ -102,7 +102,7 @@ pub(crate) async fn dial(
     let connect = tcp_start.elapsed();
     debug!(%remote_addr, ?connect, attempts, "connected");
     socket::apply(policy, Stage::AfterConnect, SockRef::from(&stream)).map_err(|e| {
-        ConnectError::socket(Stage::AfterConnect, remote_addr, e).with_host(to.host)
+        ConnectError::socket(Stage::AfterConnect, Phase::Connect, remote_addr, e).with_host(to.host)
     })?;
     Ok(Dialed {
         stream,

@@ -94,7 +94,7 @@ async fn attempt(
             .map_err(|e| err().with_source(e))?;
     }
     socket::apply(policy, Stage::BeforeConnect, SockRef::from(&sock))
-        .map_err(|e| ConnectError::socket(Stage::BeforeConnect, addr, e))?;
+        .map_err(|e| ConnectError::socket(Stage::BeforeConnect, Phase::Connect, addr, e))?;
     let socket = TcpSocket::from_std_stream(sock.into());
     match tokio::time::timeout_at(deadline, socket.connect(addr)).await {
         Ok(Ok(stream)) => Ok(stream),

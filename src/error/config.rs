@@ -106,6 +106,15 @@ pub enum ConfigErrorReason {
     /// rustls refused to build a client configuration (a process-wide crypto provider with no
     /// usable cipher suites).
     Tls(Box<rustls::Error>),
+    /// The value was chosen explicitly, but this OS has no per-socket option for it (the
+    /// keepalive interval on Solaris, any keepalive value on OpenBSD): the OS's system-wide
+    /// setting would apply instead, so the choice is refused rather than dropped. Leave the
+    /// value at its default to accept the OS's. See
+    /// [`Keepalive::platform_support`](crate::Keepalive::platform_support).
+    Unsupported {
+        /// The option the OS lacks, as it is named elsewhere (`TCP_KEEPINTVL`).
+        option: &'static str,
+    },
 }
 
 /// A bound a value was checked against: a number, so a program can use it.
@@ -211,6 +220,12 @@ impl fmt::Display for ConfigError {
             ConfigErrorReason::BadCertificate(why) => write!(f, "bad certificate: {why}"),
             ConfigErrorReason::Conflict(why) => write!(f, "{why}"),
             ConfigErrorReason::Tls(err) => write!(f, "rustls: {err}"),
+            ConfigErrorReason::Unsupported { option } => write!(
+                f,
+                "{} has no per-socket {option}; leave the value at its default to use the \
+                 OS's own",
+                std::env::consts::OS
+            ),
         }
     }
 }

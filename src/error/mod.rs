@@ -6,7 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::socket::{SocketOptionError, Stage};
+use crate::socket::{Stage, StageError};
 
 mod config;
 
@@ -32,11 +32,25 @@ pub enum Phase {
     ///
     /// A peer that accepts and resets at once may be reported here or as [`Phase::Tls`]: which
     /// one depends on whether the reset arrived before the connect completed in the kernel's
-    /// view or after. Both carry the reset as their cause.
+    /// view or after. Both carry the reset as their cause. A reset noticed when the
+    /// [`AfterConnect`](Stage::AfterConnect) options failed is reported here too (see
+    /// [`Phase::Socket`]).
     Connect,
-    /// Applying a socket option the configuration asked for, or the socket hook, failed.
+    /// Applying a socket option the configuration asked for, or the socket hook, failed on a
+    /// live connection. The cause is a [`SocketOptionError`](crate::SocketOptionError) naming
+    /// the option.
+    ///
+    /// When an option fails after connect, the connector first checks whether the connection
+    /// is still there (the socket's pending error, then whether it is still connected): macOS
+    /// refuses every option on a socket the peer has reset (`EINVAL`), FreeBSD with
+    /// `ECONNRESET`. A lost connection is reported in the phase it was in when the stage ran,
+    /// with the reset as its cause: [`Phase::Connect`] after connect (and after the "handshake"
+    /// of plain `http://`), [`Phase::Tls`] after the TLS handshake.
     Socket,
-    /// The TLS handshake failed (bad certificate, reset by peer, not TLS, timed out).
+    /// The TLS handshake failed (bad certificate, reset by peer, not TLS, timed out), or the
+    /// peer reset the connection just after it, before the
+    /// [`AfterHandshake`](Stage::AfterHandshake) options could be applied (see
+    /// [`Phase::Socket`]).
     Tls,
 }
 
@@ -99,12 +113,17 @@ impl ConnectError {
         }
     }
 
-    /// A socket option or the socket hook failed at `stage` on the socket to `addr`.
-    pub(crate) fn socket(stage: Stage, addr: SocketAddr, source: SocketOptionError) -> Self {
-        ConnectError::new(Phase::Socket)
-            .with_addr(addr)
-            .with_stage(stage)
-            .with_source(source)
+    /// A socket option or the socket hook failed at `stage` on the socket to `addr`, while the
+    /// connection was in phase `now`: a [`Phase::Socket`] error, or, when the connection had
+    /// already been lost (the peer's reset), an error of phase `now` caused by that loss.
+    pub(crate) fn socket(stage: Stage, now: Phase, addr: SocketAddr, err: StageError) -> Self {
+        match err {
+            StageError::Option(source) => ConnectError::new(Phase::Socket)
+                .with_addr(addr)
+                .with_stage(stage)
+                .with_source(source),
+            StageError::Lost(lost) => ConnectError::new(now).with_addr(addr).with_source(lost),
+        }
     }
 
     pub(crate) fn with_uri(mut self, uri: &http::Uri) -> Self {
@@ -176,7 +195,8 @@ impl ConnectError {
         self.host.as_deref()
     }
 
-    /// For [`Phase::Socket`] errors, the stage at which the option or hook failed.
+    /// For [`Phase::Socket`] errors, the stage at which the option or hook failed. A connection
+    /// lost under a stage's options names the stage in its cause's message instead.
     pub fn socket_stage(&self) -> Option<Stage> {
         self.stage
     }

@@ -4,33 +4,34 @@
 //! | option | stage |
 //! |---|---|
 //! | `SO_SNDBUF`, `SO_RCVBUF`, `TCP_NODELAY` | [`Stage::BeforeConnect`] (buffer sizes must be set before the SYN for window scaling; nodelay so the handshake is not delayed) |
-//! | `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`, `TCP_USER_TIMEOUT` | the configured keepalive stage |
+//! | `SO_KEEPALIVE` and the keepalive values this OS takes per socket, `TCP_USER_TIMEOUT` | the configured keepalive stage |
 //! | the socket hook | every stage, after the options above |
+//!
+//! What differs between operating systems (option names, which values exist, how they are read
+//! back) is settled once in `sys`; this module is the same everywhere.
 
 use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use socket2::{SockRef, TcpKeepalive};
+use socket2::SockRef;
 
-use crate::info::KeepaliveInfo;
+use crate::info::{KeepaliveInfo, Reading, ValueSource};
 
+mod platform;
 mod policy;
+mod sys;
+#[cfg(test)]
+mod tests;
 
+pub use platform::{Availability, KeepaliveSupport, OptionSupport};
 pub(crate) use policy::SocketPolicy;
 pub use policy::{Keepalive, ParseStageError, Stage};
 
-#[cfg(not(keepalive_tuning))]
-compile_error!(
-    "keepalive-connector needs TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT: it supports Linux, Android, \
-     Fuchsia, macOS, iOS, FreeBSD, NetBSD and DragonFly"
-);
-
-/// The largest values the kernel accepts: Linux's (`MAX_TCP_KEEPIDLE`, `MAX_TCP_KEEPINTVL`,
-/// `MAX_TCP_KEEPCNT` in `include/net/tcp.h`). Checking against them in `build()` means no
-/// value gets through that Linux would refuse at connect time; the other platforms are not
-/// tested here and may have limits of their own (which then fail the connect as
-/// `Phase::Socket`, never silently).
+/// The largest values the connector accepts: Linux's (`MAX_TCP_KEEPIDLE`, `MAX_TCP_KEEPINTVL`,
+/// `MAX_TCP_KEEPCNT` in `include/net/tcp.h`), on every OS, so a configuration valid on one OS is
+/// valid on all. Linux's are the tightest known: macOS and FreeBSD take idle and interval up to
+/// 4,294,967 s, Windows up to `u32::MAX` ms; Windows takes a count up to 255.
 pub(crate) mod limits {
     use std::time::Duration;
 
@@ -43,29 +44,85 @@ pub(crate) mod limits {
     pub(crate) const MAX_BUFFER_SIZE: u64 = i32::MAX as u64;
 }
 
-/// A socket option (or the socket hook) that could not be applied or read back.
+/// Which socket option (or the socket hook) a [`SocketOptionError`] is about: what a program
+/// branches on. [`SocketOptionError::os_name`] has the OS's own name, for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SocketOption {
+    /// `SO_SNDBUF` ([`Builder::send_buffer_size`](crate::Builder::send_buffer_size)).
+    SendBufferSize,
+    /// `SO_RCVBUF` ([`Builder::recv_buffer_size`](crate::Builder::recv_buffer_size)).
+    RecvBufferSize,
+    /// `TCP_NODELAY`.
+    Nodelay,
+    /// Turning keepalive on with its values, which socket2 does in one call (on Linux
+    /// `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`; on Windows `SO_KEEPALIVE`
+    /// and `SIO_KEEPALIVE_VALS`), or reading `SO_KEEPALIVE` back.
+    Keepalive,
+    /// Reading the keepalive idle time back.
+    KeepaliveIdle,
+    /// Reading the keepalive interval back.
+    KeepaliveInterval,
+    /// `TCP_KEEPCNT`: reading it back, or, on Windows, where it is set on its own after
+    /// `SIO_KEEPALIVE_VALS`, setting it (see [`Keepalive::retries`]).
+    KeepaliveRetries,
+    /// `TCP_USER_TIMEOUT`.
+    UserTimeout,
+    /// The socket hook ([`Builder::socket_hook`](crate::Builder::socket_hook)).
+    Hook,
+}
+
+/// A socket option (or the socket hook) that could not be applied or read back: the cause of a
+/// [`Phase::Socket`](crate::Phase::Socket) error.
 #[derive(Debug)]
 pub struct SocketOptionError {
-    option: &'static str,
+    option: SocketOption,
+    name: &'static str,
+    unsupported: bool,
     source: io::Error,
 }
 
 impl SocketOptionError {
-    fn new(option: &'static str) -> impl FnOnce(io::Error) -> Self {
-        move |source| SocketOptionError { option, source }
+    fn new(option: SocketOption, name: &'static str) -> impl FnOnce(io::Error) -> Self {
+        move |source| SocketOptionError {
+            option,
+            name,
+            unsupported: false,
+            source,
+        }
+    }
+
+    /// Which option failed.
+    pub fn option(&self) -> SocketOption {
+        self.option
     }
 
     /// The option's name as the OS calls it (`TCP_NODELAY`, `SO_RCVBUF`), `socket_hook`, or,
     /// for keepalive, which socket2 sets in one call, the `/`-joined names of the options that
     /// call sets.
-    pub fn option(&self) -> &'static str {
-        self.option
+    pub fn os_name(&self) -> &'static str {
+        self.name
+    }
+
+    /// `true` when the OS refused the option as one it does not have (Windows:
+    /// `WSAENOPROTOOPT`, as Windows before 10 1703 and Wine do for `TCP_KEEPCNT`), rather than
+    /// refusing its value.
+    pub fn is_unsupported(&self) -> bool {
+        self.unsupported
     }
 }
 
 impl fmt::Display for SocketOptionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.option, self.source)
+        if self.unsupported {
+            write!(
+                f,
+                "{}: this OS version does not have the option ({})",
+                self.name, self.source
+            )
+        } else {
+            write!(f, "{}: {}", self.name, self.source)
+        }
     }
 }
 
@@ -75,46 +132,114 @@ impl std::error::Error for SocketOptionError {
     }
 }
 
+/// The connection died under a stage's socket options: an option failed, and the socket then
+/// held a pending error (the peer's reset) or was no longer connected. macOS answers every
+/// setsockopt on a socket the peer has reset with `EINVAL`, FreeBSD with `ECONNRESET`, so
+/// without this check a reset during the handshake would look like a bad option.
+#[derive(Debug)]
+pub(crate) struct ConnectionLost {
+    stage: Stage,
+    failed: SocketOptionError,
+    cause: io::Error,
+}
+
+impl fmt::Display for ConnectionLost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "connection lost while applying the {} socket options ({}): {}",
+            self.stage, self.failed, self.cause
+        )
+    }
+}
+
+impl std::error::Error for ConnectionLost {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+
+/// Why a stage's socket work failed.
+#[derive(Debug)]
+pub(crate) enum StageError {
+    /// An option (or the hook) failed on a live connection: [`Phase::Socket`](crate::Phase::Socket).
+    Option(SocketOptionError),
+    /// The connection was already gone: reported in the phase the connection was in.
+    Lost(ConnectionLost),
+}
+
+impl StageError {
+    /// Tells a failed option from a dead connection. Before connect there is no connection to
+    /// lose. After it, the socket's pending error (`SO_ERROR`, which `take_error` reads and
+    /// clears) is the peer's reset if one arrived; a socket that is no longer connected
+    /// (`getpeername` says `ENOTCONN`) has lost its peer even when the pending error was
+    /// already consumed. Linux never fails an option on a reset socket, but a socket hook
+    /// can fail on one, so the same check runs on every OS.
+    fn diagnose(stage: Stage, sock: &SockRef<'_>, failed: SocketOptionError) -> Self {
+        if stage == Stage::BeforeConnect {
+            return StageError::Option(failed);
+        }
+        let cause = match sock.take_error() {
+            Ok(Some(pending)) => Some(pending),
+            _ => match sock.peer_addr() {
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => Some(e),
+                _ => None,
+            },
+        };
+        match cause {
+            Some(cause) => StageError::Lost(ConnectionLost {
+                stage,
+                failed,
+                cause,
+            }),
+            None => StageError::Option(failed),
+        }
+    }
+}
+
 /// Applies the options that belong to `stage`, then calls the socket hook.
 pub(crate) fn apply(
     policy: &SocketPolicy,
     stage: Stage,
     sock: SockRef<'_>,
+) -> Result<(), StageError> {
+    apply_options(policy, stage, &sock).map_err(|e| StageError::diagnose(stage, &sock, e))
+}
+
+fn apply_options(
+    policy: &SocketPolicy,
+    stage: Stage,
+    sock: &SockRef<'_>,
 ) -> Result<(), SocketOptionError> {
+    use SocketOption as O;
     if stage == Stage::BeforeConnect {
         if let Some(size) = policy.send_buffer_size {
             sock.set_send_buffer_size(size)
-                .map_err(SocketOptionError::new("SO_SNDBUF"))?;
+                .map_err(SocketOptionError::new(O::SendBufferSize, "SO_SNDBUF"))?;
         }
         if let Some(size) = policy.recv_buffer_size {
             sock.set_recv_buffer_size(size)
-                .map_err(SocketOptionError::new("SO_RCVBUF"))?;
+                .map_err(SocketOptionError::new(O::RecvBufferSize, "SO_RCVBUF"))?;
         }
         if policy.nodelay {
             sock.set_tcp_nodelay(true)
-                .map_err(SocketOptionError::new("TCP_NODELAY"))?;
+                .map_err(SocketOptionError::new(O::Nodelay, "TCP_NODELAY"))?;
         }
     }
-    if stage == policy.keepalive_at {
-        let ka = &policy.keepalive;
-        if ka.enabled {
-            let params = TcpKeepalive::new()
-                .with_time(ka.idle)
-                .with_interval(ka.interval)
-                .with_retries(ka.retries);
-            sock.set_tcp_keepalive(&params)
-                .map_err(SocketOptionError::new(
-                    "SO_KEEPALIVE/TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT",
-                ))?;
-        }
-        #[cfg(tcp_user_timeout)]
-        if let Some(timeout) = policy.tcp_user_timeout {
-            sock.set_tcp_user_timeout(Some(timeout))
-                .map_err(SocketOptionError::new("TCP_USER_TIMEOUT"))?;
-        }
+    if stage == policy.keepalive_at && policy.keepalive.enabled {
+        sys::set_keepalive(sock, &policy.keepalive)?;
+    }
+    #[cfg(tcp_user_timeout)]
+    if let Some(timeout) = policy
+        .tcp_user_timeout
+        .filter(|_| stage == policy.keepalive_at)
+    {
+        sock.set_tcp_user_timeout(Some(timeout))
+            .map_err(SocketOptionError::new(O::UserTimeout, "TCP_USER_TIMEOUT"))?;
     }
     if let Some(hook) = &policy.hook {
-        hook(stage, sock).map_err(SocketOptionError::new("socket_hook"))?;
+        hook(stage, SockRef::from(&**sock))
+            .map_err(SocketOptionError::new(O::Hook, "socket_hook"))?;
     }
     Ok(())
 }
@@ -128,36 +253,49 @@ pub(crate) struct Readback {
 }
 
 /// Reads the options back, so [`ConnectInfo`](crate::ConnectInfo) reports what the kernel holds
-/// (including anything the socket hook changed), not what we asked for.
-pub(crate) fn read_back(stage: Stage, sock: SockRef<'_>) -> Result<Readback, SocketOptionError> {
-    let keepalive = if sock
+/// (including anything the socket hook changed), not what we asked for. A keepalive value this
+/// OS cannot report is reported as set, or as the OS's own when the connector did not set it.
+pub(crate) fn read_back(policy: &SocketPolicy, sock: SockRef<'_>) -> Result<Readback, StageError> {
+    read_options(policy, &sock).map_err(|e| StageError::diagnose(Stage::AfterHandshake, &sock, e))
+}
+
+fn read_options(policy: &SocketPolicy, sock: &SockRef<'_>) -> Result<Readback, SocketOptionError> {
+    use SocketOption as O;
+    let on = sock
         .keepalive()
-        .map_err(SocketOptionError::new("SO_KEEPALIVE"))?
-    {
-        let values = Keepalive::new()
-            .idle(
-                sock.tcp_keepalive_time()
-                    .map_err(SocketOptionError::new("TCP_KEEPIDLE"))?,
-            )
-            .interval(
-                sock.tcp_keepalive_interval()
-                    .map_err(SocketOptionError::new("TCP_KEEPINTVL"))?,
-            )
-            .retries(
-                sock.tcp_keepalive_retries()
-                    .map_err(SocketOptionError::new("TCP_KEEPCNT"))?,
-            );
-        Some(KeepaliveInfo { stage, values })
+        .map_err(SocketOptionError::new(O::Keepalive, "SO_KEEPALIVE"))?;
+    let keepalive = if on {
+        let ka = &policy.keepalive;
+        // What the connector set and the OS accepted without fail, for values the OS cannot
+        // report. A value the OS may refuse (Windows's TCP_KEEPCNT) is never reported as set:
+        // if it could not be read back, it was not set either.
+        let set = |support: OptionSupport| ka.enabled && support.set == Availability::Yes;
+        let support = sys::SUPPORT;
+        Some(KeepaliveInfo {
+            stage: policy.keepalive_at,
+            idle: reading(
+                sys::keepalive_idle(sock)?,
+                set(support.idle).then(|| ka.idle_duration()),
+            ),
+            interval: reading(
+                sys::keepalive_interval(sock)?,
+                set(support.interval).then(|| ka.interval_duration()),
+            ),
+            retries: reading(
+                sys::keepalive_retries(sock)?,
+                set(support.retries).then(|| ka.retry_count()),
+            ),
+        })
     } else {
         None
     };
     let nodelay = sock
         .tcp_nodelay()
-        .map_err(SocketOptionError::new("TCP_NODELAY"))?;
+        .map_err(SocketOptionError::new(O::Nodelay, "TCP_NODELAY"))?;
     #[cfg(tcp_user_timeout)]
     let tcp_user_timeout = sock
         .tcp_user_timeout()
-        .map_err(SocketOptionError::new("TCP_USER_TIMEOUT"))?;
+        .map_err(SocketOptionError::new(O::UserTimeout, "TCP_USER_TIMEOUT"))?;
     #[cfg(not(tcp_user_timeout))]
     let tcp_user_timeout = None;
     Ok(Readback {
@@ -165,4 +303,13 @@ pub(crate) fn read_back(stage: Stage, sock: SockRef<'_>) -> Result<Readback, Soc
         nodelay,
         tcp_user_timeout,
     })
+}
+
+/// A value from the kernel when it could be read, else what was set, else unknown.
+fn reading<T>(read: Option<T>, set: Option<T>) -> Reading<T> {
+    match (read, set) {
+        (Some(value), _) => Reading::new(Some(value), ValueSource::Kernel),
+        (None, Some(value)) => Reading::new(Some(value), ValueSource::AsSet),
+        (None, None) => Reading::new(None, ValueSource::Os),
+    }
 }

@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use socket2::SockRef;
 
-use super::limits;
-use crate::error::{count, whole_millis, whole_seconds, ConfigError, ConfigField};
+use super::platform::{Availability, KeepaliveSupport, OptionSupport};
+use super::{limits, sys};
+use crate::error::{
+    count, whole_millis, whole_seconds, ConfigError, ConfigErrorReason, ConfigField,
+};
 
 /// When, on the way from a fresh socket to a usable connection, the keepalive options (and
 /// `TCP_USER_TIMEOUT`) are applied.
@@ -102,7 +105,31 @@ impl FromStr for Stage {
 ///
 /// `Keepalive::new()` starts from the defaults (on, 30 s idle, 10 s interval, 3 retries): a dead
 /// peer is noticed about 60 s after the connection went quiet. The kernel takes whole seconds;
-/// [`Builder::build`](crate::Builder::build) refuses anything else rather than letting it be truncated.
+/// [`Builder::build`](crate::Builder::build) refuses anything else rather than letting it be
+/// truncated.
+///
+/// # Chosen values and defaults
+///
+/// A value set with [`idle`](Keepalive::idle), [`interval`](Keepalive::interval) or
+/// [`retries`](Keepalive::retries) is a requirement: if this OS cannot set it, the connection
+/// fails rather than silently running with the OS's value. A value left at its default is
+/// applied where the OS allows and otherwise left to the OS, and
+/// [`KeepaliveInfo`](crate::KeepaliveInfo) says so. Where each value can be set is in
+/// [`Keepalive::platform_support`]; in short:
+///
+/// - Linux, macOS, FreeBSD, NetBSD, DragonFly, illumos, Android: all three, always.
+/// - Windows: idle and interval always (`SIO_KEEPALIVE_VALS`); the count (`TCP_KEEPCNT`) from
+///   Windows 10 1703. Where the OS refuses it (older Windows, Wine), a chosen count fails the
+///   connection with [`Phase::Socket`](crate::Phase::Socket) naming
+///   [`SocketOption::KeepaliveRetries`](crate::SocketOption::KeepaliveRetries); the default
+///   count leaves the OS's own (10 on Windows).
+/// - Solaris and other Unix systems with only a per-socket idle time: a chosen interval or count
+///   is a [`ConfigError`] with reason [`Unsupported`](crate::ConfigErrorReason::Unsupported).
+/// - OpenBSD, Haiku: only `SO_KEEPALIVE`; any chosen value is a `ConfigError`.
+///
+/// So two `Keepalive`s compare equal only when they ask for the same thing: `Keepalive::new()`
+/// and `Keepalive::new().retries(3)` differ, as one fails on an OS without `TCP_KEEPCNT` and
+/// the other does not.
 ///
 /// ```
 /// use keepalive_connector::Keepalive;
@@ -114,24 +141,30 @@ impl FromStr for Stage {
 /// assert!(ka.is_enabled());
 /// assert_eq!(ka.idle_duration(), Duration::from_secs(15));
 /// assert_eq!(Keepalive::new().retry_count(), 3);
+/// assert_ne!(Keepalive::new(), Keepalive::new().retries(3));
 /// assert!(!Keepalive::off().is_enabled());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Keepalive {
     pub(crate) enabled: bool,
-    pub(crate) idle: Duration,
-    pub(crate) interval: Duration,
-    pub(crate) retries: u32,
+    /// `None`: the default, applied where the OS allows.
+    idle: Option<Duration>,
+    interval: Option<Duration>,
+    retries: Option<u32>,
 }
 
 impl Keepalive {
+    const DEFAULT_IDLE: Duration = Duration::from_secs(30);
+    const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+    const DEFAULT_RETRIES: u32 = 3;
+
     /// Keepalive on, with the defaults: 30 s idle, 10 s interval, 3 retries.
     pub const fn new() -> Self {
         Keepalive {
             enabled: true,
-            idle: Duration::from_secs(30),
-            interval: Duration::from_secs(10),
-            retries: 3,
+            idle: None,
+            interval: None,
+            retries: None,
         }
     }
 
@@ -146,23 +179,35 @@ impl Keepalive {
     }
 
     /// How long the connection must be idle before the first probe. Sets `TCP_KEEPIDLE`
-    /// (`TCP_KEEPALIVE` on macOS). Whole seconds, at least 1 s. Default: 30 s.
+    /// (`TCP_KEEPALIVE` on macOS, the `keepalivetime` of `SIO_KEEPALIVE_VALS` on Windows).
+    /// Whole seconds, at least 1 s. Default: 30 s. Not settable per socket on OpenBSD and Haiku
+    /// (see [Chosen values and defaults](Keepalive#chosen-values-and-defaults)).
     pub const fn idle(mut self, idle: Duration) -> Self {
-        self.idle = idle;
+        self.idle = Some(idle);
         self
     }
 
-    /// Time between unanswered probes. Sets `TCP_KEEPINTVL`. Whole seconds, at least 1 s.
-    /// Default: 10 s.
+    /// Time between unanswered probes. Sets `TCP_KEEPINTVL` (the `keepaliveinterval` of
+    /// `SIO_KEEPALIVE_VALS` on Windows). Whole seconds, at least 1 s. Default: 10 s. Not
+    /// settable per socket on Solaris, OpenBSD and Haiku.
     pub const fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
+        self.interval = Some(interval);
         self
     }
 
     /// Unanswered probes before the kernel drops the connection. Sets `TCP_KEEPCNT`. At least 1.
     /// Default: 3.
+    ///
+    /// Windows has `TCP_KEEPCNT` from Windows 10 1703; older versions and Wine refuse it. There,
+    /// a count chosen with this method fails every connection with
+    /// [`Phase::Socket`](crate::Phase::Socket) and
+    /// [`SocketOption::KeepaliveRetries`](crate::SocketOption::KeepaliveRetries) (never
+    /// silently dropped), while the default count gives way to the OS's own (10), which
+    /// [`KeepaliveInfo::retries_source`](crate::KeepaliveInfo::retries_source) reports as
+    /// [`ValueSource::Os`](crate::ValueSource::Os). Not settable per socket on Solaris,
+    /// OpenBSD and Haiku.
     pub const fn retries(mut self, retries: u32) -> Self {
-        self.retries = retries;
+        self.retries = Some(retries);
         self
     }
 
@@ -173,37 +218,91 @@ impl Keepalive {
 
     /// The idle time set with [`idle`](Keepalive::idle) (30 s unless changed).
     pub const fn idle_duration(&self) -> Duration {
-        self.idle
+        match self.idle {
+            Some(idle) => idle,
+            None => Self::DEFAULT_IDLE,
+        }
     }
 
     /// The probe interval set with [`interval`](Keepalive::interval) (10 s unless changed).
     pub const fn interval_duration(&self) -> Duration {
-        self.interval
+        match self.interval {
+            Some(interval) => interval,
+            None => Self::DEFAULT_INTERVAL,
+        }
     }
 
     /// The probe count set with [`retries`](Keepalive::retries) (3 unless changed).
     pub const fn retry_count(&self) -> u32 {
-        self.retries
+        match self.retries {
+            Some(retries) => retries,
+            None => Self::DEFAULT_RETRIES,
+        }
+    }
+
+    /// `true` when the probe count was chosen with [`retries`](Keepalive::retries) rather than
+    /// left at its default: then an OS that refuses `TCP_KEEPCNT` fails the connection.
+    pub const fn is_retry_count_chosen(&self) -> bool {
+        self.retries.is_some()
+    }
+
+    /// What this platform can do with each value: set it, read it back, or neither.
+    pub const fn platform_support() -> KeepaliveSupport {
+        sys::SUPPORT
     }
 
     /// Checks every value against what the kernel accepts, so nothing is truncated or refused
-    /// later at connect time.
+    /// later at connect time, and every chosen value against what this OS can set.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_for(&sys::SUPPORT)
+    }
+
+    /// [`validate`](Keepalive::validate) against the given platform's support, so the checks
+    /// for platforms other than the one running the tests are tested too.
+    pub(crate) fn validate_for(&self, support: &KeepaliveSupport) -> Result<(), ConfigError> {
         if !self.enabled {
             return Ok(());
         }
-        whole_seconds(ConfigField::KeepaliveIdle, self.idle, limits::MAX_KEEPIDLE)?;
-        whole_seconds(
-            ConfigField::KeepaliveInterval,
-            self.interval,
-            limits::MAX_KEEPINTVL,
-        )?;
-        count(
-            ConfigField::KeepaliveRetries,
-            self.retries.into(),
-            limits::MAX_KEEPCNT.into(),
-        )
+        if let Some(idle) = self.idle {
+            settable(ConfigField::KeepaliveIdle, idle, support.idle())?;
+            whole_seconds(ConfigField::KeepaliveIdle, idle, limits::MAX_KEEPIDLE)?;
+        }
+        if let Some(interval) = self.interval {
+            settable(ConfigField::KeepaliveInterval, interval, support.interval())?;
+            whole_seconds(
+                ConfigField::KeepaliveInterval,
+                interval,
+                limits::MAX_KEEPINTVL,
+            )?;
+        }
+        if let Some(retries) = self.retries {
+            settable(ConfigField::KeepaliveRetries, retries, support.retries())?;
+            count(
+                ConfigField::KeepaliveRetries,
+                retries.into(),
+                limits::MAX_KEEPCNT.into(),
+            )?;
+        }
+        Ok(())
     }
+}
+
+/// Refuses a chosen value for an option this platform does not have at all.
+fn settable(
+    field: ConfigField,
+    value: impl fmt::Debug,
+    support: OptionSupport,
+) -> Result<(), ConfigError> {
+    if support.set() == Availability::No {
+        return Err(ConfigError::new(
+            field,
+            value,
+            ConfigErrorReason::Unsupported {
+                option: support.name(),
+            },
+        ));
+    }
+    Ok(())
 }
 
 impl Default for Keepalive {

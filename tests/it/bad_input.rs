@@ -105,6 +105,8 @@ fn ka(k: Keepalive) -> Result<Connector, keepalive_connector::ConfigError> {
 }
 
 fn bad_configs() -> Vec<BadConfig> {
+    // Only the TCP_USER_TIMEOUT rows below are added later, and only where it exists.
+    #[cfg_attr(not(tcp_user_timeout), allow(unused_mut))]
     let mut rows = vec![
         BadConfig(
             "idle 500ms",
@@ -223,7 +225,8 @@ fn bad_configs() -> Vec<BadConfig> {
             "tls_config",
         ),
     ];
-    #[cfg(target_os = "linux")]
+    // TCP_USER_TIMEOUT exists on Linux, Android and Fuchsia only (the builder method too).
+    #[cfg(tcp_user_timeout)]
     rows.extend([
         BadConfig(
             "tcp_user_timeout 0",

@@ -426,7 +426,10 @@ async fn link_down(rx: tokio::sync::oneshot::Receiver<Instant>) -> Instant {
 async fn judge_detection(read: PendingRead, down: Instant) -> Verdict {
     let ka = read.info.keepalive().copied();
     let verdict = match ka {
-        Some(ka) if (ka.idle(), ka.interval(), ka.retries()) != (IDLE, INTERVAL, RETRIES) => {
+        Some(ka)
+            if (ka.idle(), ka.interval(), ka.retries())
+                != (Some(IDLE), Some(INTERVAL), Some(RETRIES)) =>
+        {
             Err(format!("kernel holds other keepalive values: {ka:?}"))
         }
         None => Err("keepalive is off on the socket".into()),

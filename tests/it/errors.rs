@@ -200,6 +200,14 @@ async fn reset_during_handshake_is_a_tls_error_with_reset_kind() {
         .await
         .unwrap();
     let err = tls_failure(&server, builder_for(&server).build().unwrap()).await;
+    if crate::support::wine() && err.io_error_kind() == Some(io::ErrorKind::UnexpectedEof) {
+        // Still a Phase::Tls error (checked above); only the kind differs.
+        println!(
+            "SKIPPED: the reset's io::ErrorKind under Wine: Wine 8 hands a peer's RST to a read \
+             as end of file (0 bytes), not WSAECONNRESET as Windows does: {err}"
+        );
+        return;
+    }
     assert_eq!(
         err.io_error_kind(),
         Some(io::ErrorKind::ConnectionReset),
@@ -298,23 +306,27 @@ fn bad_configuration_is_refused_at_build() {
             ConfigErrorReason::Zero,
         ),
         (
-            Connector::builder().tcp_user_timeout(Duration::from_micros(1500)),
-            "tcp_user_timeout",
-            ConfigErrorReason::NotWholeMilliseconds,
-        ),
-        (
             Connector::builder().send_buffer_size(0),
             "send_buffer_size",
             ConfigErrorReason::Zero,
         ),
     ];
-    cases.push((
-        Connector::builder().tcp_user_timeout(Duration::from_millis(i32::MAX as u64 + 1)),
-        "tcp_user_timeout",
-        ConfigErrorReason::TooLarge {
-            max: Limit::Duration(Duration::from_millis(i32::MAX as u64)),
-        },
-    ));
+    // TCP_USER_TIMEOUT exists on Linux, Android and Fuchsia only (the builder method too).
+    #[cfg(tcp_user_timeout)]
+    cases.extend([
+        (
+            Connector::builder().tcp_user_timeout(Duration::from_micros(1500)),
+            "tcp_user_timeout",
+            ConfigErrorReason::NotWholeMilliseconds,
+        ),
+        (
+            Connector::builder().tcp_user_timeout(Duration::from_millis(i32::MAX as u64 + 1)),
+            "tcp_user_timeout",
+            ConfigErrorReason::TooLarge {
+                max: Limit::Duration(Duration::from_millis(i32::MAX as u64)),
+            },
+        ),
+    ]);
     let h2_only_config = {
         let mut config = (**Connector::builder().build().unwrap().tls_config()).clone();
         config.alpn_protocols = vec![b"h2".to_vec()];

@@ -195,6 +195,15 @@ fn cases() -> Vec<Case> {
             expect: Expect::HttpFails,
         },
         Case {
+            // Linux applies the after-handshake options to a reset socket without complaint,
+            // so the failure comes with the request. (macOS refuses them; the connector then
+            // reports the reset as Phase::Tls: see platform.rs.)
+            name: "reset right after the handshake, before any response",
+            server: || behave(Behavior::ResetAfterHandshake),
+            client: same,
+            expect: Expect::HttpFails,
+        },
+        Case {
             name: "accepts, then never reads",
             server: || behave(Behavior::NeverRead),
             client: same,

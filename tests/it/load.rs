@@ -65,6 +65,16 @@ fn listen_overflows() -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_concurrent_setups_through_the_client_without_error() {
+    if crate::support::wine() {
+        // Not a property of Windows: Wine's wineserver process handles every socket call of
+        // every Windows process, one at a time. Measured here (Wine 8, 2 cores): still running
+        // after 15 minutes with wineserver at 80 % of a core.
+        println!(
+            "SKIPPED: 2,000 concurrent setups under Wine: wineserver serialises every socket call \
+             (still running after 15 min on 2 cores); the load test runs natively on Linux"
+        );
+        return;
+    }
     // Each setup holds a client and a server socket at its peak, plus a margin for the rest of
     // the test binary running alongside.
     let limit = ensure_nofile(2 * CONCURRENT as u64 + 1_000);

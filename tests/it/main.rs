@@ -10,6 +10,7 @@ mod support;
 mod client;
 mod direct;
 mod errors;
+mod platform;
 mod resumption;
 mod stages;
 

@@ -11,3 +11,16 @@ mod server;
 
 pub use pki::{Leaf, LeafKind, TestCa};
 pub use server::{Behavior, ServerBuilder, TestServer, UNOFFERED_ALPN};
+
+/// `true` when a Windows build of the tests runs under Wine rather than Windows: Wine puts its
+/// own configuration program into the system directory. Tests use it only to say why a check
+/// Wine cannot pass (Wine is not Windows) is skipped, never to weaken a check on Windows.
+pub fn under_wine() -> bool {
+    cfg!(windows)
+        && std::env::var_os("SystemRoot").is_some_and(|root| {
+            std::path::Path::new(&root)
+                .join("system32")
+                .join("winecfg.exe")
+                .exists()
+        })
+}

@@ -42,6 +42,8 @@ pub enum Behavior {
     PlainHttp,
     /// Finish the TLS handshake, then close before any HTTP.
     CloseAfterHandshake,
+    /// Finish the TLS handshake, then reset (RST) before any HTTP.
+    ResetAfterHandshake,
     /// Accept and never read or write.
     NeverRead,
     /// Speak TLS 1.2 and select an ALPN protocol the client did not offer.
@@ -411,6 +413,13 @@ async fn handle(
             if let Some(cfg) = tls {
                 if let Ok(mut tls) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await {
                     let _ = tls.shutdown().await;
+                }
+            }
+        }
+        Behavior::ResetAfterHandshake => {
+            if let Some(cfg) = tls {
+                if let Ok(tls) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await {
+                    reset(tls.into_inner().0);
                 }
             }
         }

@@ -1,15 +1,24 @@
 //! Shared set-up: a local TLS server, a connector that trusts only its CA, a hyper-util client.
 
+// Only the Linux-only tests (dead peers in network namespaces, leak counts in /proc) re-run
+// themselves as child processes.
+#[cfg(target_os = "linux")]
 pub mod child;
+#[cfg(target_os = "linux")]
 pub mod netns;
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Builder, Conn, ConnectError, Connector, StaticResolver};
+use keepalive_connector::{
+    Availability, Builder, Conn, ConnectError, Connector, Keepalive, KeepaliveInfo, OptionSupport,
+    StaticResolver, ValueSource,
+};
+pub use keepalive_testserver::under_wine as wine;
 use keepalive_testserver::TestServer;
 
 /// A connector builder that trusts the test server's CA and nothing else, and resolves
@@ -67,3 +76,79 @@ pub async fn ipv6_server() -> Option<TestServer> {
             .unwrap(),
     )
 }
+
+/// Checks one keepalive value against what was asked for, as well as this OS can tell: read
+/// back from the kernel wherever the OS reports it; where it cannot (Windows before 10 1709,
+/// Wine), the value the connector set; a default the OS refused to take (Windows's
+/// `TCP_KEEPCNT` before 10 1703, Wine) or has no option for, the OS's own, unknown value.
+/// Returns a note for the log when the value could not be read back.
+fn check_value<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    got: (Option<T>, ValueSource),
+    want: T,
+    chosen: bool,
+    support: OptionSupport,
+) -> Option<String> {
+    let can_read = support.read_back() == Availability::Yes;
+    match got {
+        (Some(v), ValueSource::Kernel) => {
+            assert_eq!(v, want, "{what} read back from the kernel");
+            None
+        }
+        (Some(v), ValueSource::AsSet) if !can_read => {
+            assert_eq!(v, want, "{what} reported as set");
+            Some(format!("{what} reported as set ({})", support.name()))
+        }
+        (None, ValueSource::Os) if !chosen && support.set() != Availability::Yes => Some(format!(
+            "{what} is the OS's own ({} refused or absent)",
+            support.name()
+        )),
+        other => panic!(
+            "{what}: {other:?} on {} (asked for {want:?}, chosen: {chosen}, support {support:?})",
+            std::env::consts::OS
+        ),
+    }
+}
+
+/// Checks that `ka` holds `want` as well as this OS can tell (see [`check_value`]), and
+/// prints what could only be reported as set or left to the OS.
+pub fn assert_keepalive(ka: &KeepaliveInfo, want: Keepalive) {
+    let support = Keepalive::platform_support();
+    let notes: Vec<String> = [
+        check_value(
+            "idle",
+            (ka.idle(), ka.idle_source()),
+            want.idle_duration(),
+            true,
+            support.idle(),
+        ),
+        check_value(
+            "interval",
+            (ka.interval(), ka.interval_source()),
+            want.interval_duration(),
+            true,
+            support.interval(),
+        ),
+        check_value(
+            "retries",
+            (ka.retries(), ka.retries_source()),
+            want.retry_count(),
+            want.is_retry_count_chosen(),
+            support.retries(),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !notes.is_empty() {
+        println!("NOTE: on this OS {}", notes.join("; "));
+    }
+}
+
+/// Values unlike any kernel default (Linux: 7200 s, 75 s, 9; Windows: 7200 s, 1 s, 10), so a
+/// match proves the connector set them.
+pub const IDLE: Duration = Duration::from_secs(17);
+/// See [`IDLE`].
+pub const INTERVAL: Duration = Duration::from_secs(7);
+/// See [`IDLE`].
+pub const RETRIES: u32 = 4;
