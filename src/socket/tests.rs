@@ -44,7 +44,20 @@ fn an_option_failing_on_a_reset_socket_is_the_reset() {
     let sock = SockRef::from(&client);
     match StageError::diagnose(Stage::AfterConnect, &sock, macos_einval()) {
         StageError::Lost(lost) => {
-            assert_eq!(lost.cause.kind(), io::ErrorKind::ConnectionReset, "{lost}");
+            // Linux keeps the reset as the socket's pending error. Wine 8 does not report it
+            // through SO_ERROR, which leaves the second check: the socket is no longer connected.
+            let kind = lost.cause.kind();
+            if cfg!(target_os = "linux") {
+                assert_eq!(kind, io::ErrorKind::ConnectionReset, "{lost}");
+            } else {
+                assert!(
+                    matches!(
+                        kind,
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::NotConnected
+                    ),
+                    "{lost}"
+                );
+            }
             let text = lost.to_string();
             assert!(text.contains("after-connect"), "{text}");
             assert!(text.contains("SO_KEEPALIVE"), "{text}");
