@@ -6,6 +6,7 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(tcp_user_timeout)");
     println!("cargo::rustc-check-cfg=cfg(keepalive_tuning)");
     println!("cargo::rustc-check-cfg=cfg(sock_nonblock)");
+    println!("cargo::rustc-check-cfg=cfg(system_proxy)");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     // socket2 exposes TCP_USER_TIMEOUT on these.
     if matches!(os.as_str(), "linux" | "android" | "fuchsia") {
@@ -17,6 +18,10 @@ fn main() {
         "linux" | "android" | "fuchsia" | "freebsd" | "netbsd" | "dragonfly"
     ) {
         println!("cargo::rustc-cfg=sock_nonblock");
+    }
+    // hyper-util's matcher reads system proxy settings on these (elsewhere: the environment).
+    if matches!(os.as_str(), "macos" | "windows") {
+        println!("cargo::rustc-cfg=system_proxy");
     }
     // socket2 can set and read back TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT on these.
     if matches!(

@@ -13,8 +13,10 @@ use crate::connector::{Config, Connector};
 use crate::dial::{DialConfig, Resolve, SystemResolver};
 use crate::error::{non_zero, ConfigError, ConfigField};
 use crate::http_version::HttpVersions;
+use crate::proxy::{Proxy, Routes};
 use crate::socket::{Keepalive, SocketPolicy, Stage};
 use crate::tls::{TlsOptions, TlsSetup};
+use crate::tunnel::TunnelSetup;
 
 /// Builds a [`Connector`]. Every value is checked once, in [`build`](Builder::build).
 ///
@@ -53,6 +55,7 @@ pub struct Builder {
     handshake_timeout: Duration,
     http: HttpVersions,
     tls: TlsOptions,
+    proxies: Option<Vec<Proxy>>,
 }
 
 impl fmt::Debug for Builder {
@@ -63,6 +66,7 @@ impl fmt::Debug for Builder {
             .field("connect_timeout", &self.connect_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("http", &self.http)
+            .field("proxies", &self.proxies)
             .finish_non_exhaustive()
     }
 }
@@ -92,6 +96,7 @@ impl Builder {
             handshake_timeout: Duration::from_secs(10),
             http: HttpVersions::Both,
             tls: TlsOptions::default(),
+            proxies: None,
         }
     }
 
@@ -255,6 +260,20 @@ impl Builder {
         self
     }
 
+    /// Adds a proxy rule. Without any, the connector uses [`Proxy::from_env()`]: the
+    /// environment's proxy variables and, on macOS and Windows, the system proxy settings. The
+    /// first call replaces that default; later calls add rules, and the first rule that applies
+    /// to a URL wins. [`Proxy::none()`] means always direct.
+    ///
+    /// Through a proxy, the socket options and every [`Stage`] act on the socket to the proxy
+    /// (`AfterHandshake` comes after the origin's TLS handshake through the tunnel), so TCP
+    /// keepalive watches the hop to the proxy only, not the proxy's own connection to the
+    /// origin.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxies.get_or_insert_with(Vec::new).push(proxy);
+        self
+    }
+
     /// Checks every value and builds the [`Connector`].
     pub fn build(self) -> Result<Connector, ConfigError> {
         self.socket.validate()?;
@@ -265,6 +284,7 @@ impl Builder {
             handshake_timeout: self.handshake_timeout,
             http: self.http,
         };
+        let routes = Routes::build(self.proxies.as_deref())?;
         let dial = DialConfig {
             resolver: self
                 .resolver
@@ -272,9 +292,15 @@ impl Builder {
             local_address: self.local_address,
             connect_timeout: self.connect_timeout,
         };
+        let tunnel = TunnelSetup {
+            proxy_tls: tls.for_proxies(),
+            resolver: Arc::clone(&dial.resolver),
+        };
         Ok(Connector::from_config(Config {
             socket: self.socket,
             dial,
+            routes,
+            tunnel,
             tls,
         }))
     }

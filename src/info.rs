@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rustls::{CipherSuite, HandshakeKind, ProtocolVersion};
 
+use crate::proxy::ProxyInfo;
 use crate::socket::{Keepalive, Stage};
 
 /// What happened while a connection was made. Attached to every response of a
@@ -29,6 +30,7 @@ pub struct ConnectInfo {
     pub(crate) keepalive: Option<KeepaliveInfo>,
     pub(crate) nodelay: bool,
     pub(crate) tcp_user_timeout: Option<Duration>,
+    pub(crate) proxy: Option<ProxyInfo>,
 }
 
 /// What a TLS handshake negotiated: the TLS part of [`ConnectInfo`], and what
@@ -79,7 +81,13 @@ impl TlsInfo {
 }
 
 impl ConnectInfo {
-    /// The peer's address (the one that accepted, when a name resolved to several).
+    /// The proxy the connection goes through; `None` when direct.
+    pub fn proxy(&self) -> Option<&ProxyInfo> {
+        self.proxy.as_ref()
+    }
+
+    /// The address of the socket's peer: the origin's (the one that accepted, when a name
+    /// resolved to several), or the proxy's when there is one.
     pub fn remote_addr(&self) -> SocketAddr {
         self.remote_addr
     }
@@ -155,12 +163,14 @@ impl ConnectInfo {
 pub struct Timings {
     pub(crate) dns: Option<Duration>,
     pub(crate) connect: Duration,
+    pub(crate) proxy: Option<Duration>,
     pub(crate) tls: Option<Duration>,
     pub(crate) total: Duration,
 }
 
 impl Timings {
-    /// Name resolution; `None` when the host was an IP literal.
+    /// Name resolution (of the proxy's name, through a proxy); `None` when the host was an IP
+    /// literal.
     pub fn dns(&self) -> Option<Duration> {
         self.dns
     }
@@ -170,7 +180,13 @@ impl Timings {
         self.connect
     }
 
-    /// The TLS handshake; `None` for plain `http://`.
+    /// The tunnel set-up through a proxy: the `CONNECT` exchange (after TLS to an `https://`
+    /// proxy) or the SOCKS5 negotiation; `None` when direct.
+    pub fn proxy(&self) -> Option<Duration> {
+        self.proxy
+    }
+
+    /// The TLS handshake with the origin; `None` for plain `http://`.
     pub fn tls(&self) -> Option<Duration> {
         self.tls
     }

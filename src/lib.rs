@@ -92,6 +92,7 @@ mod error;
 mod http_version;
 mod info;
 mod origin;
+mod proxy;
 mod socket;
 mod stream;
 mod tls;
@@ -110,8 +111,13 @@ pub use error::{
 };
 pub use info::{ConnectInfo, KeepaliveInfo, Timings, TlsInfo};
 pub use origin::{InvalidUri, Origin};
+pub use proxy::{
+    InvalidProxy, Proxy, ProxyError, ProxyInfo, ProxyKind, ProxySource, Route, SocksError,
+    SocksReply,
+};
 pub use socket::{Keepalive, ParseStageError, SocketOptionError, Stage};
 pub use stream::Conn;
+pub use tunnel::TunnelStream;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -5,6 +5,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
+use crate::proxy::InvalidProxy;
+
 /// A builder value that [`Builder::build`](crate::Builder::build) refused, naming the value and
 /// why.
 ///
@@ -53,6 +55,9 @@ pub enum ConfigField {
     BuiltinRoots,
     /// The crypto provider rustls builds the client configuration with.
     CryptoProvider,
+    /// A proxy: a [`Proxy`](crate::Proxy) rule's URL, or a proxy variable of the environment
+    /// (the error's [`value`](ConfigError::value) names the variable).
+    Proxy,
 }
 
 impl ConfigField {
@@ -71,6 +76,7 @@ impl ConfigField {
             ConfigField::RootCertificates => "add_root_certificates_pem",
             ConfigField::BuiltinRoots => "builtin_roots",
             ConfigField::CryptoProvider => "tls",
+            ConfigField::Proxy => "proxy",
         }
     }
 }
@@ -106,6 +112,8 @@ pub enum ConfigErrorReason {
     /// rustls refused to build a client configuration (a process-wide crypto provider with no
     /// usable cipher suites).
     Tls(Box<rustls::Error>),
+    /// A proxy URL that cannot be used.
+    InvalidProxy(InvalidProxy),
 }
 
 /// A bound a value was checked against: a number, so a program can use it.
@@ -211,6 +219,7 @@ impl fmt::Display for ConfigError {
             ConfigErrorReason::BadCertificate(why) => write!(f, "bad certificate: {why}"),
             ConfigErrorReason::Conflict(why) => write!(f, "{why}"),
             ConfigErrorReason::Tls(err) => write!(f, "rustls: {err}"),
+            ConfigErrorReason::InvalidProxy(err) => write!(f, "{err}"),
         }
     }
 }

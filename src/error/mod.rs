@@ -6,6 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::proxy::{ProxyError, ProxyInfo};
 use crate::socket::{SocketOptionError, Stage};
 
 mod config;
@@ -19,8 +20,10 @@ pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// The phase of the connect path in which a [`ConnectError`] happened.
 ///
 /// The phases run in this order: [`Uri`](Phase::Uri) → [`Dns`](Phase::Dns) →
-/// [`Connect`](Phase::Connect) → [`Tls`](Phase::Tls). [`Socket`](Phase::Socket) can happen at
-/// any of the three [`Stage`]s, when a socket option or the socket hook fails.
+/// [`Connect`](Phase::Connect) → [`Proxy`](Phase::Proxy) (through a proxy only) →
+/// [`Tls`](Phase::Tls). [`Socket`](Phase::Socket) can happen at any of the three [`Stage`]s,
+/// when a socket option or the socket hook fails. Through a proxy, `Dns` and `Connect` are
+/// about reaching the proxy, and the error's [`proxy()`](ConnectError::proxy) names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Phase {
@@ -36,19 +39,25 @@ pub enum Phase {
     Connect,
     /// Applying a socket option the configuration asked for, or the socket hook, failed.
     Socket,
+    /// The proxy would not carry the connection: its `CONNECT` answer was not 2xx
+    /// ([`ConnectError::proxy_status`]), the SOCKS5 negotiation failed, the TLS handshake with
+    /// an `https://` proxy failed, or the proxy stalled or closed. The cause is a
+    /// [`ProxyError`](crate::ProxyError), an I/O error or a TLS error.
+    Proxy,
     /// The TLS handshake failed (bad certificate, reset by peer, not TLS, timed out).
     Tls,
 }
 
 impl Phase {
     /// A short lower-case name, as used in messages and in the probe's output: `uri`, `dns`,
-    /// `connect`, `socket`, `tls`.
+    /// `connect`, `socket`, `proxy`, `tls`.
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Uri => "uri",
             Phase::Dns => "dns",
             Phase::Connect => "connect",
             Phase::Socket => "socket",
+            Phase::Proxy => "proxy",
             Phase::Tls => "tls",
         }
     }
@@ -75,6 +84,11 @@ impl fmt::Display for Phase {
 /// # }
 /// ```
 pub struct ConnectError {
+    // Boxed: a `Result<_, ConnectError>` stays one pointer wide on the hot path.
+    inner: Box<Inner>,
+}
+
+struct Inner {
     phase: Phase,
     uri: Option<Box<str>>,
     host: Option<Box<str>>,
@@ -82,20 +96,24 @@ pub struct ConnectError {
     stage: Option<Stage>,
     timeout: Option<Duration>,
     elapsed: Option<Duration>,
+    proxy: Option<ProxyInfo>,
     source: Option<BoxError>,
 }
 
 impl ConnectError {
     pub(crate) fn new(phase: Phase) -> Self {
         ConnectError {
-            phase,
-            uri: None,
-            host: None,
-            addr: None,
-            stage: None,
-            timeout: None,
-            elapsed: None,
-            source: None,
+            inner: Box::new(Inner {
+                phase,
+                uri: None,
+                host: None,
+                addr: None,
+                stage: None,
+                timeout: None,
+                elapsed: None,
+                proxy: None,
+                source: None,
+            }),
         }
     }
 
@@ -107,60 +125,74 @@ impl ConnectError {
             .with_source(source)
     }
 
+    /// The URI, without any user info (credentials never reach a message).
     pub(crate) fn with_uri(mut self, uri: &http::Uri) -> Self {
-        self.uri = Some(uri.to_string().into());
+        self.inner.uri = Some(crate::origin::redact_uri(&uri.to_string()).into());
+        self
+    }
+
+    /// The same error, reported as happening in `phase` (the TLS handshake with an `https://`
+    /// proxy is part of the proxy hop).
+    pub(crate) fn in_phase(mut self, phase: Phase) -> Self {
+        self.inner.phase = phase;
+        self
+    }
+
+    /// The connection went through (or towards) this proxy.
+    pub(crate) fn with_proxy(mut self, proxy: ProxyInfo) -> Self {
+        self.inner.proxy = Some(proxy);
         self
     }
 
     pub(crate) fn with_host(mut self, host: &str) -> Self {
-        self.host = Some(host.into());
+        self.inner.host = Some(host.into());
         self
     }
 
     pub(crate) fn with_addr(mut self, addr: SocketAddr) -> Self {
-        self.addr = Some(addr);
+        self.inner.addr = Some(addr);
         self
     }
 
     pub(crate) fn with_stage(mut self, stage: Stage) -> Self {
-        self.stage = Some(stage);
+        self.inner.stage = Some(stage);
         self
     }
 
     pub(crate) fn timed_out(mut self, after: Duration) -> Self {
-        self.timeout = Some(after);
+        self.inner.timeout = Some(after);
         self
     }
 
     pub(crate) fn with_elapsed(mut self, elapsed: Duration) -> Self {
-        self.elapsed = Some(elapsed);
+        self.inner.elapsed = Some(elapsed);
         self
     }
 
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.source = Some(source.into());
+        self.inner.source = Some(source.into());
         self
     }
 
     /// The phase in which the attempt failed.
     pub fn phase(&self) -> Phase {
-        self.phase
+        self.inner.phase
     }
 
     /// `true` when a configured timeout (connect or handshake) fired.
     pub fn is_timeout(&self) -> bool {
-        self.timeout.is_some()
+        self.inner.timeout.is_some()
     }
 
     /// The timeout that fired (the connect or the handshake timeout), when one did.
     pub fn timeout(&self) -> Option<Duration> {
-        self.timeout
+        self.inner.timeout
     }
 
     /// How long the attempt ran, from the start of the connect until it failed. `None` for
     /// [`Phase::Uri`] errors, which fail before anything starts.
     pub fn elapsed(&self) -> Option<Duration> {
-        self.elapsed
+        self.inner.elapsed
     }
 
     /// The remote address involved: the one being connected to or handshaken with. `None` for
@@ -168,17 +200,17 @@ impl ConnectError {
     /// timeout ran out during resolution, or no address had the local address's family), and
     /// for [`Connector::tls_handshake`](crate::Connector::tls_handshake), which has no socket.
     pub fn addr(&self) -> Option<SocketAddr> {
-        self.addr
+        self.inner.addr
     }
 
     /// The host name from the URI (or the IP literal), when the URI had one.
     pub fn host_name(&self) -> Option<&str> {
-        self.host.as_deref()
+        self.inner.host.as_deref()
     }
 
     /// For [`Phase::Socket`] errors, the stage at which the option or hook failed.
     pub fn socket_stage(&self) -> Option<Stage> {
-        self.stage
+        self.inner.stage
     }
 
     /// The [`io::ErrorKind`] of the underlying cause, when it is an I/O error from the socket.
@@ -186,14 +218,34 @@ impl ConnectError {
     /// `None` for errors rustls reported (tokio-rustls carries them inside an `io::Error` of
     /// kind `InvalidData`): see [`tls_error`](ConnectError::tls_error) for those.
     pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
-        let source: &(dyn StdError + 'static) = self.source.as_deref()?;
+        let source: &(dyn StdError + 'static) = self.inner.source.as_deref()?;
         io_error_kind(source)
+    }
+
+    /// The proxy the connection went through, or was going to: set on every error of a route
+    /// through a proxy, also when the proxy itself could not be reached.
+    pub fn proxy(&self) -> Option<&ProxyInfo> {
+        self.inner.proxy.as_ref()
+    }
+
+    /// The status the proxy answered `CONNECT` with, when it refused (407, 403, 502, …).
+    pub fn proxy_status(&self) -> Option<http::StatusCode> {
+        match self.proxy_error()? {
+            ProxyError::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The [`ProxyError`] behind a [`Phase::Proxy`] error, when the proxy's answer (not the
+    /// stream under it) was the problem.
+    pub fn proxy_error(&self) -> Option<&ProxyError> {
+        self.inner.source.as_deref()?.downcast_ref::<ProxyError>()
     }
 
     /// The underlying [`rustls::Error`], for [`Phase::Tls`] errors that rustls reported (a bad
     /// certificate, a protocol violation by the peer).
     pub fn tls_error(&self) -> Option<&rustls::Error> {
-        let io = self.source.as_deref()?.downcast_ref::<io::Error>()?;
+        let io = self.inner.source.as_deref()?.downcast_ref::<io::Error>()?;
         io.get_ref()?.downcast_ref::<rustls::Error>()
     }
 }
@@ -201,26 +253,29 @@ impl ConnectError {
 impl fmt::Debug for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ConnectError");
-        d.field("phase", &self.phase);
-        if let Some(uri) = &self.uri {
+        d.field("phase", &self.inner.phase);
+        if let Some(uri) = &self.inner.uri {
             d.field("uri", uri);
         }
-        if let Some(host) = &self.host {
+        if let Some(host) = &self.inner.host {
             d.field("host", host);
         }
-        if let Some(addr) = &self.addr {
+        if let Some(addr) = &self.inner.addr {
             d.field("addr", addr);
         }
-        if let Some(stage) = &self.stage {
+        if let Some(stage) = &self.inner.stage {
             d.field("stage", stage);
         }
-        if let Some(timeout) = &self.timeout {
+        if let Some(timeout) = &self.inner.timeout {
             d.field("timeout", timeout);
         }
-        if let Some(elapsed) = &self.elapsed {
+        if let Some(elapsed) = &self.inner.elapsed {
             d.field("elapsed", elapsed);
         }
-        if let Some(source) = &self.source {
+        if let Some(proxy) = &self.inner.proxy {
+            d.field("proxy", proxy);
+        }
+        if let Some(source) = &self.inner.source {
             d.field("source", source);
         }
         d.finish()
@@ -229,50 +284,66 @@ impl fmt::Debug for ConnectError {
 
 impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.phase {
+        let what = match self.inner.phase {
             Phase::Uri => "invalid uri",
             Phase::Dns => "dns lookup",
             Phase::Connect => "tcp connect",
             Phase::Socket => "socket options",
+            Phase::Proxy => "proxy tunnel",
             Phase::Tls => "tls handshake",
         };
         f.write_str(what)?;
-        match (self.phase, self.addr, self.host.as_deref()) {
-            (Phase::Uri, ..) => {
-                if let Some(uri) = &self.uri {
-                    write!(f, " {uri:?}")?;
-                }
-                if let Some(source) = &self.source {
-                    write!(f, ": {source}")?;
-                }
-                return Ok(());
+        if self.inner.phase == Phase::Uri {
+            if let Some(uri) = &self.inner.uri {
+                write!(f, " {uri:?}")?;
             }
-            (Phase::Dns, _, Some(host)) => write!(f, " for {host}")?,
-            (_, addr, host) => {
-                let link = if self.phase == Phase::Tls {
-                    "with"
-                } else {
-                    "to"
-                };
-                match (addr, host) {
-                    (Some(addr), Some(host)) if host != addr.ip().to_string() => {
+            if let Some(source) = &self.inner.source {
+                write!(f, ": {source}")?;
+            }
+            return Ok(());
+        }
+        let link = match self.inner.phase {
+            Phase::Dns => "for",
+            Phase::Tls => "with",
+            _ => "to",
+        };
+        match (&self.inner.proxy, self.inner.phase) {
+            // Through a proxy, the proxy and TLS phases are about the origin (`host`), reached
+            // via the proxy at `addr`.
+            (Some(proxy), Phase::Proxy | Phase::Tls) => {
+                if let Some(host) = &self.inner.host {
+                    write!(f, " {link} {host}")?;
+                }
+                write!(f, " via proxy {proxy}")?;
+                if let Some(addr) = self.inner.addr {
+                    write!(f, " ({addr})")?;
+                }
+            }
+            (proxy, phase) => {
+                match (self.inner.addr, self.inner.host.as_deref()) {
+                    (Some(addr), Some(host))
+                        if phase != Phase::Dns && host != addr.ip().to_string() =>
+                    {
                         write!(f, " {link} {addr} ({host})")?
                     }
-                    (Some(addr), _) => write!(f, " {link} {addr}")?,
-                    (None, Some(host)) => write!(f, " {link} {host}")?,
-                    (None, None) => {}
+                    (Some(addr), _) if phase != Phase::Dns => write!(f, " {link} {addr}")?,
+                    (_, Some(host)) => write!(f, " {link} {host}")?,
+                    _ => {}
+                }
+                if let Some(proxy) = proxy {
+                    write!(f, " (the proxy {proxy})")?;
                 }
             }
         }
-        if let Some(stage) = self.stage {
+        if let Some(stage) = self.inner.stage {
             write!(f, " at stage {stage}")?;
         }
-        if let Some(after) = self.timeout {
+        if let Some(after) = self.inner.timeout {
             write!(f, " timed out after {after:?}")?;
         } else {
             f.write_str(" failed")?;
         }
-        if let Some(source) = &self.source {
+        if let Some(source) = &self.inner.source {
             write!(f, ": {source}")?;
         }
         Ok(())
@@ -281,7 +352,7 @@ impl fmt::Display for ConnectError {
 
 impl StdError for ConnectError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as _)
+        self.inner.source.as_deref().map(|e| e as _)
     }
 }
 

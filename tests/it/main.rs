@@ -10,6 +10,7 @@ mod support;
 mod client;
 mod direct;
 mod errors;
+mod proxy;
 mod resumption;
 mod stages;
 
