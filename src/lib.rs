@@ -9,9 +9,12 @@
 //! ```text
 //!  Uri ──► Origin   scheme, host, port: whom TLS verifies            Phase::Uri
 //!            │
+//!  route     direct, or the proxy the rules (environment, system, explicit) choose
+//!            │
 //!  dial      resolve ──► socket (socket2) ──► TCP connect (tokio)   Phase::Dns, Phase::Connect
+//!            │  (to the origin or the proxy)
 //!            │             └ Stage::BeforeConnect  └ Stage::AfterConnect
-//!  tunnel    the dialed socket ──► a stream that reaches the origin (direct today)
+//!  tunnel    TLS to an https:// proxy, CONNECT or SOCKS5; nothing direct  Phase::Proxy
 //!            │
 //!  secure    TLS (rustls, ALPN) over that stream                     Phase::Tls
 //!            │
@@ -73,6 +76,9 @@
 //!   resume. Certificates and host names are verified against webpki-roots (or the roots you
 //!   add) unless you bring your own `tls_config` with a verifier of your own. The crypto
 //!   provider is the process default if the application installed one, else aws-lc-rs.
+//! - The route is the environment's: without a [`Builder::proxy`] call, the proxy variables
+//!   (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, …) and the macOS/Windows system settings apply, as
+//!   in reqwest and curl, so turning keepalive on never sends traffic around the user's proxy.
 //! - `tracing` spans and events at `debug` level mark each phase; nothing is printed unless the
 //!   application installs a subscriber.
 //!
