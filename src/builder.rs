@@ -27,7 +27,7 @@ use crate::tunnel::TunnelSetup;
 /// | [`keepalive`](Builder::keepalive) | on: 30 s idle, 10 s interval, 3 retries | `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT` |
 /// | [`keepalive_at`](Builder::keepalive_at) | [`Stage::AfterHandshake`] | |
 /// | [`nodelay`](Builder::nodelay) | on, set before connect | `TCP_NODELAY` |
-/// | `tcp_user_timeout` (Linux, Android, Fuchsia) | kernel default (unset) | `TCP_USER_TIMEOUT` |
+/// | `tcp_user_timeout` (Linux, Android, Fuchsia) | with keepalive on: `idle + interval × retries` (60 s); off: unset | `TCP_USER_TIMEOUT` |
 /// | [`local_address`](Builder::local_address) | any | `bind(2)` |
 /// | [`send_buffer_size`](Builder::send_buffer_size) / [`recv_buffer_size`](Builder::recv_buffer_size) | kernel default | `SO_SNDBUF` / `SO_RCVBUF` |
 /// | [`connect_timeout`](Builder::connect_timeout) | 10 s, DNS and TCP connect together | |
@@ -56,6 +56,9 @@ pub struct Builder {
     http: HttpVersions,
     tls: TlsOptions,
     proxies: Option<Vec<Proxy>>,
+    /// `None`: the default (keepalive's budget when keepalive is on); `Some(None)`: unset.
+    #[cfg_attr(not(tcp_user_timeout), allow(dead_code))]
+    tcp_user_timeout: Option<Option<Duration>>,
 }
 
 impl fmt::Debug for Builder {
@@ -97,6 +100,7 @@ impl Builder {
             http: HttpVersions::Both,
             tls: TlsOptions::default(),
             proxies: None,
+            tcp_user_timeout: None,
         }
     }
 
@@ -122,30 +126,34 @@ impl Builder {
 
     /// Sets `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the kernel
     /// drops the connection. Applied at the keepalive stage. Whole milliseconds, not zero.
-    /// Default: unset (the kernel retransmits for about 15 minutes). Linux, Android and Fuchsia
-    /// only.
+    /// Linux, Android and Fuchsia only.
     ///
-    /// Keepalive alone does not cover a peer that vanishes while some of our data is still
-    /// unacknowledged: the kernel sends no keepalive probes then, it retransmits. This happens
-    /// in practice with HTTP/2, whose client acknowledges the server's SETTINGS just as a
-    /// response starts. For a connection that must notice a dead peer in every case, set this
-    /// too, to the keepalive budget `idle + interval × retries` (as tcp(7) suggests, it then
-    /// also bounds keepalive's own give-up time):
+    /// Default: with keepalive on, the keepalive budget
+    /// [`idle + interval × retries`](Keepalive::detection_time) (60 s by default), as grpc-go
+    /// does; with [`Keepalive::off()`], unset (the kernel retransmits for about 15 minutes).
+    /// A value set here wins either way; `None` leaves the kernel's default in place.
+    ///
+    /// Why on by default: keepalive alone does not cover a peer that vanishes while some of
+    /// our data is still unacknowledged: the kernel sends no keepalive probes then, it
+    /// retransmits. This happens in practice with HTTP/2, whose client acknowledges the
+    /// server's SETTINGS just as a response starts, and with any upload. With the timeout at
+    /// keepalive's own budget, a dead peer is noticed on the same schedule in both cases (and,
+    /// as tcp(7) says, the timeout then also bounds keepalive's give-up time).
     ///
     /// ```
     /// # #[cfg(target_os = "linux")] {
     /// use keepalive_connector::{Connector, Keepalive};
     /// use std::time::Duration;
     /// let connector = Connector::builder()
-    ///     .keepalive(Keepalive::new()) // 30 s + 10 s × 3 = 60 s
-    ///     .tcp_user_timeout(Duration::from_secs(60))
+    ///     .keepalive(Keepalive::new()) // 30 s + 10 s × 3 = 60 s by default
+    ///     .tcp_user_timeout(Duration::from_secs(20)) // give up on unacknowledged data sooner
     ///     .build()?;
     /// # }
     /// # Ok::<(), keepalive_connector::ConfigError>(())
     /// ```
     #[cfg(tcp_user_timeout)]
-    pub fn tcp_user_timeout(mut self, timeout: Duration) -> Self {
-        self.socket.tcp_user_timeout = Some(timeout);
+    pub fn tcp_user_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.tcp_user_timeout = Some(timeout.into());
         self
     }
 
@@ -275,7 +283,22 @@ impl Builder {
     }
 
     /// Checks every value and builds the [`Connector`].
-    pub fn build(self) -> Result<Connector, ConfigError> {
+    pub fn build(mut self) -> Result<Connector, ConfigError> {
+        #[cfg(tcp_user_timeout)]
+        {
+            self.socket.tcp_user_timeout = match self.tcp_user_timeout {
+                Some(chosen) => chosen,
+                // Checked below, so at most 32767 s + 32767 s × 127: capped to what Linux
+                // takes (about 24.8 days).
+                None if self.socket.keepalive.is_enabled() => Some(
+                    self.socket
+                        .keepalive
+                        .detection_time()
+                        .min(crate::socket::limits::MAX_USER_TIMEOUT),
+                ),
+                None => None,
+            };
+        }
         self.socket.validate()?;
         non_zero(ConfigField::ConnectTimeout, self.connect_timeout)?;
         non_zero(ConfigField::HandshakeTimeout, self.handshake_timeout)?;

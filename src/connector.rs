@@ -72,6 +72,10 @@ impl Connector {
         }
     }
 
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The rustls configuration every connection shares (with its ALPN list).
     pub fn tls_config(&self) -> &Arc<rustls::ClientConfig> {
         &self.config.tls.config

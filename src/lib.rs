@@ -39,8 +39,6 @@
 //!
 //! ```no_run
 //! use http_body_util::Empty;
-//! use hyper_util::client::legacy::Client;
-//! use hyper_util::rt::TokioExecutor;
 //! use keepalive_connector::{ConnectInfo, Connector, Keepalive, Stage};
 //! use std::time::Duration;
 //!
@@ -52,8 +50,8 @@
 //!         .retries(3))
 //!     .keepalive_at(Stage::AfterHandshake)
 //!     .build()?;
-//! let client = Client::builder(TokioExecutor::new())
-//!     .build::<_, Empty<bytes::Bytes>>(connector);
+//! // hyper-util's Client, with HTTP/2 PINGs on the same schedule as TCP keepalive.
+//! let client = connector.client::<Empty<bytes::Bytes>>();
 //! let resp = client.get("https://example.com/".parse()?).await?;
 //! if let Some(info) = resp.extensions().get::<ConnectInfo>() {
 //!     println!("keepalive read back from the kernel: {:?}", info.keepalive());
@@ -91,6 +89,7 @@
 
 // The public interface is: (internals live in private modules and can move freely)
 mod builder;
+mod client;
 mod codec;
 mod connector;
 mod dial;
@@ -105,6 +104,7 @@ mod tls;
 mod tunnel;
 
 pub use builder::Builder;
+pub use client::POOL_IDLE_TIMEOUT;
 pub use codec::{ConnDriver, SendRequest};
 pub use connector::{Connecting, Connector};
 pub use dial::{

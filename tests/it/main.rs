@@ -10,6 +10,7 @@ mod support;
 mod client;
 mod direct;
 mod errors;
+mod liveness;
 mod proxy;
 mod resumption;
 mod stages;
@@ -19,6 +20,7 @@ mod bad_input;
 mod dead_peer;
 mod hostile;
 mod leaks;
+mod liveness_netns;
 mod load;
 
 // Fuzz corpora replayed through the fuzz targets' entry functions.

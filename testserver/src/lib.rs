@@ -10,10 +10,12 @@
 //! [`SocksProxy`] in process; tinyproxy and microsocks as real processes in [`external`].
 
 pub mod external;
+mod h2watch;
 mod pki;
 mod proxy;
 mod server;
 
+pub use h2watch::{H2WatchServer, OnPing};
 pub use pki::{Leaf, LeafKind, TestCa};
 pub use proxy::{ConnectProxy, ConnectProxyBuilder, ProxyBehavior, SocksProxy};
 pub use server::{Behavior, ServerBuilder, TestServer, UNOFFERED_ALPN};
