@@ -101,8 +101,8 @@ pub use builder::Builder;
 pub use codec::{ConnDriver, SendRequest};
 pub use connector::{Connecting, Connector};
 pub use dial::{
-    ParseResolveError, ParseResolveErrorKind, Resolve, ResolveEntry, Resolving, StaticResolver,
-    SystemResolver,
+    Attempt, AttemptOutcome, Family, ParseResolveError, ParseResolveErrorKind, Resolve,
+    ResolveEntry, Resolving, StaticResolver, SystemResolver,
 };
 pub use error::{
     io_error_kind, ConfigError, ConfigErrorReason, ConfigField, Conflict, ConnectError, Limit,

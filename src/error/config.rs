@@ -53,6 +53,12 @@ pub enum ConfigField {
     BuiltinRoots,
     /// The crypto provider rustls builds the client configuration with.
     CryptoProvider,
+    /// [`Builder::happy_eyeballs_delay`](crate::Builder::happy_eyeballs_delay).
+    HappyEyeballsDelay,
+    /// [`Builder::dns_cache_ttl`](crate::Builder::dns_cache_ttl).
+    DnsCacheTtl,
+    /// [`Builder::dns_cache_capacity`](crate::Builder::dns_cache_capacity).
+    DnsCacheCapacity,
 }
 
 impl ConfigField {
@@ -71,6 +77,9 @@ impl ConfigField {
             ConfigField::RootCertificates => "add_root_certificates_pem",
             ConfigField::BuiltinRoots => "builtin_roots",
             ConfigField::CryptoProvider => "tls",
+            ConfigField::HappyEyeballsDelay => "happy_eyeballs_delay",
+            ConfigField::DnsCacheTtl => "dns_cache_ttl",
+            ConfigField::DnsCacheCapacity => "dns_cache_capacity",
         }
     }
 }
@@ -93,6 +102,12 @@ pub enum ConfigErrorReason {
     NotWholeSeconds,
     /// A duration the kernel takes in whole milliseconds had a smaller fraction.
     NotWholeMilliseconds,
+    /// The value is smaller than this crate accepts (a happy-eyeballs delay under RFC 8305's
+    /// 10 ms floor).
+    TooSmall {
+        /// The smallest accepted value.
+        min: Limit,
+    },
     /// The value is larger than the kernel (or this crate) accepts.
     TooLarge {
         /// The largest accepted value.
@@ -207,6 +222,7 @@ impl fmt::Display for ConfigError {
             ConfigErrorReason::NotWholeMilliseconds => f.write_str(
                 "must be a whole number of milliseconds (the kernel takes milliseconds)",
             ),
+            ConfigErrorReason::TooSmall { min } => write!(f, "must be at least {min}"),
             ConfigErrorReason::TooLarge { max } => write!(f, "must be at most {max}"),
             ConfigErrorReason::BadCertificate(why) => write!(f, "bad certificate: {why}"),
             ConfigErrorReason::Conflict(why) => write!(f, "{why}"),
@@ -262,6 +278,25 @@ pub(crate) fn non_zero(field: ConfigField, value: Duration) -> Result<(), Config
         return Err(ConfigError::new(field, value, ConfigErrorReason::Zero));
     }
     Ok(())
+}
+
+/// Checks a duration from `min` to `max`.
+pub(crate) fn between(
+    field: ConfigField,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<(), ConfigError> {
+    if value < min {
+        return Err(ConfigError::new(
+            field,
+            value,
+            ConfigErrorReason::TooSmall {
+                min: Limit::Duration(min),
+            },
+        ));
+    }
+    at_most(field, value, max)
 }
 
 /// Refuses a duration above `max`.

@@ -6,11 +6,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::dial::Attempt;
 use crate::socket::{SocketOptionError, Stage};
 
 mod config;
 
-pub(crate) use config::{count, non_zero, whole_millis, whole_seconds};
+pub(crate) use config::{between, count, non_zero, whole_millis, whole_seconds};
 pub use config::{ConfigError, ConfigErrorReason, ConfigField, Conflict, Limit};
 
 /// A boxed error from a lower layer (io, rustls, a custom resolver).
@@ -74,28 +75,48 @@ impl fmt::Display for Phase {
 /// println!("{err}"); // tcp connect to 127.0.0.1:1 failed: Connection refused (os error 111)
 /// # }
 /// ```
+///
+/// When a name resolved to several addresses and none connected, the error is the last
+/// address's (its phase, address and cause), [`first_error`](ConnectError::first_error) is the
+/// first address's, [`attempts`](ConnectError::attempts) lists every one, and `Display` names
+/// both and says how many were tried:
+///
+/// ```text
+/// tcp connect to example.com (2 addresses tried) failed: first [2001:db8::1]:443: Network is
+/// unreachable (os error 101); last 192.0.2.1:443: Connection refused (os error 111)
+/// ```
 pub struct ConnectError {
     phase: Phase,
-    uri: Option<Box<str>>,
     host: Option<Box<str>>,
     addr: Option<SocketAddr>,
     stage: Option<Stage>,
     timeout: Option<Duration>,
     elapsed: Option<Duration>,
     source: Option<BoxError>,
+    /// What only some errors carry, boxed so that every `Result<_, ConnectError>` stays small.
+    details: Option<Box<Details>>,
+}
+
+/// The URI of a [`Phase::Uri`] error; the addresses a failed dial tried, and the first one's
+/// error.
+#[derive(Default)]
+struct Details {
+    uri: Option<Box<str>>,
+    attempts: Box<[Attempt]>,
+    first: Option<ConnectError>,
 }
 
 impl ConnectError {
     pub(crate) fn new(phase: Phase) -> Self {
         ConnectError {
             phase,
-            uri: None,
             host: None,
             addr: None,
             stage: None,
             timeout: None,
             elapsed: None,
             source: None,
+            details: None,
         }
     }
 
@@ -107,8 +128,16 @@ impl ConnectError {
             .with_source(source)
     }
 
+    fn details(&mut self) -> &mut Details {
+        self.details.get_or_insert_with(Box::default)
+    }
+
+    fn uri(&self) -> Option<&str> {
+        self.details.as_ref()?.uri.as_deref()
+    }
+
     pub(crate) fn with_uri(mut self, uri: &http::Uri) -> Self {
-        self.uri = Some(uri.to_string().into());
+        self.details().uri = Some(uri.to_string().into());
         self
     }
 
@@ -142,6 +171,28 @@ impl ConnectError {
         self
     }
 
+    pub(crate) fn with_attempts(mut self, attempts: Vec<Attempt>, first: Option<Self>) -> Self {
+        let details = self.details();
+        details.attempts = attempts.into();
+        details.first = first;
+        self
+    }
+
+    /// Every address the dial layer tried, in the order the attempts started, with how each
+    /// ended. Empty when no connect was attempted ([`Phase::Uri`], [`Phase::Dns`]) and for
+    /// errors after the TCP connect succeeded ([`Phase::Tls`]).
+    pub fn attempts(&self) -> &[Attempt] {
+        self.details.as_ref().map_or(&[], |d| &d.attempts)
+    }
+
+    /// When several addresses were tried and none connected: the error of the *first* one
+    /// (this error is the last one's). hyper-util keeps only the first, which misleads when a
+    /// dead IPv6 address is tried before a refusing IPv4 one; here both are kept. `None` when
+    /// at most one address was tried.
+    pub fn first_error(&self) -> Option<&ConnectError> {
+        self.details.as_ref()?.first.as_ref()
+    }
+
     /// The phase in which the attempt failed.
     pub fn phase(&self) -> Phase {
         self.phase
@@ -163,7 +214,8 @@ impl ConnectError {
         self.elapsed
     }
 
-    /// The remote address involved: the one being connected to or handshaken with. `None` for
+    /// The remote address involved: the one being connected to or handshaken with (the last
+    /// one tried, when several were and none connected). `None` for
     /// [`Phase::Uri`] and [`Phase::Dns`] errors, when no address was tried (the connect
     /// timeout ran out during resolution, or no address had the local address's family), and
     /// for [`Connector::tls_handshake`](crate::Connector::tls_handshake), which has no socket.
@@ -202,8 +254,8 @@ impl fmt::Debug for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ConnectError");
         d.field("phase", &self.phase);
-        if let Some(uri) = &self.uri {
-            d.field("uri", uri);
+        if let Some(uri) = self.uri() {
+            d.field("uri", &uri);
         }
         if let Some(host) = &self.host {
             d.field("host", host);
@@ -223,7 +275,30 @@ impl fmt::Debug for ConnectError {
         if let Some(source) = &self.source {
             d.field("source", source);
         }
+        if !self.attempts().is_empty() {
+            d.field("attempts", &self.attempts());
+        }
+        if let Some(first) = self.first_error() {
+            d.field("first", first);
+        }
         d.finish()
+    }
+}
+
+impl ConnectError {
+    /// The address, the stage and the cause of one attempt, for a message naming several.
+    fn fmt_attempt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(addr) = self.addr {
+            write!(f, "{addr}")?;
+        }
+        if let Some(stage) = self.stage {
+            write!(f, " at stage {stage}")?;
+        }
+        match (&self.source, self.timeout) {
+            (Some(source), _) => write!(f, ": {source}"),
+            (None, Some(after)) => write!(f, " timed out after {after:?}"),
+            (None, None) => f.write_str(" failed"),
+        }
     }
 }
 
@@ -237,9 +312,28 @@ impl fmt::Display for ConnectError {
             Phase::Tls => "tls handshake",
         };
         f.write_str(what)?;
+        let tried = self.attempts().len();
+        if tried > 1 {
+            if let Some(host) = &self.host {
+                write!(f, " to {host}")?;
+            }
+            write!(f, " ({tried} addresses tried)")?;
+            match self.timeout {
+                Some(after) => write!(f, " timed out after {after:?}")?,
+                None => f.write_str(" failed")?,
+            }
+            if let Some(first) = self.first_error() {
+                f.write_str(": first ")?;
+                first.fmt_attempt(f)?;
+                f.write_str("; last ")?;
+            } else {
+                f.write_str(": ")?;
+            }
+            return self.fmt_attempt(f);
+        }
         match (self.phase, self.addr, self.host.as_deref()) {
             (Phase::Uri, ..) => {
-                if let Some(uri) = &self.uri {
+                if let Some(uri) = self.uri() {
                     write!(f, " {uri:?}")?;
                 }
                 if let Some(source) = &self.source {

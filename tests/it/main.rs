@@ -8,6 +8,7 @@ mod support;
 
 // The connector (issue: connect path, stages, errors, hyper integration).
 mod client;
+mod dialing;
 mod direct;
 mod errors;
 mod resumption;
@@ -16,6 +17,7 @@ mod stages;
 // Reliability: dead peers in network namespaces, hostile servers, leaks, load, bad input.
 mod bad_input;
 mod dead_peer;
+mod happy_eyeballs;
 mod hostile;
 mod leaks;
 mod load;

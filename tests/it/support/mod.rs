@@ -3,7 +3,7 @@
 pub mod child;
 pub mod netns;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -66,4 +66,32 @@ pub async fn ipv6_server() -> Option<TestServer> {
             .await
             .unwrap(),
     )
+}
+
+/// How many TCP sockets of this process's network namespace are connected (or connecting) to
+/// `peer` in `state`, as `/proc/net/tcp` and `/proc/net/tcp6` write it (`01` established,
+/// `02` SYN-SENT).
+pub fn tcp_sockets_to(peer: SocketAddr, state: &str) -> usize {
+    // The files print each 32-bit word of an address as the in-memory u32: little-endian on
+    // x86 and arm.
+    let words = |bytes: &[u8]| -> String {
+        bytes
+            .chunks(4)
+            .map(|w| format!("{:02X}{:02X}{:02X}{:02X}", w[3], w[2], w[1], w[0]))
+            .collect()
+    };
+    let (file, addr) = match peer {
+        SocketAddr::V4(a) => ("/proc/net/tcp", words(&a.ip().octets())),
+        SocketAddr::V6(a) => ("/proc/net/tcp6", words(&a.ip().octets())),
+    };
+    let want = format!("{addr}:{:04X}", peer.port());
+    let table = std::fs::read_to_string(file).unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.len() > 3 && cols[2] == want && cols[3] == state
+        })
+        .count()
 }
