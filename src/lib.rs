@@ -9,8 +9,8 @@
 //! ```text
 //!  Uri ──► Origin   scheme, host, port: whom TLS verifies            Phase::Uri
 //!            │
-//!  dial      resolve ──► socket (socket2) ──► TCP connect (tokio)   Phase::Dns, Phase::Connect
-//!            │             └ Stage::BeforeConnect  └ Stage::AfterConnect
+//!  dial      cache / resolve ──► sockets (socket2), raced ──► TCP   Phase::Dns, Phase::Connect
+//!            │  (AAAA + A)       └ Stage::BeforeConnect      └ Stage::AfterConnect (winner)
 //!  tunnel    the dialed socket ──► a stream that reaches the origin (direct today)
 //!            │
 //!  secure    TLS (rustls, ALPN) over that stream                     Phase::Tls
@@ -23,6 +23,13 @@
 //!
 //! Socket options and the socket hook fail as [`Phase::Socket`] at whichever [`Stage`] they
 //! belong to.
+//!
+//! Dialing follows Happy Eyeballs v2 (RFC 8305): AAAA and A asked concurrently where the
+//! resolver can ([`Resolve::resolve_family`]), addresses interleaved by family and raced with a
+//! 250 ms attempt delay within one connect-timeout deadline, answers kept in a DNS cache shared
+//! by the connector's clones, and every attempt reported ([`ConnectInfo::attempts`],
+//! [`ConnectError::attempts`]). See [`Builder::happy_eyeballs`] and
+//! [`Builder::dns_cache_ttl`].
 //!
 //! Keepalive (`SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`) and
 //! `TCP_USER_TIMEOUT` are applied at exactly one [`Stage`], by default
