@@ -36,7 +36,17 @@ impl std::fmt::Debug for Lookup {
 }
 
 impl Lookup {
-    /// Addresses known without asking anybody.
+    /// Nothing to ask (the addresses were known).
+    pub(crate) fn empty() -> Lookup {
+        Lookup {
+            ready: None,
+            queries: Vec::new(),
+            v6: Vec::new(),
+            v4: Vec::new(),
+        }
+    }
+
+    /// Addresses known without asking anybody, handed out as one answer.
     pub(crate) fn ready(addrs: Vec<SocketAddr>) -> Lookup {
         Lookup {
             ready: Some(addrs),
@@ -76,15 +86,6 @@ impl Lookup {
     /// Whether a query for this family is still under way.
     pub(crate) fn is_pending(&self, family: Family) -> bool {
         self.queries.iter().any(|(f, _)| *f == Some(family))
-    }
-
-    /// `Some(addr)` when the whole answer is one address known already (an IP literal, a
-    /// one-address cache hit): nothing to race.
-    pub(crate) fn single(&self) -> Option<SocketAddr> {
-        match (&self.ready, self.queries.is_empty()) {
-            (Some(addrs), true) if addrs.len() == 1 => Some(addrs[0]),
-            _ => None,
-        }
     }
 
     /// The next answer; pending forever once [`is_done`](Lookup::is_done).

@@ -140,22 +140,34 @@ pub(crate) async fn dial(
         .checked_add(cfg.connect_timeout)
         .unwrap_or_else(|| start + Duration::from_secs(30 * 365 * 86_400));
 
-    let (mut lookup, role) = match to.ip {
-        Some(ip) => (
-            Lookup::ready(vec![SocketAddr::new(ip, to.port)]),
-            Role::Literal,
-        ),
+    let literal = to.ip.map(|ip| SocketAddr::new(ip, to.port));
+    let (mut lookup, role) = match literal {
+        Some(_) => (Lookup::empty(), Role::Literal),
         None => {
             source(cfg, to, deadline)
                 .instrument(tracing::debug_span!("dns"))
                 .await?
         }
     };
+    // Addresses known before dialing: the literal, or the cache's answer.
+    let known = match (&literal, &role) {
+        (Some(addr), _) => Some(std::slice::from_ref(addr)),
+        (None, Role::Hit(addrs)) => Some(&addrs[..]),
+        _ => None,
+    };
 
     let mut tally = Tally::new(start);
-    let result = connect(cfg, policy, to.host, &mut lookup, &mut tally, deadline)
-        .instrument(tracing::debug_span!("tcp"))
-        .await;
+    let result = connect(
+        cfg,
+        policy,
+        to.host,
+        known,
+        &mut lookup,
+        &mut tally,
+        deadline,
+    )
+    .instrument(tracing::debug_span!("tcp"))
+    .await;
     let (stream, remote_addr) = match result {
         Ok(won) => won,
         Err(Ended::NoAddress(err)) => return Err(err),
@@ -211,7 +223,7 @@ async fn source(
         Some(cache) if cfg.resolver.cacheable(to.host, to.port) => cache,
         _ => return Ok((resolve(), Role::Uncached)),
     };
-    let hit = |addrs: Arc<[SocketAddr]>| (Lookup::ready(addrs.to_vec()), Role::Hit(addrs));
+    let hit = |addrs: Arc<[SocketAddr]>| (Lookup::empty(), Role::Hit(addrs));
     Ok(match cache.get(to.host, to.port) {
         Get::Hit(addrs) => hit(addrs),
         Get::Lead(leader) => (resolve(), Role::Lead(leader)),
@@ -235,39 +247,74 @@ async fn source(
     })
 }
 
-/// Connects to what `lookup` answers: the race, or one address after another.
+/// Connects to the `known` addresses, or to what `lookup` answers: the race, or one address
+/// after another.
 async fn connect(
     cfg: &DialConfig,
     policy: &SocketPolicy,
     host: &str,
+    known: Option<&[SocketAddr]>,
     lookup: &mut Lookup,
     tally: &mut Tally,
     deadline: Instant,
 ) -> Result<(TcpStream, SocketAddr), Ended> {
-    // One known address: nothing to race (and no boxed attempt future to allocate).
-    if cfg.happy_eyeballs && lookup.single().is_none() {
-        return race::race(cfg, policy, host, lookup, tally, deadline).await;
-    }
     let mut queue = Queue::new(&cfg.local, false);
-    while !lookup.is_done() {
-        match timeout_at(deadline, lookup.next()).await {
-            Ok(answer) => {
-                queue.push(answer);
-            }
-            Err(_elapsed) => {
-                return Err(Ended::NoAddress(
-                    ConnectError::new(Phase::Dns)
-                        .with_host(host)
-                        .timed_out(cfg.connect_timeout),
-                ))
+    match known {
+        // One address (an IP literal, usually): nothing to race, and nothing to allocate.
+        Some([addr]) if cfg.local.allows(addr) => {
+            return sequential(
+                cfg,
+                policy,
+                host,
+                std::slice::from_ref(addr),
+                tally,
+                deadline,
+            )
+            .await
+        }
+        Some(addrs) if cfg.happy_eyeballs && addrs.len() > 1 => {
+            *lookup = Lookup::ready(addrs.to_vec());
+        }
+        Some(addrs) => {
+            queue.push_all(addrs);
+        }
+        None if cfg.happy_eyeballs => {}
+        None => {
+            // The sequential dial wants the whole answer first.
+            while !lookup.is_done() {
+                match timeout_at(deadline, lookup.next()).await {
+                    Ok(answer) => queue.push(answer),
+                    Err(_elapsed) => {
+                        return Err(Ended::NoAddress(
+                            ConnectError::new(Phase::Dns)
+                                .with_host(host)
+                                .timed_out(cfg.connect_timeout),
+                        ))
+                    }
+                };
             }
         }
+    }
+    if cfg.happy_eyeballs && !lookup.is_done() {
+        return race::race(cfg, policy, host, lookup, tally, deadline).await;
     }
     if queue.is_empty() {
         return Err(Ended::NoAddress(queue.no_address(host)));
     }
     let addrs: Vec<SocketAddr> = std::iter::from_fn(|| queue.pop()).collect();
-    match tcp::sequential(cfg, policy, host, &addrs, tally, deadline).await {
+    sequential(cfg, policy, host, &addrs, tally, deadline).await
+}
+
+/// One address after another (see [`tcp::sequential`]).
+async fn sequential(
+    cfg: &DialConfig,
+    policy: &SocketPolicy,
+    host: &str,
+    addrs: &[SocketAddr],
+    tally: &mut Tally,
+    deadline: Instant,
+) -> Result<(TcpStream, SocketAddr), Ended> {
+    match tcp::sequential(cfg, policy, host, addrs, tally, deadline).await {
         Some(won) => Ok(won),
         None => Err(Ended::Failed {
             timed_out: Instant::now() >= deadline,

@@ -89,8 +89,13 @@ impl<'a> Queue<'a> {
         if answer.family.is_none() && self.next.is_none() {
             self.next = addrs.first().map(Family::of);
         }
+        self.push_all(&addrs)
+    }
+
+    /// Queues the usable ones of `addrs`; returns whether there were any.
+    pub(crate) fn push_all(&mut self, addrs: &[SocketAddr]) -> bool {
         let mut added = false;
-        for addr in addrs {
+        for &addr in addrs {
             self.got_any = true;
             if self.local.allows(&addr) {
                 let q = if self.interleave {

@@ -102,21 +102,13 @@ fn tcp_user_timeout_fails_an_unacknowledged_write() {
 
 /// Plays this process's role: the parent (no role) orchestrates.
 fn run(scenario: &str, test: &str) {
-    match child::role().as_deref() {
-        Some("server") => server_role(),
-        Some("client") => client_role(scenario),
-        Some(other) => panic!("unknown role {other}"),
-        None => orchestrate(scenario, &child::test_path(module_path!(), test)),
-    }
-}
-
-/// Skips loudly, or fails under CI, where the test must run.
-fn skip(test: &str, reason: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "{test} cannot run under CI=true: {reason}");
-    // Straight to the process's stderr: libtest captures the print macros, not this.
-    use std::io::Write;
-    let _ = writeln!(io::stderr(), "SKIPPED: {test}: {reason}");
+    child::play(
+        module_path!(),
+        test,
+        server_role,
+        || client_role(scenario),
+        |test| orchestrate(scenario, test),
+    );
 }
 
 /// One protocol line from a client: `result <label> <ok|FAIL> <outcome> <ms> ms: <detail>`.
@@ -130,7 +122,7 @@ struct Row {
 fn orchestrate(scenario: &str, test: &str) {
     let pair = match netns::Pair::create() {
         Ok(pair) => pair,
-        Err(netns::Unavailable(reason)) => return skip(test, &reason),
+        Err(netns::Unavailable(reason)) => return child::skip(test, &reason),
     };
     // Declared after `pair`, so the children are killed before the namespaces are deleted.
     let mut cmd = child::command(&["ip", "netns", "exec", pair.server_ns()], test, "server");

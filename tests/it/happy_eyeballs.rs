@@ -55,26 +55,19 @@ fn both_families_black_holed_is_one_error_naming_both() {
 }
 
 fn run(scenario: &str, test: &str) {
-    match child::role().as_deref() {
-        Some("server") => server_role(),
-        Some("client") => client_role(scenario),
-        Some(other) => panic!("unknown role {other}"),
-        None => orchestrate(scenario, &child::test_path(module_path!(), test)),
-    }
-}
-
-/// Skips loudly, or fails under CI, where the test must run.
-fn skip(test: &str, reason: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "{test} cannot run under CI=true: {reason}");
-    use std::io::Write;
-    let _ = writeln!(io::stderr(), "SKIPPED: {test}: {reason}");
+    child::play(
+        module_path!(),
+        test,
+        server_role,
+        || client_role(scenario),
+        |test| orchestrate(scenario, test),
+    );
 }
 
 fn orchestrate(scenario: &str, test: &str) {
     let pair = match netns::Pair::create_dual_stack() {
         Ok(pair) => pair,
-        Err(netns::Unavailable(reason)) => return skip(test, &reason),
+        Err(netns::Unavailable(reason)) => return child::skip(test, &reason),
     };
     let (v4, v6) = (IpAddr::V4(pair.client_ip()), IpAddr::V6(pair.client_ip6()));
     let dead: &[IpAddr] = match scenario {

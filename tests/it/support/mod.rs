@@ -47,6 +47,15 @@ pub fn has_ipv6_loopback() -> bool {
     std::net::TcpListener::bind((IpAddr::from(std::net::Ipv6Addr::LOCALHOST), 0)).is_ok()
 }
 
+/// `true` (after a loud `SKIPPED:` line) on a machine without an IPv6 loopback.
+pub fn no_ipv6_loopback() -> bool {
+    let none = !has_ipv6_loopback();
+    if none {
+        println!("SKIPPED: no IPv6 loopback on this machine");
+    }
+    none
+}
+
 /// Connects `connector` to the server's root URL, by IP.
 pub async fn connect(connector: &Connector, server: &TestServer) -> Result<Conn, ConnectError> {
     connector.connect(&server.url("/").parse().unwrap()).await
@@ -55,8 +64,7 @@ pub async fn connect(connector: &Connector, server: &TestServer) -> Result<Conn,
 /// A default HTTPS test server on `::1`, or `None` (after a loud `SKIPPED:` line) on a machine
 /// without an IPv6 loopback (some containers have none).
 pub async fn ipv6_server() -> Option<TestServer> {
-    if !has_ipv6_loopback() {
-        println!("SKIPPED: no IPv6 loopback on this machine");
+    if no_ipv6_loopback() {
         return None;
     }
     Some(
