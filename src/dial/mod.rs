@@ -262,7 +262,7 @@ async fn connect(
     match known {
         // One address (an IP literal, usually): nothing to race, and nothing to allocate.
         Some([addr]) if cfg.local.allows(addr) => {
-            return sequential(
+            return tcp::sequential(
                 cfg,
                 policy,
                 host,
@@ -302,24 +302,7 @@ async fn connect(
         return Err(Ended::NoAddress(queue.no_address(host)));
     }
     let addrs: Vec<SocketAddr> = std::iter::from_fn(|| queue.pop()).collect();
-    sequential(cfg, policy, host, &addrs, tally, deadline).await
-}
-
-/// One address after another (see [`tcp::sequential`]).
-async fn sequential(
-    cfg: &DialConfig,
-    policy: &SocketPolicy,
-    host: &str,
-    addrs: &[SocketAddr],
-    tally: &mut Tally,
-    deadline: Instant,
-) -> Result<(TcpStream, SocketAddr), Ended> {
-    match tcp::sequential(cfg, policy, host, addrs, tally, deadline).await {
-        Some(won) => Ok(won),
-        None => Err(Ended::Failed {
-            timed_out: Instant::now() >= deadline,
-        }),
-    }
+    tcp::sequential(cfg, policy, host, &addrs, tally, deadline).await
 }
 
 /// Stores the lookup's answer with `store` once it is complete. The race may have been won

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::attempt::Tally;
+use super::race::Ended;
 use super::DialConfig;
 use crate::error::{ConnectError, Phase};
 use crate::socket::{self, SocketPolicy, Stage};
@@ -126,7 +127,7 @@ pub(crate) async fn sequential(
     addrs: &[SocketAddr],
     tally: &mut Tally,
     deadline: Instant,
-) -> Option<(TcpStream, SocketAddr)> {
+) -> Result<(TcpStream, SocketAddr), Ended> {
     for (i, &addr) in addrs.iter().enumerate() {
         let now = Instant::now();
         if now >= deadline {
@@ -138,7 +139,7 @@ pub(crate) async fn sequential(
         match attempt(cfg, policy, addr, now + share, share).await {
             Ok(stream) => {
                 tally.end(index, started, None);
-                return Some((stream, addr));
+                return Ok((stream, addr));
             }
             Err(err) => {
                 // A socket option or hook can fail for one address family and not the other
@@ -149,5 +150,7 @@ pub(crate) async fn sequential(
             }
         }
     }
-    None
+    Err(Ended::Failed {
+        timed_out: Instant::now() >= deadline,
+    })
 }

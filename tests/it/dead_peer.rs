@@ -146,13 +146,7 @@ fn orchestrate(scenario: &str, test: &str) {
     client.send("down").expect("tell the client");
 
     let mut rows = Vec::new();
-    loop {
-        let line = client
-            .expect("", Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("{e}"));
-        if line == "done" {
-            break;
-        }
+    for line in client.lines_until_done(Duration::from_secs(30)) {
         assert!(!line.starts_with("error"), "client: {line}");
         if let Some(rest) = line.strip_prefix("result ") {
             let mut words = rest.splitn(3, ' ');

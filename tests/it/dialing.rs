@@ -90,6 +90,11 @@ fn closed_port() -> u16 {
         .port()
 }
 
+/// A connector builder resolving every name with `resolver` (the DNS cache on, by default).
+fn with(resolver: &Counting) -> keepalive_connector::Builder {
+    Connector::builder().resolver(resolver.clone())
+}
+
 const LOCAL4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const LOCAL6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 
@@ -97,10 +102,7 @@ const LOCAL6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 async fn a_second_connect_to_a_name_resolves_nothing() {
     let server = plain_server().await;
     let resolver = Counting::new(&[LOCAL4]);
-    let connector = Connector::builder()
-        .resolver(resolver.clone())
-        .build()
-        .unwrap();
+    let connector = with(&resolver).build().unwrap();
     let uri = by_name(server.addr().port());
     let first = connector.connect(&uri).await.unwrap();
     assert!(!first.info().dns_from_cache());
@@ -110,10 +112,7 @@ async fn a_second_connect_to_a_name_resolves_nothing() {
     assert_eq!(resolver.lookups(), 1);
     assert_eq!(second.info().remote_addr(), server.addr());
     // Another connector has a cache of its own.
-    let other = Connector::builder()
-        .resolver(resolver.clone())
-        .build()
-        .unwrap();
+    let other = with(&resolver).build().unwrap();
     other.connect(&uri).await.unwrap();
     assert_eq!(resolver.lookups(), 2);
 }
@@ -123,11 +122,7 @@ async fn cache_entries_expire_after_the_ttl() {
     let server = plain_server().await;
     let resolver = Counting::new(&[LOCAL4]);
     let ttl = Duration::from_millis(300);
-    let connector = Connector::builder()
-        .resolver(resolver.clone())
-        .dns_cache_ttl(Some(ttl))
-        .build()
-        .unwrap();
+    let connector = with(&resolver).dns_cache_ttl(Some(ttl)).build().unwrap();
     let uri = by_name(server.addr().port());
     connector.connect(&uri).await.unwrap();
     connector.connect(&uri).await.unwrap();
@@ -142,11 +137,7 @@ async fn cache_entries_expire_after_the_ttl() {
 async fn without_the_cache_every_connect_resolves() {
     let server = plain_server().await;
     let resolver = Counting::new(&[LOCAL4]);
-    let connector = Connector::builder()
-        .resolver(resolver.clone())
-        .dns_cache_ttl(None)
-        .build()
-        .unwrap();
+    let connector = with(&resolver).dns_cache_ttl(None).build().unwrap();
     let uri = by_name(server.addr().port());
     for _ in 0..3 {
         let conn = connector.connect(&uri).await.unwrap();
@@ -158,10 +149,7 @@ async fn without_the_cache_every_connect_resolves() {
 #[tokio::test]
 async fn an_answer_whose_addresses_all_failed_is_dropped() {
     let resolver = Counting::new(&[LOCAL4]);
-    let connector = Connector::builder()
-        .resolver(resolver.clone())
-        .build()
-        .unwrap();
+    let connector = with(&resolver).build().unwrap();
     let uri = by_name(closed_port());
     // The first connect resolves and fails: nothing stored.
     let err = connector.connect(&uri).await.unwrap_err();
@@ -192,10 +180,7 @@ async fn a_cached_answer_with_one_working_address_is_kept() {
     let server = plain_server().await;
     // 127.0.0.2 on the server's port refuses (the server listens on 127.0.0.1 only).
     let resolver = Counting::new(&[IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), LOCAL4]);
-    let connector = Connector::builder()
-        .resolver(resolver.clone())
-        .build()
-        .unwrap();
+    let connector = with(&resolver).build().unwrap();
     let uri = by_name(server.addr().port());
     for _ in 0..3 {
         let conn = connector.connect(&uri).await.unwrap();
@@ -213,10 +198,7 @@ async fn concurrent_first_connects_to_one_name_resolve_once() {
     let server = plain_server().await;
     let mut resolver = Counting::new(&[LOCAL4]);
     resolver.delay = Duration::from_millis(100);
-    let connector = Connector::builder()
-        .resolver(resolver.clone())
-        .build()
-        .unwrap();
+    let connector = with(&resolver).build().unwrap();
     let uri = by_name(server.addr().port());
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
@@ -270,10 +252,7 @@ async fn connecting_starts_on_the_a_answer_when_aaaa_never_comes() {
     let mut resolver = Counting::new(&[LOCAL6, LOCAL4]);
     // AAAA never answers; A at once.
     resolver.per_family = Some((None, Some(Duration::ZERO)));
-    let connector = Connector::builder()
-        .resolver(resolver.clone())
-        .build()
-        .unwrap();
+    let connector = with(&resolver).build().unwrap();
     let conn = connector
         .connect(&by_name(server.addr().port()))
         .await

@@ -90,16 +90,7 @@ fn orchestrate(scenario: &str, test: &str) {
         .env("KA_HE_V4", pair.server_ip().to_string())
         .env("KA_HE_V6", pair.server_ip6().to_string());
     let mut client = child::Child::spawn("client", cmd).expect("spawn the client half");
-    let mut lines = Vec::new();
-    loop {
-        let line = client
-            .expect("", Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("{e}"));
-        if line == "done" {
-            break;
-        }
-        lines.push(line);
-    }
+    let lines = client.lines_until_done(Duration::from_secs(30));
     let status = client.finish(Duration::from_secs(20));
     drop(server);
     drop(pair);

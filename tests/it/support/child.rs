@@ -154,6 +154,18 @@ impl Child {
         }
     }
 
+    /// Collects the child's protocol lines until one says `done` (each within `timeout`).
+    pub fn lines_until_done(&mut self, timeout: Duration) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.expect("", timeout).unwrap_or_else(|e| panic!("{e}"));
+            if line == "done" {
+                return lines;
+            }
+            lines.push(line);
+        }
+    }
+
     /// Sends one line to the child's stdin.
     pub fn send(&mut self, line: &str) -> io::Result<()> {
         let stdin = self.inner.stdin.as_mut().expect("piped stdin");
