@@ -247,6 +247,7 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
         remote_addr,
         attempts,
         dns,
+        dns_from_cache,
         connect,
     } = dial::dial(&cfg.dial, &cfg.socket, to)
         .await
@@ -319,7 +320,8 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
             tls: tls_time,
             total: start.elapsed(),
         },
-        attempts,
+        attempts: attempts.into(),
+        dns_from_cache,
         tls,
         keepalive: readback.keepalive,
         nodelay: readback.nodelay,

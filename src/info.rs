@@ -2,10 +2,12 @@
 //! [`TlsInfo`], [`KeepaliveInfo`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::{CipherSuite, HandshakeKind, ProtocolVersion};
 
+use crate::dial::Attempt;
 use crate::proxy::ProxyInfo;
 use crate::socket::{Keepalive, Stage};
 
@@ -25,7 +27,9 @@ pub struct ConnectInfo {
     pub(crate) remote_addr: SocketAddr,
     pub(crate) local_addr: SocketAddr,
     pub(crate) timings: Timings,
-    pub(crate) attempts: usize,
+    /// Shared, so that the clone hyper-util's `Client` makes for every response is cheap.
+    pub(crate) attempts: Arc<[Attempt]>,
+    pub(crate) dns_from_cache: bool,
     pub(crate) tls: Option<TlsInfo>,
     pub(crate) keepalive: Option<KeepaliveInfo>,
     pub(crate) nodelay: bool,
@@ -102,9 +106,38 @@ impl ConnectInfo {
         &self.timings
     }
 
-    /// How many addresses were tried before one connected (1 when the first one did).
+    /// How many addresses were tried before one connected (1 when the first one did): the
+    /// length of [`attempts`](ConnectInfo::attempts).
     pub fn connect_attempts(&self) -> usize {
-        self.attempts
+        self.attempts.len()
+    }
+
+    /// Every address tried, in the order the attempts started: when each started, how long it
+    /// ran and how it ended. The one that connected is among them; with happy eyeballs, the
+    /// others are ones that failed before it connected, or were still under way and were
+    /// cancelled (their sockets closed) when it did.
+    ///
+    /// ```
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let connector = keepalive_connector::Connector::builder().build()?;
+    /// use keepalive_connector::AttemptOutcome;
+    /// let conn = connector.connect(&"https://example.com/".parse()?).await?;
+    /// for attempt in conn.info().attempts() {
+    ///     if attempt.outcome() != AttemptOutcome::Connected {
+    ///         println!("{attempt}"); // [2001:db8::1]:443 started at 1.1ms, cancelled after 250.3ms
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    /// Whether the addresses came from the connector's DNS cache (see
+    /// [`Builder::dns_cache_ttl`](crate::Builder::dns_cache_ttl)) rather than from the
+    /// resolver. `false` for IP literals and names the resolver answered.
+    pub fn dns_from_cache(&self) -> bool {
+        self.dns_from_cache
     }
 
     /// What the TLS handshake negotiated; `None` for plain `http://`.
@@ -169,13 +202,16 @@ pub struct Timings {
 }
 
 impl Timings {
-    /// Name resolution (of the proxy's name, through a proxy); `None` when the host was an IP
-    /// literal.
+    /// Name resolution (of the proxy's name, through a proxy): from the start until the first
+    /// connection attempt could start (with per-family lookups, the first answer, or the AAAA
+    /// answer up to 50 ms after an A answer); near zero for an answer from the DNS cache;
+    /// `None` when the host was an IP literal.
     pub fn dns(&self) -> Option<Duration> {
         self.dns
     }
 
-    /// The TCP connect, over all attempted addresses, including socket set-up.
+    /// The TCP connect, from the first attempt's start until one connected, over every
+    /// attempted address, including socket set-up.
     pub fn connect(&self) -> Duration {
         self.connect
     }

@@ -11,9 +11,9 @@
 //!            │
 //!  route     direct, or the proxy the rules (environment, system, explicit) choose
 //!            │
-//!  dial      resolve ──► socket (socket2) ──► TCP connect (tokio)   Phase::Dns, Phase::Connect
-//!            │  (to the origin or the proxy)
-//!            │             └ Stage::BeforeConnect  └ Stage::AfterConnect
+//!  dial      cache / resolve ──► sockets (socket2), raced ──► TCP   Phase::Dns, Phase::Connect
+//!            │  (AAAA + A; the origin's name or the proxy's)
+//!            │                   └ Stage::BeforeConnect      └ Stage::AfterConnect (winner)
 //!  tunnel    TLS to an https:// proxy, CONNECT or SOCKS5; nothing direct  Phase::Proxy
 //!            │
 //!  secure    TLS (rustls, ALPN) over that stream                     Phase::Tls
@@ -26,6 +26,13 @@
 //!
 //! Socket options and the socket hook fail as [`Phase::Socket`] at whichever [`Stage`] they
 //! belong to.
+//!
+//! Dialing follows Happy Eyeballs v2 (RFC 8305): AAAA and A asked concurrently where the
+//! resolver can ([`Resolve::resolve_family`]), addresses interleaved by family and raced with a
+//! 250 ms attempt delay within one connect-timeout deadline, answers kept in a DNS cache shared
+//! by the connector's clones, and every attempt reported ([`ConnectInfo::attempts`],
+//! [`ConnectError::attempts`]). See [`Builder::happy_eyeballs`] and
+//! [`Builder::dns_cache_ttl`].
 //!
 //! Keepalive (`SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`) and
 //! `TCP_USER_TIMEOUT` are applied at exactly one [`Stage`], by default
@@ -108,8 +115,8 @@ pub use client::POOL_IDLE_TIMEOUT;
 pub use codec::{ConnDriver, SendRequest};
 pub use connector::{Connecting, Connector};
 pub use dial::{
-    ParseResolveError, ParseResolveErrorKind, Resolve, ResolveEntry, Resolving, StaticResolver,
-    SystemResolver,
+    Attempt, AttemptOutcome, Family, ParseResolveError, ParseResolveErrorKind, Resolve,
+    ResolveEntry, Resolving, StaticResolver, SystemResolver,
 };
 pub use error::{
     io_error_kind, ConfigError, ConfigErrorReason, ConfigField, Conflict, ConnectError, Limit,

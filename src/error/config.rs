@@ -58,6 +58,12 @@ pub enum ConfigField {
     /// A proxy: a [`Proxy`](crate::Proxy) rule's URL, or a proxy variable of the environment
     /// (the error's [`value`](ConfigError::value) names the variable).
     Proxy,
+    /// [`Builder::happy_eyeballs_delay`](crate::Builder::happy_eyeballs_delay).
+    HappyEyeballsDelay,
+    /// [`Builder::dns_cache_ttl`](crate::Builder::dns_cache_ttl).
+    DnsCacheTtl,
+    /// [`Builder::dns_cache_capacity`](crate::Builder::dns_cache_capacity).
+    DnsCacheCapacity,
 }
 
 impl ConfigField {
@@ -77,6 +83,9 @@ impl ConfigField {
             ConfigField::BuiltinRoots => "builtin_roots",
             ConfigField::CryptoProvider => "tls",
             ConfigField::Proxy => "proxy",
+            ConfigField::HappyEyeballsDelay => "happy_eyeballs_delay",
+            ConfigField::DnsCacheTtl => "dns_cache_ttl",
+            ConfigField::DnsCacheCapacity => "dns_cache_capacity",
         }
     }
 }
@@ -99,6 +108,12 @@ pub enum ConfigErrorReason {
     NotWholeSeconds,
     /// A duration the kernel takes in whole milliseconds had a smaller fraction.
     NotWholeMilliseconds,
+    /// The value is smaller than this crate accepts (a happy-eyeballs delay under RFC 8305's
+    /// 10 ms floor).
+    TooSmall {
+        /// The smallest accepted value.
+        min: Limit,
+    },
     /// The value is larger than the kernel (or this crate) accepts.
     TooLarge {
         /// The largest accepted value.
@@ -215,6 +230,7 @@ impl fmt::Display for ConfigError {
             ConfigErrorReason::NotWholeMilliseconds => f.write_str(
                 "must be a whole number of milliseconds (the kernel takes milliseconds)",
             ),
+            ConfigErrorReason::TooSmall { min } => write!(f, "must be at least {min}"),
             ConfigErrorReason::TooLarge { max } => write!(f, "must be at most {max}"),
             ConfigErrorReason::BadCertificate(why) => write!(f, "bad certificate: {why}"),
             ConfigErrorReason::Conflict(why) => write!(f, "{why}"),
@@ -271,6 +287,25 @@ pub(crate) fn non_zero(field: ConfigField, value: Duration) -> Result<(), Config
         return Err(ConfigError::new(field, value, ConfigErrorReason::Zero));
     }
     Ok(())
+}
+
+/// Checks a duration from `min` to `max`.
+pub(crate) fn between(
+    field: ConfigField,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<(), ConfigError> {
+    if value < min {
+        return Err(ConfigError::new(
+            field,
+            value,
+            ConfigErrorReason::TooSmall {
+                min: Limit::Duration(min),
+            },
+        ));
+    }
+    at_most(field, value, max)
 }
 
 /// Refuses a duration above `max`.

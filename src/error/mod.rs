@@ -6,12 +6,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::dial::Attempt;
 use crate::proxy::{ProxyError, ProxyInfo};
 use crate::socket::{SocketOptionError, Stage};
 
 mod config;
 
-pub(crate) use config::{count, non_zero, whole_millis, whole_seconds};
+pub(crate) use config::{between, count, non_zero, whole_millis, whole_seconds};
 pub use config::{ConfigError, ConfigErrorReason, ConfigField, Conflict, Limit};
 
 /// A boxed error from a lower layer (io, rustls, a custom resolver).
@@ -83,6 +84,16 @@ impl fmt::Display for Phase {
 /// println!("{err}"); // tcp connect to 127.0.0.1:1 failed: Connection refused (os error 111)
 /// # }
 /// ```
+///
+/// When a name resolved to several addresses and none connected, the error is the last
+/// address's (its phase, address and cause), [`first_error`](ConnectError::first_error) is the
+/// first address's, [`attempts`](ConnectError::attempts) lists every one, and `Display` names
+/// both and says how many were tried:
+///
+/// ```text
+/// tcp connect to example.com (2 addresses tried) failed: first [2001:db8::1]:443: Network is
+/// unreachable (os error 101); last 192.0.2.1:443: Connection refused (os error 111)
+/// ```
 pub struct ConnectError {
     // Boxed: a `Result<_, ConnectError>` stays one pointer wide on the hot path.
     inner: Box<Inner>,
@@ -98,6 +109,9 @@ struct Inner {
     elapsed: Option<Duration>,
     proxy: Option<ProxyInfo>,
     source: Option<BoxError>,
+    /// The addresses a failed dial tried, and the first one's error.
+    attempts: Box<[Attempt]>,
+    first: Option<ConnectError>,
 }
 
 impl ConnectError {
@@ -113,6 +127,8 @@ impl ConnectError {
                 elapsed: None,
                 proxy: None,
                 source: None,
+                attempts: Box::default(),
+                first: None,
             }),
         }
     }
@@ -195,7 +211,8 @@ impl ConnectError {
         self.inner.elapsed
     }
 
-    /// The remote address involved: the one being connected to or handshaken with. `None` for
+    /// The remote address involved: the one being connected to or handshaken with (the last
+    /// one tried, when several were and none connected). `None` for
     /// [`Phase::Uri`] and [`Phase::Dns`] errors, when no address was tried (the connect
     /// timeout ran out during resolution, or no address had the local address's family), and
     /// for [`Connector::tls_handshake`](crate::Connector::tls_handshake), which has no socket.
@@ -220,6 +237,27 @@ impl ConnectError {
     pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
         let source: &(dyn StdError + 'static) = self.inner.source.as_deref()?;
         io_error_kind(source)
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: Vec<Attempt>, first: Option<Self>) -> Self {
+        self.inner.attempts = attempts.into();
+        self.inner.first = first;
+        self
+    }
+
+    /// Every address the dial layer tried, in the order the attempts started, with how each
+    /// ended. Empty when no connect was attempted ([`Phase::Uri`], [`Phase::Dns`]) and for
+    /// errors after the TCP connect succeeded ([`Phase::Tls`]).
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.inner.attempts
+    }
+
+    /// When several addresses were tried and none connected: the error of the *first* one
+    /// (this error is the last one's). hyper-util keeps only the first, which misleads when a
+    /// dead IPv6 address is tried before a refusing IPv4 one; here both are kept. `None` when
+    /// at most one address was tried.
+    pub fn first_error(&self) -> Option<&ConnectError> {
+        self.inner.first.as_ref()
     }
 
     /// The proxy the connection went through, or was going to: set on every error of a route
@@ -275,10 +313,33 @@ impl fmt::Debug for ConnectError {
         if let Some(proxy) = &self.inner.proxy {
             d.field("proxy", proxy);
         }
+        if !self.attempts().is_empty() {
+            d.field("attempts", &self.attempts());
+        }
+        if let Some(first) = self.first_error() {
+            d.field("first", first);
+        }
         if let Some(source) = &self.inner.source {
             d.field("source", source);
         }
         d.finish()
+    }
+}
+
+impl ConnectError {
+    /// The address, the stage and the cause of one attempt, for a message naming several.
+    fn fmt_attempt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(addr) = self.inner.addr {
+            write!(f, "{addr}")?;
+        }
+        if let Some(stage) = self.inner.stage {
+            write!(f, " at stage {stage}")?;
+        }
+        match (&self.inner.source, self.inner.timeout) {
+            (Some(source), _) => write!(f, ": {source}"),
+            (None, Some(after)) => write!(f, " timed out after {after:?}"),
+            (None, None) => f.write_str(" failed"),
+        }
     }
 }
 
@@ -301,6 +362,29 @@ impl fmt::Display for ConnectError {
                 write!(f, ": {source}")?;
             }
             return Ok(());
+        }
+        let tried = self.attempts().len();
+        if tried > 1 {
+            if let Some(host) = &self.inner.host {
+                write!(f, " to {host}")?;
+            }
+            write!(f, " ({tried} addresses tried")?;
+            if let Some(proxy) = &self.inner.proxy {
+                write!(f, " for the proxy {proxy}")?;
+            }
+            f.write_str(")")?;
+            match self.inner.timeout {
+                Some(after) => write!(f, " timed out after {after:?}")?,
+                None => f.write_str(" failed")?,
+            }
+            if let Some(first) = self.first_error() {
+                f.write_str(": first ")?;
+                first.fmt_attempt(f)?;
+                f.write_str("; last ")?;
+            } else {
+                f.write_str(": ")?;
+            }
+            return self.fmt_attempt(f);
         }
         let link = match self.inner.phase {
             Phase::Dns => "for",

@@ -55,7 +55,11 @@ impl fmt::Display for ProxyError {
                 credentials_sent,
             } => {
                 write!(f, "the proxy answered CONNECT with {status}")?;
-                if *status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+                // 407 is the standard answer; some proxies (tinyproxy) answer wrong
+                // credentials with 401.
+                if *status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
+                    || *status == StatusCode::UNAUTHORIZED
+                {
                     f.write_str(if *credentials_sent {
                         " (the credentials sent were refused)"
                     } else {

@@ -105,21 +105,13 @@ fn tcp_user_timeout_fails_an_unacknowledged_write() {
 
 /// Plays this process's role: the parent (no role) orchestrates.
 fn run(scenario: &str, test: &str) {
-    match child::role().as_deref() {
-        Some("server") => server_role(),
-        Some("client") => client_role(scenario),
-        Some(other) => panic!("unknown role {other}"),
-        None => orchestrate(scenario, &child::test_path(module_path!(), test)),
-    }
-}
-
-/// Skips loudly, or fails under CI, where the test must run.
-fn skip(test: &str, reason: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "{test} cannot run under CI=true: {reason}");
-    // Straight to the process's stderr: libtest captures the print macros, not this.
-    use std::io::Write;
-    let _ = writeln!(io::stderr(), "SKIPPED: {test}: {reason}");
+    child::play(
+        module_path!(),
+        test,
+        server_role,
+        || client_role(scenario),
+        |test| orchestrate(scenario, test),
+    );
 }
 
 /// One protocol line from a client: `result <label> <ok|FAIL> <outcome> <ms> ms: <detail>`.
@@ -133,7 +125,7 @@ struct Row {
 fn orchestrate(scenario: &str, test: &str) {
     let pair = match netns::Pair::create() {
         Ok(pair) => pair,
-        Err(netns::Unavailable(reason)) => return skip(test, &reason),
+        Err(netns::Unavailable(reason)) => return child::skip(test, &reason),
     };
     // Declared after `pair`, so the children are killed before the namespaces are deleted.
     let mut cmd = child::command(&["ip", "netns", "exec", pair.server_ns()], test, "server");
@@ -157,13 +149,7 @@ fn orchestrate(scenario: &str, test: &str) {
     client.send("down").expect("tell the client");
 
     let mut rows = Vec::new();
-    loop {
-        let line = client
-            .expect("", Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("{e}"));
-        if line == "done" {
-            break;
-        }
+    for line in client.lines_until_done(Duration::from_secs(30)) {
         assert!(!line.starts_with("error"), "client: {line}");
         if let Some(rest) = line.strip_prefix("result ") {
             let mut words = rest.splitn(3, ' ');

@@ -8,6 +8,7 @@ mod support;
 
 // The connector (issue: connect path, stages, errors, hyper integration).
 mod client;
+mod dialing;
 mod direct;
 mod errors;
 mod liveness;
@@ -18,6 +19,7 @@ mod stages;
 // Reliability: dead peers in network namespaces, hostile servers, leaks, load, bad input.
 mod bad_input;
 mod dead_peer;
+mod happy_eyeballs;
 mod hostile;
 mod leaks;
 mod liveness_netns;

@@ -86,7 +86,7 @@ pub struct Tinyproxy {
 
 impl Tinyproxy {
     /// Starts tinyproxy; with `basic_auth`, it answers 407 to requests without those
-    /// credentials.
+    /// credentials (tinyproxy's configuration takes letters, digits, `.`, `-` and `_` in them).
     pub fn start(basic_auth: Option<(&str, &str)>) -> Result<Tinyproxy, Unavailable> {
         let port = free_port()?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));

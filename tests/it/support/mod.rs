@@ -3,7 +3,7 @@
 pub mod child;
 pub mod netns;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -47,6 +47,15 @@ pub fn has_ipv6_loopback() -> bool {
     std::net::TcpListener::bind((IpAddr::from(std::net::Ipv6Addr::LOCALHOST), 0)).is_ok()
 }
 
+/// `true` (after a loud `SKIPPED:` line) on a machine without an IPv6 loopback.
+pub fn no_ipv6_loopback() -> bool {
+    let none = !has_ipv6_loopback();
+    if none {
+        println!("SKIPPED: no IPv6 loopback on this machine");
+    }
+    none
+}
+
 /// Connects `connector` to the server's root URL, by IP.
 pub async fn connect(connector: &Connector, server: &TestServer) -> Result<Conn, ConnectError> {
     connector.connect(&server.url("/").parse().unwrap()).await
@@ -55,8 +64,7 @@ pub async fn connect(connector: &Connector, server: &TestServer) -> Result<Conn,
 /// A default HTTPS test server on `::1`, or `None` (after a loud `SKIPPED:` line) on a machine
 /// without an IPv6 loopback (some containers have none).
 pub async fn ipv6_server() -> Option<TestServer> {
-    if !has_ipv6_loopback() {
-        println!("SKIPPED: no IPv6 loopback on this machine");
+    if no_ipv6_loopback() {
         return None;
     }
     Some(
@@ -66,4 +74,32 @@ pub async fn ipv6_server() -> Option<TestServer> {
             .await
             .unwrap(),
     )
+}
+
+/// How many TCP sockets of this process's network namespace are connected (or connecting) to
+/// `peer` in `state`, as `/proc/net/tcp` and `/proc/net/tcp6` write it (`01` established,
+/// `02` SYN-SENT).
+pub fn tcp_sockets_to(peer: SocketAddr, state: &str) -> usize {
+    // The files print each 32-bit word of an address as the in-memory u32: little-endian on
+    // x86 and arm.
+    let words = |bytes: &[u8]| -> String {
+        bytes
+            .chunks(4)
+            .map(|w| format!("{:02X}{:02X}{:02X}{:02X}", w[3], w[2], w[1], w[0]))
+            .collect()
+    };
+    let (file, addr) = match peer {
+        SocketAddr::V4(a) => ("/proc/net/tcp", words(&a.ip().octets())),
+        SocketAddr::V6(a) => ("/proc/net/tcp6", words(&a.ip().octets())),
+    };
+    let want = format!("{addr}:{:04X}", peer.port());
+    let table = std::fs::read_to_string(file).unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.len() > 3 && cols[2] == want && cols[3] == state
+        })
+        .count()
 }
