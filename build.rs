@@ -21,6 +21,7 @@ fn main() {
         "keepalive_idle_only",
         "keepalive_switch_only",
         "sock_nonblock",
+        "system_proxy",
     ] {
         println!("cargo::rustc-check-cfg=cfg({alias})");
     }
@@ -38,6 +39,10 @@ fn main() {
         "linux" | "android" | "fuchsia" | "freebsd" | "netbsd" | "dragonfly"
     ) {
         println!("cargo::rustc-cfg=sock_nonblock");
+    }
+    // hyper-util's matcher reads system proxy settings on these (elsewhere: the environment).
+    if matches!(os.as_str(), "macos" | "windows") {
+        println!("cargo::rustc-cfg=system_proxy");
     }
     // For checking the code of a platform set on a machine without the rust-std of any target
     // in it (OpenBSD, Solaris): `KEEPALIVE_CONNECTOR_CHECK_PLATFORM_SET=switch_only cargo clippy`

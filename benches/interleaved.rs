@@ -12,8 +12,9 @@
 //! Prints the medians and writes `target/criterion/interleaved.json`, which
 //! `cargo run --release --example bench-summary` turns into the same table as criterion's.
 //! Run with `cargo bench --bench interleaved`; the optional argument is a substring of the case
-//! names to run, and `BENCH_CONTENDERS=floor,ours_keepalive_off` runs only those contenders (for
-//! a profiler: `valgrind --tool=callgrind` or `strace -c -f` on the bench binary).
+//! names to run (or, ending in `$`, one whole name), and
+//! `BENCH_CONTENDERS=floor,ours_keepalive_off` runs only those contenders (for a profiler:
+//! `valgrind --tool=callgrind` or `strace -c -f` on the bench binary).
 
 mod common;
 
@@ -34,7 +35,8 @@ const BURST_BUDGET: Duration = Duration::from_secs(15);
 const MIN_ROUNDS: usize = 3;
 
 fn main() {
-    // `cargo bench` passes `--bench`; anything else is a filter on the case names.
+    // `cargo bench` passes `--bench`; anything else is a filter on the case names (a substring,
+    // or with a trailing `$` the whole name: `tcp_connect$` is not `tcp_connect_localhost`).
     let filter = std::env::args()
         .skip(1)
         .find(|arg| !arg.starts_with('-'))
@@ -44,7 +46,11 @@ fn main() {
         .map(|names| names.split(',').map(str::to_owned).collect());
     let env = Env::new();
     let mut rows = Vec::new();
-    for case in CASES.iter().filter(|case| case.group.contains(&filter)) {
+    let selected = |group: &str| match filter.strip_suffix('$') {
+        Some(exact) => group == exact,
+        None => group.contains(&filter),
+    };
+    for case in CASES.iter().filter(|case| selected(case.group)) {
         let running = case.start(&env);
         let mut clients: Vec<(Contender, Client)> = Contender::ALL
             .into_iter()

@@ -21,6 +21,11 @@ pub type BoxError = Box<dyn Error + Send + Sync>;
 /// ([`Conn::handshake`]), returning the status, the HTTP version and the body.
 pub async fn fetch(conn: Conn) -> Result<(StatusCode, Version, String), BoxError> {
     let uri = format!("https://{}/", conn.info().remote_addr());
+    fetch_uri(conn, &uri).await
+}
+
+/// Sends `GET uri` (an absolute URI) on a fresh connection, as [`fetch`] does.
+pub async fn fetch_uri(conn: Conn, uri: &str) -> Result<(StatusCode, Version, String), BoxError> {
     let (mut sender, driver) = conn.handshake::<Empty<Bytes>>().await?;
     tokio::spawn(driver);
     let resp = sender

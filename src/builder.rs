@@ -3,18 +3,32 @@
 
 use std::fmt;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::SockRef;
 
 use crate::connector::{Config, Connector};
-use crate::dial::{DialConfig, Resolve, SystemResolver};
-use crate::error::{non_zero, ConfigError, ConfigField};
+use crate::dial::{DialConfig, DnsCache, Family, LocalAddrs, Resolve, SystemResolver};
+use crate::error::{between, count, non_zero, ConfigError, ConfigField};
 use crate::http_version::HttpVersions;
+use crate::proxy::{Proxy, Routes};
 use crate::socket::{Keepalive, SocketPolicy, Stage};
 use crate::tls::{TlsOptions, TlsSetup};
+use crate::tunnel::TunnelSetup;
+
+/// RFC 8305 §5: the connection attempt delay "MUST NOT" be below 10 ms and "SHOULD NOT" be
+/// above 2 s.
+const MIN_HAPPY_EYEBALLS_DELAY: Duration = Duration::from_millis(10);
+const MAX_HAPPY_EYEBALLS_DELAY: Duration = Duration::from_secs(2);
+/// RFC 8305's recommended connection attempt delay.
+const DEFAULT_HAPPY_EYEBALLS_DELAY: Duration = Duration::from_millis(250);
+/// curl's DNS cache timeout.
+const DEFAULT_DNS_CACHE_TTL: Duration = Duration::from_secs(60);
+const DEFAULT_DNS_CACHE_CAPACITY: usize = 256;
+/// Eviction scans the cache when it is full, so it stays small.
+const MAX_DNS_CACHE_CAPACITY: usize = 65_536;
 
 /// Builds a [`Connector`]. Every value is checked once, in [`build`](Builder::build).
 ///
@@ -25,10 +39,14 @@ use crate::tls::{TlsOptions, TlsSetup};
 /// | [`keepalive`](Builder::keepalive) | on: 30 s idle, 10 s interval, 3 retries | `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT` |
 /// | [`keepalive_at`](Builder::keepalive_at) | [`Stage::AfterHandshake`] | |
 /// | [`nodelay`](Builder::nodelay) | on, set before connect | `TCP_NODELAY` |
-/// | `tcp_user_timeout` (Linux, Android, Fuchsia) | kernel default (unset) | `TCP_USER_TIMEOUT` |
-/// | [`local_address`](Builder::local_address) | any | `bind(2)` |
+/// | `tcp_user_timeout` (Linux, Android, Fuchsia) | with keepalive on: `idle + interval × retries` (60 s); off: unset | `TCP_USER_TIMEOUT` |
+/// | [`local_address`](Builder::local_address) / [`local_addresses`](Builder::local_addresses) | any | `bind(2)`, after the `BeforeConnect` options and hook |
+/// | [`ip_family`](Builder::ip_family) | both families | |
 /// | [`send_buffer_size`](Builder::send_buffer_size) / [`recv_buffer_size`](Builder::recv_buffer_size) | kernel default | `SO_SNDBUF` / `SO_RCVBUF` |
-/// | [`connect_timeout`](Builder::connect_timeout) | 10 s, DNS and TCP connect together | |
+/// | [`connect_timeout`](Builder::connect_timeout) | 10 s: one deadline for DNS and every connection attempt | |
+/// | [`happy_eyeballs`](Builder::happy_eyeballs) | on: addresses interleaved by family and raced (RFC 8305) | |
+/// | [`happy_eyeballs_delay`](Builder::happy_eyeballs_delay) | 250 ms between attempt starts | |
+/// | [`dns_cache_ttl`](Builder::dns_cache_ttl) / [`dns_cache_capacity`](Builder::dns_cache_capacity) | answers kept 60 s, at most 256 names | |
 /// | [`handshake_timeout`](Builder::handshake_timeout) | 10 s | |
 /// | HTTP versions | `h2` and `http/1.1` offered by ALPN | |
 /// | trust store | webpki-roots (Mozilla's roots), hostname verification on | |
@@ -47,22 +65,35 @@ use crate::tls::{TlsOptions, TlsSetup};
 #[must_use]
 pub struct Builder {
     socket: SocketPolicy,
-    local_address: Option<IpAddr>,
+    local: LocalAddrs,
     connect_timeout: Duration,
+    happy_eyeballs: bool,
+    happy_eyeballs_delay: Duration,
+    dns_cache_ttl: Option<Duration>,
+    dns_cache_capacity: usize,
     resolver: Option<Arc<dyn Resolve>>,
     handshake_timeout: Duration,
     http: HttpVersions,
     tls: TlsOptions,
+    proxies: Option<Vec<Proxy>>,
+    /// `None`: the default (keepalive's budget when keepalive is on); `Some(None)`: unset.
+    #[cfg_attr(not(tcp_user_timeout), allow(dead_code))]
+    tcp_user_timeout: Option<Option<Duration>>,
 }
 
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("socket", &self.socket)
-            .field("local_address", &self.local_address)
+            .field("local", &self.local)
             .field("connect_timeout", &self.connect_timeout)
+            .field("happy_eyeballs", &self.happy_eyeballs)
+            .field("happy_eyeballs_delay", &self.happy_eyeballs_delay)
+            .field("dns_cache_ttl", &self.dns_cache_ttl)
+            .field("dns_cache_capacity", &self.dns_cache_capacity)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("http", &self.http)
+            .field("proxies", &self.proxies)
             .finish_non_exhaustive()
     }
 }
@@ -86,12 +117,18 @@ impl Builder {
                 recv_buffer_size: None,
                 hook: None,
             },
-            local_address: None,
+            local: LocalAddrs::default(),
             connect_timeout: Duration::from_secs(10),
+            happy_eyeballs: true,
+            happy_eyeballs_delay: DEFAULT_HAPPY_EYEBALLS_DELAY,
+            dns_cache_ttl: Some(DEFAULT_DNS_CACHE_TTL),
+            dns_cache_capacity: DEFAULT_DNS_CACHE_CAPACITY,
             resolver: None,
             handshake_timeout: Duration::from_secs(10),
             http: HttpVersions::Both,
             tls: TlsOptions::default(),
+            proxies: None,
+            tcp_user_timeout: None,
         }
     }
 
@@ -117,41 +154,91 @@ impl Builder {
 
     /// Sets `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the kernel
     /// drops the connection. Applied at the keepalive stage. Whole milliseconds, not zero.
-    /// Default: unset (the kernel retransmits for about 15 minutes). Linux, Android and Fuchsia
-    /// only.
+    /// Linux, Android and Fuchsia only.
     ///
-    /// Keepalive alone does not cover a peer that vanishes while some of our data is still
-    /// unacknowledged: the kernel sends no keepalive probes then, it retransmits. This happens
-    /// in practice with HTTP/2, whose client acknowledges the server's SETTINGS just as a
-    /// response starts. For a connection that must notice a dead peer in every case, set this
-    /// too, to the keepalive budget `idle + interval × retries` (as tcp(7) suggests, it then
-    /// also bounds keepalive's own give-up time):
+    /// Default: with keepalive on, the keepalive budget
+    /// [`idle + interval × retries`](Keepalive::detection_time) (60 s by default), as grpc-go
+    /// does; with [`Keepalive::off()`], unset (the kernel retransmits for about 15 minutes).
+    /// A value set here wins either way; `None` leaves the kernel's default in place.
+    ///
+    /// Why on by default: keepalive alone does not cover a peer that vanishes while some of
+    /// our data is still unacknowledged: the kernel sends no keepalive probes then, it
+    /// retransmits. This happens in practice with HTTP/2, whose client acknowledges the
+    /// server's SETTINGS just as a response starts, and with any upload. With the timeout at
+    /// keepalive's own budget, a dead peer is noticed on the same schedule in both cases (and,
+    /// as tcp(7) says, the timeout then also bounds keepalive's give-up time).
     ///
     /// ```
     /// # #[cfg(target_os = "linux")] {
     /// use keepalive_connector::{Connector, Keepalive};
     /// use std::time::Duration;
     /// let connector = Connector::builder()
-    ///     .keepalive(Keepalive::new()) // 30 s + 10 s × 3 = 60 s
-    ///     .tcp_user_timeout(Duration::from_secs(60))
+    ///     .keepalive(Keepalive::new()) // 30 s + 10 s × 3 = 60 s by default
+    ///     .tcp_user_timeout(Duration::from_secs(20)) // give up on unacknowledged data sooner
     ///     .build()?;
     /// # }
     /// # Ok::<(), keepalive_connector::ConfigError>(())
     /// ```
     #[cfg(tcp_user_timeout)]
-    pub fn tcp_user_timeout(mut self, timeout: Duration) -> Self {
-        self.socket.tcp_user_timeout = Some(timeout);
+    pub fn tcp_user_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.tcp_user_timeout = Some(timeout.into());
         self
     }
 
-    /// Binds the socket to this local address before connecting (port chosen by the kernel).
-    /// Only remote addresses of the same family are tried. Default: any.
+    /// Binds every socket to this local address before connecting (port chosen by the
+    /// kernel). Only remote addresses of the same family are tried; see
+    /// [`local_addresses`](Builder::local_addresses) for one per family. Replaces the address
+    /// of its family set by an earlier call. Default: any.
     ///
-    /// Binding to port 0 before connect makes Linux reserve an ephemeral port without knowing
-    /// the destination, so all connections from one local address share one port range
-    /// (about 28,000 by default) whatever their destination.
+    /// The address is bound after the [`Stage::BeforeConnect`] options and the socket hook, so
+    /// the hook can set what must come before `bind(2)`: `IP_FREEBIND`, `SO_REUSEADDR`, or
+    /// `IP_BIND_ADDRESS_NO_PORT`. That last one matters at scale: binding to port 0 before
+    /// connect makes Linux reserve an ephemeral port without knowing the destination, so all
+    /// connections from one local address share one port range (about 28,000 by default)
+    /// whatever their destination; with `IP_BIND_ADDRESS_NO_PORT` (set through the socket's
+    /// raw descriptor: socket2 has no setter for it) the port is chosen at connect time, per
+    /// destination.
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// use keepalive_connector::{Connector, Stage};
+    /// let connector = Connector::builder()
+    ///     .local_address("127.0.0.1".parse().unwrap())
+    ///     .socket_hook(|stage, sock| {
+    ///         if stage == Stage::BeforeConnect && sock.domain()? == socket2::Domain::IPV4 {
+    ///             // Still possible: the socket is not bound yet.
+    ///             sock.set_freebind_v4(true)?;
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .build()?;
+    /// # }
+    /// # Ok::<(), keepalive_connector::ConfigError>(())
+    /// ```
     pub fn local_address(mut self, addr: IpAddr) -> Self {
-        self.local_address = Some(addr);
+        match addr {
+            IpAddr::V4(v4) => self.local.v4 = Some(v4),
+            IpAddr::V6(v6) => self.local.v6 = Some(v6),
+        }
+        self
+    }
+
+    /// Binds IPv4 sockets to `v4` and IPv6 sockets to `v6` (ports chosen by the kernel), so
+    /// that both families can still be raced with a fixed source address. Bound after the
+    /// `BeforeConnect` options and hook, as with [`local_address`](Builder::local_address).
+    /// Default: any.
+    pub fn local_addresses(mut self, v4: Ipv4Addr, v6: Ipv6Addr) -> Self {
+        self.local.v4 = Some(v4);
+        self.local.v6 = Some(v6);
+        self
+    }
+
+    /// Connects over this address family only, like curl's `-4`/`-6`: resolved addresses of
+    /// the other family are skipped, and a host that has none of this family (an IP literal
+    /// of the other family, too) fails with [`Phase::Connect`](crate::Phase::Connect).
+    /// Through a proxy it is the proxy's address that must be of this family. Default: both.
+    pub fn ip_family(mut self, family: Family) -> Self {
+        self.local.only = Some(family);
         self
     }
 
@@ -170,10 +257,59 @@ impl Builder {
         self
     }
 
-    /// Time allowed for name resolution and the TCP connect together. When a name resolves to
-    /// several addresses, each attempt gets an equal share of what is left. Default: 10 s.
+    /// Time allowed for name resolution and the TCP connect together: one deadline, counted
+    /// from the start of the connect. With happy eyeballs (the default), every attempt may run
+    /// until that deadline, a new one starting every
+    /// [`happy_eyeballs_delay`](Builder::happy_eyeballs_delay) (or as soon as one fails), so a
+    /// black-holed address costs the delay, not a share of the timeout. With
+    /// [`happy_eyeballs(false)`](Builder::happy_eyeballs), addresses are tried one after
+    /// another, each with an equal share of what is left of the timeout. Default: 10 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Whether to race a name's addresses (Happy Eyeballs v2, RFC 8305): ask for AAAA and A
+    /// records concurrently where the resolver can (and start on the first answer, waiting up
+    /// to 50 ms for AAAA after A), interleave the addresses by family, and start the next
+    /// attempt every [`happy_eyeballs_delay`](Builder::happy_eyeballs_delay) or as soon as the
+    /// running one fails; the first to connect wins and the others' sockets are closed at once.
+    /// [`Stage::BeforeConnect`] options and the socket hook apply to every attempt's socket,
+    /// [`Stage::AfterConnect`] and later only to the winner's.
+    ///
+    /// `false`: the whole answer is awaited and its addresses tried one after another, in the
+    /// resolver's order, each with an equal share of what is left of the connect timeout.
+    /// Default: on.
+    pub fn happy_eyeballs(mut self, enabled: bool) -> Self {
+        self.happy_eyeballs = enabled;
+        self
+    }
+
+    /// The connection attempt delay of happy eyeballs: how long an attempt has to connect
+    /// before the next address is tried alongside it. From 10 ms to 2 s (RFC 8305 §5's
+    /// limits; [`build`](Builder::build) refuses others). Default: 250 ms (hyper-util uses
+    /// 300 ms, curl 200 ms, RFC 8305 recommends 250 ms).
+    pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
+        self.happy_eyeballs_delay = delay;
+        self
+    }
+
+    /// How long the connector's DNS cache keeps a name's addresses, or `None` to resolve on
+    /// every connect. Positive answers only (a failed lookup is never cached); an entry is
+    /// dropped early when every address in it failed to connect; concurrent connects to a
+    /// name not yet cached share one lookup. IP literals and names in a
+    /// [`StaticResolver`](crate::StaticResolver)'s map bypass it (see
+    /// [`Resolve::cacheable`]). The cache is shared by every clone of the connector.
+    /// `getaddrinfo` reports no TTL, so this is the one applied. Default: 60 s (curl's).
+    pub fn dns_cache_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.dns_cache_ttl = ttl;
+        self
+    }
+
+    /// The most names (host and port) the DNS cache holds; when full, expired entries go
+    /// first, then the one closest to expiry. At least 1. Default: 256.
+    pub fn dns_cache_capacity(mut self, entries: usize) -> Self {
+        self.dns_cache_capacity = entries;
         self
     }
 
@@ -255,26 +391,83 @@ impl Builder {
         self
     }
 
+    /// Adds a proxy rule. Without any, the connector uses [`Proxy::from_env()`]: the
+    /// environment's proxy variables and, on macOS and Windows, the system proxy settings. The
+    /// first call replaces that default; later calls add rules, and the first rule that applies
+    /// to a URL wins. [`Proxy::none()`] means always direct.
+    ///
+    /// Through a proxy, the socket options and every [`Stage`] act on the socket to the proxy
+    /// (`AfterHandshake` comes after the origin's TLS handshake through the tunnel), so TCP
+    /// keepalive watches the hop to the proxy only, not the proxy's own connection to the
+    /// origin.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxies.get_or_insert_with(Vec::new).push(proxy);
+        self
+    }
+
     /// Checks every value and builds the [`Connector`].
-    pub fn build(self) -> Result<Connector, ConfigError> {
+    // Only the TCP_USER_TIMEOUT default (Linux, Android, Fuchsia) changes `self` before use.
+    #[cfg_attr(not(tcp_user_timeout), allow(unused_mut))]
+    pub fn build(mut self) -> Result<Connector, ConfigError> {
+        #[cfg(tcp_user_timeout)]
+        {
+            self.socket.tcp_user_timeout = match self.tcp_user_timeout {
+                Some(chosen) => chosen,
+                // Checked below, so at most 32767 s + 32767 s × 127: capped to what Linux
+                // takes (about 24.8 days).
+                None if self.socket.keepalive.is_enabled() => Some(
+                    self.socket
+                        .keepalive
+                        .detection_time()
+                        .min(crate::socket::limits::MAX_USER_TIMEOUT),
+                ),
+                None => None,
+            };
+        }
         self.socket.validate()?;
         non_zero(ConfigField::ConnectTimeout, self.connect_timeout)?;
         non_zero(ConfigField::HandshakeTimeout, self.handshake_timeout)?;
+        between(
+            ConfigField::HappyEyeballsDelay,
+            self.happy_eyeballs_delay,
+            MIN_HAPPY_EYEBALLS_DELAY,
+            MAX_HAPPY_EYEBALLS_DELAY,
+        )?;
+        if let Some(ttl) = self.dns_cache_ttl {
+            non_zero(ConfigField::DnsCacheTtl, ttl)?;
+        }
+        count(
+            ConfigField::DnsCacheCapacity,
+            self.dns_cache_capacity as u64,
+            MAX_DNS_CACHE_CAPACITY as u64,
+        )?;
         let tls = TlsSetup {
             config: self.tls.build(self.http)?,
             handshake_timeout: self.handshake_timeout,
             http: self.http,
         };
+        let routes = Routes::build(self.proxies.as_deref())?;
         let dial = DialConfig {
             resolver: self
                 .resolver
                 .unwrap_or_else(|| Arc::new(SystemResolver::new())),
-            local_address: self.local_address,
+            local: self.local,
             connect_timeout: self.connect_timeout,
+            happy_eyeballs: self.happy_eyeballs,
+            happy_eyeballs_delay: self.happy_eyeballs_delay,
+            cache: self
+                .dns_cache_ttl
+                .map(|ttl| Arc::new(DnsCache::new(ttl, self.dns_cache_capacity))),
+        };
+        let tunnel = TunnelSetup {
+            proxy_tls: tls.for_proxies(),
+            resolver: Arc::clone(&dial.resolver),
         };
         Ok(Connector::from_config(Config {
             socket: self.socket,
             dial,
+            routes,
+            tunnel,
             tls,
         }))
     }

@@ -23,7 +23,11 @@ pub struct SendRequest<B> {
 }
 
 enum Sender<B> {
-    Http1(http1::SendRequest<B>),
+    /// `forwarded`: the peer is a forwarding proxy, which takes absolute URIs.
+    Http1 {
+        sender: http1::SendRequest<B>,
+        forwarded: bool,
+    },
     Http2(http2::SendRequest<B>),
 }
 
@@ -90,10 +94,11 @@ impl Conn {
                 },
             ))
         } else {
+            let forwarded = self.is_forwarded();
             let (sender, conn) = http1::handshake(self).await?;
             Ok((
                 SendRequest {
-                    inner: Sender::Http1(sender),
+                    inner: Sender::Http1 { sender, forwarded },
                 },
                 ConnDriver {
                     inner: Box::pin(conn),
@@ -119,20 +124,21 @@ where
     /// Waits until the connection can take a request (HTTP/1.1 takes one at a time).
     pub async fn ready(&mut self) -> hyper::Result<()> {
         match &mut self.inner {
-            Sender::Http1(s) => s.ready().await,
+            Sender::Http1 { sender, .. } => sender.ready().await,
             Sender::Http2(s) => s.ready().await,
         }
     }
 
     /// Sends `req`, whose URI should be absolute (`https://host/path`), as hyper-util's
     /// `Client` takes it. For HTTP/1.1 it is sent in origin form (`/path`) with a `Host`
-    /// header made from the URI's authority unless the request has one; for HTTP/2 the URI
+    /// header made from the URI's authority unless the request has one (in absolute form to a
+    /// forwarding proxy, see [`Conn::is_forwarded`]); for HTTP/2 the URI
     /// gives `:scheme` and `:authority` and the version is set to HTTP/2.
     pub async fn send_request(&mut self, mut req: Request<B>) -> hyper::Result<Response<Incoming>> {
         match &mut self.inner {
-            Sender::Http1(s) => {
-                to_origin_form(&mut req);
-                s.send_request(req).await
+            Sender::Http1 { sender, forwarded } => {
+                prepare_http1(&mut req, *forwarded);
+                sender.send_request(req).await
             }
             Sender::Http2(s) => {
                 *req.version_mut() = Version::HTTP_2;
@@ -142,9 +148,9 @@ where
     }
 }
 
-/// `https://host:port/p?q` → `/p?q` plus `Host: host:port` (unless one is set), without any
-/// user info from the authority.
-fn to_origin_form<B>(req: &mut Request<B>) {
+/// `https://host:port/p?q` → `/p?q` (kept absolute for a forwarding proxy) plus
+/// `Host: host:port` unless one is set, without any user info from the authority.
+fn prepare_http1<B>(req: &mut Request<B>, forwarded: bool) {
     let uri = req.uri().clone();
     let Some(authority) = uri.authority() else {
         return;
@@ -157,6 +163,9 @@ fn to_origin_form<B>(req: &mut Request<B>) {
         if let Ok(value) = HeaderValue::from_str(&host) {
             req.headers_mut().insert(HOST, value);
         }
+    }
+    if forwarded {
+        return;
     }
     let path = uri
         .path_and_query()
@@ -175,7 +184,7 @@ mod tests {
             req.headers_mut()
                 .insert(HOST, HeaderValue::from_static(host));
         }
-        to_origin_form(&mut req);
+        prepare_http1(&mut req, false);
         req
     }
 
@@ -189,6 +198,16 @@ mod tests {
         assert_eq!(req.headers()[HOST], "example.com");
         let req = origin_form("https://user:secret@example.com/x", None);
         assert_eq!(req.headers()[HOST], "example.com", "no user info in Host");
+    }
+
+    #[test]
+    fn a_forwarding_proxy_gets_the_absolute_uri_and_a_host() {
+        let mut req = Request::get("http://example.com:8080/a?b")
+            .body(())
+            .unwrap();
+        prepare_http1(&mut req, true);
+        assert_eq!(req.uri(), "http://example.com:8080/a?b");
+        assert_eq!(req.headers()[HOST], "example.com:8080");
     }
 
     #[test]

@@ -16,10 +16,11 @@ use crate::dial::{self, DialConfig, Dialed, Endpoint};
 use crate::error::{ConnectError, Phase};
 use crate::info::{ConnectInfo, Timings, TlsInfo};
 use crate::origin::Origin;
+use crate::proxy::{Decision, ProxyInfo, Route, Routes};
 use crate::socket::{self, SocketPolicy, Stage};
 use crate::stream::{Conn, Transport};
 use crate::tls::{self, TlsSetup};
-use crate::tunnel;
+use crate::tunnel::{self, TunnelSetup, TunnelStream};
 
 /// The validated configuration shared (behind an `Arc`) by every clone of a [`Connector`]: one
 /// narrow piece per layer.
@@ -27,6 +28,8 @@ use crate::tunnel;
 pub(crate) struct Config {
     pub(crate) socket: SocketPolicy,
     pub(crate) dial: DialConfig,
+    pub(crate) routes: Routes,
+    pub(crate) tunnel: TunnelSetup,
     pub(crate) tls: TlsSetup,
 }
 
@@ -69,6 +72,10 @@ impl Connector {
         }
     }
 
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The rustls configuration every connection shares (with its ALPN list).
     pub fn tls_config(&self) -> &Arc<rustls::ClientConfig> {
         &self.config.tls.config
@@ -77,15 +84,7 @@ impl Connector {
     /// Connects to `uri`'s host and port: resolves the name, connects, does the TLS handshake
     /// for `https`, applying socket options at their stages.
     pub async fn connect(&self, uri: &Uri) -> Result<Conn, ConnectError> {
-        let origin = Origin::from_uri(uri).map_err(|e| {
-            let err = ConnectError::new(Phase::Uri).with_uri(uri).with_source(e);
-            match uri.host() {
-                // Unbracketed, as `Origin::host` and every other phase's errors have it.
-                Some(host) => err.with_host(host.trim_start_matches('[').trim_end_matches(']')),
-                None => err,
-            }
-        })?;
-        self.connect_origin(&origin).await
+        self.connect_origin(&parse_origin(uri)?).await
     }
 
     /// Runs only this connector's *secure* step (its shared rustls configuration, ALPN check
@@ -119,6 +118,64 @@ impl Connector {
             .map_err(|e| e.with_host(origin.host()))
     }
 
+    /// Runs only this connector's *tunnel* step for `origin` over any byte stream to the proxy
+    /// its rules choose for `origin` (an in-memory stream in a test or a fuzzer, or a socket
+    /// you dialed yourself): TLS to an `https://` proxy, then `CONNECT`, or SOCKS5. Returns the
+    /// stream, ready for the origin's TLS ([`tls_handshake`](Connector::tls_handshake)), and
+    /// the proxy; for a direct route, the stream as it was and `None`. Errors are
+    /// [`Phase::Proxy`], within the connect timeout.
+    pub async fn tunnel_handshake<IO>(
+        &self,
+        origin: &Origin,
+        io: IO,
+    ) -> Result<(TunnelStream<IO>, Option<ProxyInfo>), ConnectError>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let proxy = match self.config.routes.decide(origin) {
+            Decision::Proxy(proxy) => proxy,
+            Decision::Direct | Decision::Exempt(_) => return Ok((TunnelStream::Plain(io), None)),
+        };
+        let budget = self.config.dial.connect_timeout;
+        let info = ProxyInfo::new(Arc::clone(&proxy));
+        let stream = tunnel::tunnel(
+            &self.config.tunnel,
+            &proxy,
+            io,
+            origin,
+            false,
+            deadline_after(Instant::now(), budget),
+            budget,
+        )
+        .await
+        .map_err(|e| e.with_proxy(info.clone()))?;
+        Ok((stream, Some(info)))
+    }
+
+    /// How this connector would reach `uri`: direct, through a proxy, or direct because a
+    /// no-proxy rule exempts the host. Nothing is connected; the rules were read when the
+    /// connector was built.
+    ///
+    /// ```
+    /// use keepalive_connector::{Connector, Proxy, Route};
+    /// let connector = Connector::builder()
+    ///     .proxy(Proxy::https("http://proxy.corp:3128").no_proxy(".internal"))
+    ///     .build()?;
+    /// let route = |u: &str| connector.route(&u.parse().unwrap()).unwrap();
+    /// assert!(matches!(route("https://example.com/"), Route::Proxy(p) if p.url() == "http://proxy.corp:3128/"));
+    /// assert!(matches!(route("https://api.internal/"), Route::NoProxy(_)));
+    /// assert_eq!(route("http://example.com/"), Route::Direct);
+    /// # Ok::<(), keepalive_connector::ConfigError>(())
+    /// ```
+    pub fn route(&self, uri: &Uri) -> Result<Route, ConnectError> {
+        let origin = parse_origin(uri)?;
+        Ok(match self.config.routes.decide(&origin) {
+            Decision::Direct => Route::Direct,
+            Decision::Proxy(p) => Route::Proxy(ProxyInfo::new(p)),
+            Decision::Exempt(p) => Route::NoProxy(ProxyInfo::new(p)),
+        })
+    }
+
     /// Connects to an already parsed [`Origin`].
     pub async fn connect_origin(&self, origin: &Origin) -> Result<Conn, ConnectError> {
         let span = tracing::debug_span!("connect", host = origin.host(), port = origin.port());
@@ -133,10 +190,29 @@ impl Connector {
     }
 }
 
-/// The connect path, layer by layer: dial → tunnel → secure, then the last stage and the
-/// kernel read-back on the dialed socket.
+/// `uri` as an [`Origin`], or a [`Phase::Uri`] error.
+fn parse_origin(uri: &Uri) -> Result<Origin, ConnectError> {
+    Origin::from_uri(uri).map_err(|e| {
+        let err = ConnectError::new(Phase::Uri).with_uri(uri).with_source(e);
+        match uri.host() {
+            // Unbracketed, as `Origin::host` and every other phase's errors have it.
+            Some(host) => err.with_host(host.trim_start_matches('[').trim_end_matches(']')),
+            None => err,
+        }
+    })
+}
+
+/// `start + budget`; a `Duration::MAX` budget means "no timeout": a deadline decades away, not
+/// an overflow.
+fn deadline_after(start: Instant, budget: std::time::Duration) -> Instant {
+    start
+        .checked_add(budget)
+        .unwrap_or_else(|| start + std::time::Duration::from_secs(30 * 365 * 86_400))
+}
+
+/// The connect path, layer by layer: route → dial → tunnel → secure, then the last stage and
+/// the kernel read-back on the dialed socket.
 async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
-    let host = origin.host();
     // Checked before any network work, so a host rustls cannot verify fails fast as Phase::Uri.
     let server_name = origin
         .is_tls()
@@ -144,21 +220,64 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
         .transpose()?;
     let start = Instant::now();
 
-    let to = Endpoint {
-        host,
-        ip: origin.ip(),
-        port: origin.port(),
+    // Where the socket goes: the origin, or the proxy the rules choose for it.
+    let proxy = match cfg.routes.decide(origin) {
+        Decision::Proxy(proxy) => Some(proxy),
+        Decision::Direct | Decision::Exempt(_) => None,
+    };
+    let proxy_info = proxy.as_ref().map(|p| ProxyInfo::new(Arc::clone(p)));
+    let named = |e: ConnectError| match &proxy_info {
+        Some(info) => e.with_proxy(info.clone()),
+        None => e,
+    };
+    let to = match &proxy {
+        Some(p) => Endpoint {
+            host: &p.host,
+            ip: p.ip,
+            port: p.port,
+        },
+        None => Endpoint {
+            host: origin.host(),
+            ip: origin.ip(),
+            port: origin.port(),
+        },
     };
     let Dialed {
         stream,
         remote_addr,
         attempts,
         dns,
+        dns_from_cache,
         connect,
-    } = dial::dial(&cfg.dial, &cfg.socket, to).await?;
+    } = dial::dial(&cfg.dial, &cfg.socket, to)
+        .await
+        .map_err(named)?;
 
-    let stream = tunnel::tunnel(stream, origin).await?;
+    let (stream, proxy_time, forwarded) = match &proxy {
+        None => (TunnelStream::Plain(stream), None, false),
+        Some(p) => {
+            let forward = tunnel::forwards(p, origin, cfg.tls.http.is_h2(None));
+            let tunnel_start = Instant::now();
+            let budget = cfg.dial.connect_timeout;
+            let stream = tunnel::tunnel(
+                &cfg.tunnel,
+                p,
+                stream,
+                origin,
+                forward,
+                deadline_after(start, budget),
+                budget,
+            )
+            .instrument(tracing::debug_span!("proxy", proxy = %p.url, kind = %p.kind))
+            .await
+            .map_err(|e| named(e.with_addr(remote_addr)))?;
+            let proxy_time = tunnel_start.elapsed();
+            debug!(?proxy_time, forward, "proxy tunnel ready");
+            (stream, Some(proxy_time), forward)
+        }
+    };
 
+    let host = origin.host();
     let (transport, tls) = match server_name {
         None => (Transport::Plain(stream), None),
         Some(name) => {
@@ -166,7 +285,7 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
             let (stream, info) = tls::secure(&cfg.tls, name, stream)
                 .instrument(tracing::debug_span!("tls"))
                 .await
-                .map_err(|e| e.with_host(host).with_addr(remote_addr))?;
+                .map_err(|e| named(e.with_host(host).with_addr(remote_addr)))?;
             let tls_time = tls_start.elapsed();
             debug!(?tls_time, version = ?info.version(), alpn = ?info.alpn().map(String::from_utf8_lossy), "tls handshake done");
             (Transport::Tls(Box::new(stream)), Some((info, tls_time)))
@@ -175,20 +294,23 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
 
     let tcp = transport.tcp();
     // A connection lost under these options is reported in the phase that just ended.
-    let now = if tls.is_some() {
-        Phase::Tls
-    } else {
-        Phase::Connect
+    let now = match (&tls, &proxy) {
+        (Some(_), _) => Phase::Tls,
+        (None, Some(_)) => Phase::Proxy,
+        (None, None) => Phase::Connect,
     };
-    let socket_err =
-        |e| ConnectError::socket(Stage::AfterHandshake, now, remote_addr, e).with_host(host);
+    let socket_err = |e| {
+        named(ConnectError::socket(Stage::AfterHandshake, now, remote_addr, e).with_host(to.host))
+    };
     socket::apply(&cfg.socket, Stage::AfterHandshake, SockRef::from(tcp)).map_err(socket_err)?;
     let readback = socket::read_back(&cfg.socket, SockRef::from(tcp)).map_err(socket_err)?;
     let local_addr = tcp.local_addr().map_err(|e| {
-        ConnectError::new(Phase::Connect)
-            .with_host(host)
-            .with_addr(remote_addr)
-            .with_source(e)
+        named(
+            ConnectError::new(Phase::Connect)
+                .with_host(to.host)
+                .with_addr(remote_addr)
+                .with_source(e),
+        )
     })?;
     debug!(keepalive = ?readback.keepalive, nodelay = readback.nodelay, "socket options read back");
 
@@ -200,16 +322,19 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
         timings: Timings {
             dns,
             connect,
+            proxy: proxy_time,
             tls: tls_time,
             total: start.elapsed(),
         },
-        attempts,
+        attempts: attempts.into(),
+        dns_from_cache,
         tls,
         keepalive: readback.keepalive,
         nodelay: readback.nodelay,
         tcp_user_timeout: readback.tcp_user_timeout,
+        proxy: proxy_info,
     };
-    Ok(Conn::new(transport, info, h2))
+    Ok(Conn::new(transport, info, h2, forwarded))
 }
 
 /// The future of [`Connector`]'s `Service::call`.

@@ -2,10 +2,13 @@
 //! [`TlsInfo`], [`KeepaliveInfo`] with each value's [`ValueSource`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::{CipherSuite, HandshakeKind, ProtocolVersion};
 
+use crate::dial::Attempt;
+use crate::proxy::ProxyInfo;
 use crate::socket::{Keepalive, Stage};
 
 /// What happened while a connection was made. Attached to every response of a
@@ -24,11 +27,14 @@ pub struct ConnectInfo {
     pub(crate) remote_addr: SocketAddr,
     pub(crate) local_addr: SocketAddr,
     pub(crate) timings: Timings,
-    pub(crate) attempts: usize,
+    /// Shared, so that the clone hyper-util's `Client` makes for every response is cheap.
+    pub(crate) attempts: Arc<[Attempt]>,
+    pub(crate) dns_from_cache: bool,
     pub(crate) tls: Option<TlsInfo>,
     pub(crate) keepalive: Option<KeepaliveInfo>,
     pub(crate) nodelay: bool,
     pub(crate) tcp_user_timeout: Option<Duration>,
+    pub(crate) proxy: Option<ProxyInfo>,
 }
 
 /// What a TLS handshake negotiated: the TLS part of [`ConnectInfo`], and what
@@ -79,7 +85,13 @@ impl TlsInfo {
 }
 
 impl ConnectInfo {
-    /// The peer's address (the one that accepted, when a name resolved to several).
+    /// The proxy the connection goes through; `None` when direct.
+    pub fn proxy(&self) -> Option<&ProxyInfo> {
+        self.proxy.as_ref()
+    }
+
+    /// The address of the socket's peer: the origin's (the one that accepted, when a name
+    /// resolved to several), or the proxy's when there is one.
     pub fn remote_addr(&self) -> SocketAddr {
         self.remote_addr
     }
@@ -94,9 +106,38 @@ impl ConnectInfo {
         &self.timings
     }
 
-    /// How many addresses were tried before one connected (1 when the first one did).
+    /// How many addresses were tried before one connected (1 when the first one did): the
+    /// length of [`attempts`](ConnectInfo::attempts).
     pub fn connect_attempts(&self) -> usize {
-        self.attempts
+        self.attempts.len()
+    }
+
+    /// Every address tried, in the order the attempts started: when each started, how long it
+    /// ran and how it ended. The one that connected is among them; with happy eyeballs, the
+    /// others are ones that failed before it connected, or were still under way and were
+    /// cancelled (their sockets closed) when it did.
+    ///
+    /// ```
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let connector = keepalive_connector::Connector::builder().build()?;
+    /// use keepalive_connector::AttemptOutcome;
+    /// let conn = connector.connect(&"https://example.com/".parse()?).await?;
+    /// for attempt in conn.info().attempts() {
+    ///     if attempt.outcome() != AttemptOutcome::Connected {
+    ///         println!("{attempt}"); // [2001:db8::1]:443 started at 1.1ms, cancelled after 250.3ms
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    /// Whether the addresses came from the connector's DNS cache (see
+    /// [`Builder::dns_cache_ttl`](crate::Builder::dns_cache_ttl)) rather than from the
+    /// resolver. `false` for IP literals and names the resolver answered.
+    pub fn dns_from_cache(&self) -> bool {
+        self.dns_from_cache
     }
 
     /// What the TLS handshake negotiated; `None` for plain `http://`.
@@ -156,22 +197,33 @@ impl ConnectInfo {
 pub struct Timings {
     pub(crate) dns: Option<Duration>,
     pub(crate) connect: Duration,
+    pub(crate) proxy: Option<Duration>,
     pub(crate) tls: Option<Duration>,
     pub(crate) total: Duration,
 }
 
 impl Timings {
-    /// Name resolution; `None` when the host was an IP literal.
+    /// Name resolution (of the proxy's name, through a proxy): from the start until the first
+    /// connection attempt could start (with per-family lookups, the first answer, or the AAAA
+    /// answer up to 50 ms after an A answer); near zero for an answer from the DNS cache;
+    /// `None` when the host was an IP literal.
     pub fn dns(&self) -> Option<Duration> {
         self.dns
     }
 
-    /// The TCP connect, over all attempted addresses, including socket set-up.
+    /// The TCP connect, from the first attempt's start until one connected, over every
+    /// attempted address, including socket set-up.
     pub fn connect(&self) -> Duration {
         self.connect
     }
 
-    /// The TLS handshake; `None` for plain `http://`.
+    /// The tunnel set-up through a proxy: the `CONNECT` exchange (after TLS to an `https://`
+    /// proxy) or the SOCKS5 negotiation; `None` when direct.
+    pub fn proxy(&self) -> Option<Duration> {
+        self.proxy
+    }
+
+    /// The TLS handshake with the origin; `None` for plain `http://`.
     pub fn tls(&self) -> Option<Duration> {
         self.tls
     }

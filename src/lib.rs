@@ -9,9 +9,12 @@
 //! ```text
 //!  Uri ──► Origin   scheme, host, port: whom TLS verifies            Phase::Uri
 //!            │
-//!  dial      resolve ──► socket (socket2) ──► TCP connect (tokio)   Phase::Dns, Phase::Connect
-//!            │             └ Stage::BeforeConnect  └ Stage::AfterConnect
-//!  tunnel    the dialed socket ──► a stream that reaches the origin (direct today)
+//!  route     direct, or the proxy the rules (environment, system, explicit) choose
+//!            │
+//!  dial      cache / resolve ──► sockets (socket2), raced ──► TCP   Phase::Dns, Phase::Connect
+//!            │  (AAAA + A; the origin's name or the proxy's)
+//!            │                   └ Stage::BeforeConnect      └ Stage::AfterConnect (winner)
+//!  tunnel    TLS to an https:// proxy, CONNECT or SOCKS5; nothing direct  Phase::Proxy
 //!            │
 //!  secure    TLS (rustls, ALPN) over that stream                     Phase::Tls
 //!            │
@@ -23,6 +26,13 @@
 //!
 //! Socket options and the socket hook fail as [`Phase::Socket`] at whichever [`Stage`] they
 //! belong to.
+//!
+//! Dialing follows Happy Eyeballs v2 (RFC 8305): AAAA and A asked concurrently where the
+//! resolver can ([`Resolve::resolve_family`]), addresses interleaved by family and raced with a
+//! 250 ms attempt delay within one connect-timeout deadline, answers kept in a DNS cache shared
+//! by the connector's clones, and every attempt reported ([`ConnectInfo::attempts`],
+//! [`ConnectError::attempts`]). See [`Builder::happy_eyeballs`] and
+//! [`Builder::dns_cache_ttl`].
 //!
 //! Keepalive (`SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`) and
 //! `TCP_USER_TIMEOUT` are applied at exactly one [`Stage`], by default
@@ -36,8 +46,6 @@
 //!
 //! ```no_run
 //! use http_body_util::Empty;
-//! use hyper_util::client::legacy::Client;
-//! use hyper_util::rt::TokioExecutor;
 //! use keepalive_connector::{ConnectInfo, Connector, Keepalive, Stage};
 //! use std::time::Duration;
 //!
@@ -49,8 +57,8 @@
 //!         .retries(3))
 //!     .keepalive_at(Stage::AfterHandshake)
 //!     .build()?;
-//! let client = Client::builder(TokioExecutor::new())
-//!     .build::<_, Empty<bytes::Bytes>>(connector);
+//! // hyper-util's Client, with HTTP/2 PINGs on the same schedule as TCP keepalive.
+//! let client = connector.client::<Empty<bytes::Bytes>>();
 //! let resp = client.get("https://example.com/".parse()?).await?;
 //! if let Some(info) = resp.extensions().get::<ConnectInfo>() {
 //!     println!("keepalive read back from the kernel: {:?}", info.keepalive());
@@ -73,6 +81,9 @@
 //!   resume. Certificates and host names are verified against webpki-roots (or the roots you
 //!   add) unless you bring your own `tls_config` with a verifier of your own. The crypto
 //!   provider is the process default if the application installed one, else aws-lc-rs.
+//! - The route is the environment's: without a [`Builder::proxy`] call, the proxy variables
+//!   (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, …) and the macOS/Windows system settings apply, as
+//!   in reqwest and curl, so turning keepalive on never sends traffic around the user's proxy.
 //! - `tracing` spans and events at `debug` level mark each phase; nothing is printed unless the
 //!   application installs a subscriber.
 //!
@@ -97,6 +108,7 @@
 
 // The public interface is: (internals live in private modules and can move freely)
 mod builder;
+mod client;
 mod codec;
 mod connector;
 mod dial;
@@ -104,17 +116,19 @@ mod error;
 mod http_version;
 mod info;
 mod origin;
+mod proxy;
 mod socket;
 mod stream;
 mod tls;
 mod tunnel;
 
 pub use builder::Builder;
+pub use client::POOL_IDLE_TIMEOUT;
 pub use codec::{ConnDriver, SendRequest};
 pub use connector::{Connecting, Connector};
 pub use dial::{
-    ParseResolveError, ParseResolveErrorKind, Resolve, ResolveEntry, Resolving, StaticResolver,
-    SystemResolver,
+    Attempt, AttemptOutcome, Family, ParseResolveError, ParseResolveErrorKind, Resolve,
+    ResolveEntry, Resolving, StaticResolver, SystemResolver,
 };
 pub use error::{
     io_error_kind, ConfigError, ConfigErrorReason, ConfigField, Conflict, ConnectError, Limit,
@@ -122,11 +136,16 @@ pub use error::{
 };
 pub use info::{ConnectInfo, KeepaliveInfo, Timings, TlsInfo, ValueSource};
 pub use origin::{InvalidUri, Origin};
+pub use proxy::{
+    InvalidProxy, Proxy, ProxyError, ProxyInfo, ProxyKind, ProxySource, Route, SocksError,
+    SocksReply,
+};
 pub use socket::{
     Availability, Keepalive, KeepaliveSupport, OptionSupport, ParseStageError, SocketOption,
     SocketOptionError, Stage,
 };
 pub use stream::Conn;
+pub use tunnel::TunnelStream;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

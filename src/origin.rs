@@ -41,41 +41,8 @@ impl Origin {
             Some(s) if s.eq_ignore_ascii_case("http") => false,
             Some(s) => return Err(InvalidUri::UnsupportedScheme(s.to_owned())),
         };
-        let raw_host = uri.host().filter(|h| !h.is_empty());
-        let Some(raw_host) = raw_host else {
-            return Err(InvalidUri::MissingHost);
-        };
-        let port = match explicit_port(uri)? {
-            None => {
-                if tls {
-                    443
-                } else {
-                    80
-                }
-            }
-            Some(p) => match p.parse::<u16>() {
-                Ok(n) if n != 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
-                _ => return Err(InvalidUri::BadPort(p.to_owned())),
-            },
-        };
-        let (host, ip) = match raw_host.strip_prefix('[') {
-            Some(inner) => {
-                let inner = inner.strip_suffix(']').unwrap_or(inner);
-                match inner.parse::<IpAddr>() {
-                    Ok(ip @ IpAddr::V6(_)) => (inner.to_owned(), Some(ip)),
-                    _ => return Err(InvalidUri::BadHost(raw_host.to_owned())),
-                }
-            }
-            None => {
-                // A name reaches the resolver and, for https, the certificate check: refuse
-                // here what no host name contains (the `http` crate lets `~[zz]` through).
-                if !is_host_name(raw_host) {
-                    return Err(InvalidUri::BadHost(raw_host.to_owned()));
-                }
-                let ip = raw_host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4);
-                (raw_host.to_ascii_lowercase(), ip)
-            }
-        };
+        let default_port = if tls { 443 } else { 80 };
+        let HostPort { host, ip, port } = host_port(uri, default_port)?;
         Ok(Origin {
             tls,
             host,
@@ -102,6 +69,67 @@ impl Origin {
     /// The port, explicit or the scheme's default.
     pub fn port(&self) -> u16 {
         self.port
+    }
+}
+
+/// A URI's host (lower-cased name, or unbracketed IP literal) and port.
+pub(crate) struct HostPort {
+    pub(crate) host: String,
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) port: u16,
+}
+
+/// The host and port of `uri`'s authority (user info skipped), `default_port` when none is
+/// written. Shared by origins and proxy URLs, which must refuse the same malformed hosts.
+pub(crate) fn host_port(uri: &Uri, default_port: u16) -> Result<HostPort, InvalidUri> {
+    let raw_host = uri.host().filter(|h| !h.is_empty());
+    let Some(raw_host) = raw_host else {
+        return Err(InvalidUri::MissingHost);
+    };
+    let port = match explicit_port(uri)? {
+        None => default_port,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n != 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => return Err(InvalidUri::BadPort(p.to_owned())),
+        },
+    };
+    let (host, ip) = match raw_host.strip_prefix('[') {
+        Some(inner) => {
+            let inner = inner.strip_suffix(']').unwrap_or(inner);
+            match inner.parse::<IpAddr>() {
+                Ok(ip @ IpAddr::V6(_)) => (inner.to_owned(), Some(ip)),
+                _ => return Err(InvalidUri::BadHost(raw_host.to_owned())),
+            }
+        }
+        None => {
+            // A name reaches the resolver and, for https, the certificate check: refuse
+            // here what no host name contains (the `http` crate lets `~[zz]` through).
+            if !is_host_name(raw_host) {
+                return Err(InvalidUri::BadHost(raw_host.to_owned()));
+            }
+            let ip = raw_host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4);
+            (raw_host.to_ascii_lowercase(), ip)
+        }
+    };
+    Ok(HostPort { host, ip, port })
+}
+
+/// `uri` as text with any user info (`user:password@`) replaced by `***@`, for messages and
+/// logs: credentials never reach a `Display` or `Debug`.
+pub(crate) fn redact_uri(uri: &str) -> String {
+    let (scheme, rest) = match uri.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, uri),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let redacted = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}{tail}"),
+        None => return uri.to_owned(),
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{redacted}"),
+        None => redacted,
     }
 }
 
@@ -174,3 +202,28 @@ impl fmt::Display for InvalidUri {
 }
 
 impl std::error::Error for InvalidUri {}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_uri;
+
+    #[test]
+    fn user_info_is_redacted() {
+        assert_eq!(
+            redact_uri("https://u:secret@h:99999/p?q"),
+            "https://***@h:99999/p?q"
+        );
+        assert_eq!(
+            redact_uri("socks5h://a:b@[::1]:1080"),
+            "socks5h://***@[::1]:1080"
+        );
+        assert_eq!(redact_uri("user:pw@proxy:3128"), "***@proxy:3128");
+        assert_eq!(
+            redact_uri("http://h/p@q"),
+            "http://h/p@q",
+            "an @ in the path is not user info"
+        );
+        assert_eq!(redact_uri("http://a@b:c@h/"), "http://***@h/");
+        assert_eq!(redact_uri("https://h/"), "https://h/");
+    }
+}

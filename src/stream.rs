@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::info::ConnectInfo;
+use crate::tunnel::TunnelStream;
 
 /// A connection made by a [`Connector`](crate::Connector): plain TCP for `http://`, TLS for
 /// `https://`.
@@ -24,31 +25,37 @@ pub struct Conn {
     io: TokioIo<Transport>,
     info: ConnectInfo,
     h2: bool,
+    forwarded: bool,
 }
 
-/// The byte stream under a [`Conn`].
+/// What the tunnel layer hands on: the dialed socket, or TLS to an `https://` proxy over it.
+pub(crate) type Tunneled = TunnelStream<TcpStream>;
+
+/// The byte stream under a [`Conn`]: the tunnel itself (plain `http://`), or the origin's TLS
+/// over it.
 #[derive(Debug)]
 pub(crate) enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(Tunneled),
+    Tls(Box<TlsStream<Tunneled>>),
 }
 
 impl Transport {
-    /// The TCP stream, under TLS or not.
+    /// The TCP stream (to the origin, or to the proxy), under any TLS.
     pub(crate) fn tcp(&self) -> &TcpStream {
         match self {
-            Transport::Plain(tcp) => tcp,
-            Transport::Tls(tls) => tls.get_ref().0,
+            Transport::Plain(tunnel) => tunnel.get_ref(),
+            Transport::Tls(tls) => tls.get_ref().0.get_ref(),
         }
     }
 }
 
 impl Conn {
-    pub(crate) fn new(transport: Transport, info: ConnectInfo, h2: bool) -> Self {
+    pub(crate) fn new(transport: Transport, info: ConnectInfo, h2: bool, forwarded: bool) -> Self {
         Conn {
             io: TokioIo::new(transport),
             info,
             h2,
+            forwarded,
         }
     }
 
@@ -63,12 +70,21 @@ impl Conn {
         self.h2
     }
 
-    /// The TCP stream underneath, for socket options not covered by the connector.
+    /// `true` when the connection goes to an HTTP proxy that forwards requests (a plain
+    /// `http://` origin through an `http://` or `https://` proxy): requests on it carry the
+    /// absolute URI. hyper-util's `Client` learns this from `connected()`, and
+    /// [`Conn::handshake`]'s `SendRequest` keeps such URIs absolute.
+    pub fn is_forwarded(&self) -> bool {
+        self.forwarded
+    }
+
+    /// The TCP stream underneath (to the proxy, when there is one), for socket options not
+    /// covered by the connector.
     pub fn tcp(&self) -> &TcpStream {
         self.io.inner().tcp()
     }
 
-    /// The rustls connection state, for `https://` connections.
+    /// The rustls connection state with the origin, for `https://` connections.
     pub fn tls(&self) -> Option<&rustls::ClientConnection> {
         match self.io.inner() {
             Transport::Plain(_) => None,
@@ -79,7 +95,9 @@ impl Conn {
 
 impl Connection for Conn {
     fn connected(&self) -> Connected {
-        let connected = Connected::new().extra(self.info.clone());
+        let connected = Connected::new()
+            .extra(self.info.clone())
+            .proxy(self.forwarded);
         if self.h2 {
             connected.negotiated_h2()
         } else {

@@ -1,14 +1,246 @@
-//! The *tunnel* layer, between dial and secure: it takes the dialed socket and the origin and
-//! hands on a stream that reaches the origin. Every route is direct today, so the socket is
-//! handed on as it is; a proxy (HTTP CONNECT, SOCKS5) becomes a step here without any other
-//! layer changing.
+//! The *tunnel* layer, between dial and secure: it takes the dialed stream and the origin and
+//! hands on a stream that reaches the origin. Direct, that is the dialed stream itself; through
+//! a proxy, it runs the proxy's protocol: TLS to an `https://` proxy, then `CONNECT`, or SOCKS5.
 
-use tokio::net::TcpStream;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use crate::error::ConnectError;
+use rustls::pki_types::{DnsName, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
+
+use crate::dial::Resolve;
+use crate::error::{ConnectError, NoAddress, Phase};
 use crate::origin::Origin;
+use crate::proxy::http::{self as connect, Failure};
+use crate::proxy::socks::{self, SocksTarget};
+use crate::proxy::{ProxyAuth, ProxyKind, ProxyTarget};
+use crate::tls::{self, TlsSetup};
 
-/// Makes `stream` reach `origin`. Direct: nothing to do.
-pub(crate) async fn tunnel(stream: TcpStream, _origin: &Origin) -> Result<TcpStream, ConnectError> {
-    Ok(stream)
+/// A stream that reaches the origin: the dialed stream itself (direct, `CONNECT`, SOCKS5), or
+/// TLS to an `https://` proxy over it. Returned by
+/// [`Connector::tunnel_handshake`](crate::Connector::tunnel_handshake); what the *secure*
+/// layer runs the origin's TLS over.
+#[derive(Debug)]
+pub enum TunnelStream<IO> {
+    /// The stream as dialed.
+    Plain(IO),
+    /// TLS to an `https://` proxy, inside which the tunnel runs.
+    Tls(Box<TlsStream<IO>>),
+}
+
+impl<IO> TunnelStream<IO> {
+    /// The dialed stream underneath (the socket to the proxy, when there is one).
+    pub fn get_ref(&self) -> &IO {
+        match self {
+            TunnelStream::Plain(io) => io,
+            TunnelStream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
+/// The proxy piece of a connector's configuration: what the tunnel layer needs besides the
+/// proxy itself.
+#[derive(Clone)]
+pub(crate) struct TunnelSetup {
+    /// TLS to `https://` proxies: the connector's trust, ALPN `http/1.1` only.
+    pub(crate) proxy_tls: TlsSetup,
+    /// For `socks5://`, which resolves the origin's name here.
+    pub(crate) resolver: Arc<dyn Resolve>,
+}
+
+impl std::fmt::Debug for TunnelSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TunnelSetup")
+            .field("proxy_tls", &self.proxy_tls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether an `http://` origin is reached by absolute-form forwarding instead of a tunnel:
+/// through an HTTP(S) proxy without credentials (which would have to go on every request, and
+/// a connector cannot add headers to hyper-util's requests) and not HTTP/2 (proxies forward
+/// HTTP/1.1).
+pub(crate) fn forwards(proxy: &ProxyTarget, origin: &Origin, h2_prior_knowledge: bool) -> bool {
+    !origin.is_tls()
+        && matches!(proxy.kind, ProxyKind::Http | ProxyKind::Https)
+        && !proxy.auth.is_some()
+        && !h2_prior_knowledge
+}
+
+/// Runs `proxy`'s protocol over `io` (a stream to the proxy) so that it reaches `origin`, or,
+/// when `forward`, only what it takes to speak HTTP to the proxy itself. The exchange must end
+/// by `deadline` (the connect timeout, `budget`, shared with dialing); TLS to an `https://`
+/// proxy has the handshake timeout. Every failure is [`Phase::Proxy`].
+pub(crate) async fn tunnel<IO>(
+    setup: &TunnelSetup,
+    proxy: &ProxyTarget,
+    io: IO,
+    origin: &Origin,
+    forward: bool,
+    deadline: Instant,
+    budget: Duration,
+) -> Result<TunnelStream<IO>, ConnectError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let err = || ConnectError::new(Phase::Proxy).with_host(origin.host());
+    let failed = |f: Failure| match f {
+        Failure::Proxy(e) => err().with_source(e),
+        Failure::Io(e) => err().with_source(e),
+    };
+    let timed_out = || err().timed_out(budget);
+    match proxy.kind {
+        ProxyKind::Http | ProxyKind::Https => {
+            let mut stream = if proxy.kind == ProxyKind::Https {
+                let name = proxy_server_name(proxy).map_err(|e| err().with_source(e))?;
+                let (tls, _) = tls::secure(&setup.proxy_tls, name, io).await.map_err(|e| {
+                    // The handshake with the proxy is part of the proxy hop.
+                    e.in_phase(Phase::Proxy).with_host(origin.host())
+                })?;
+                TunnelStream::Tls(Box::new(tls))
+            } else {
+                TunnelStream::Plain(io)
+            };
+            if forward {
+                return Ok(stream);
+            }
+            let auth = match &proxy.auth {
+                ProxyAuth::Basic(value) => Some(value),
+                _ => None,
+            };
+            let request = connect::request(origin.host(), origin.ip(), origin.port(), auth);
+            match tokio::time::timeout_at(
+                deadline,
+                connect::connect(&mut stream, &request, auth.is_some()),
+            )
+            .await
+            {
+                Ok(Ok(())) => Ok(stream),
+                Ok(Err(f)) => Err(failed(f)),
+                Err(_elapsed) => Err(timed_out()),
+            }
+        }
+        ProxyKind::Socks5 | ProxyKind::Socks5h => {
+            let credentials = match &proxy.auth {
+                ProxyAuth::Socks { user, password } => Some((user.as_str(), password.as_str())),
+                _ => None,
+            };
+            let negotiate = async {
+                let target = match (proxy.kind, origin.ip()) {
+                    (_, Some(ip)) => SocksTarget::Addr((ip, origin.port()).into()),
+                    (ProxyKind::Socks5h, None) => SocksTarget::Name(origin.host(), origin.port()),
+                    (_, None) => SocksTarget::Addr(resolve_here(setup, origin).await?),
+                };
+                socks::connect(io, target, credentials)
+                    .await
+                    .map_err(failed)
+            };
+            match tokio::time::timeout_at(deadline, negotiate).await {
+                Ok(Ok(io)) => Ok(TunnelStream::Plain(io)),
+                Ok(Err(e)) => Err(e),
+                Err(_elapsed) => Err(timed_out()),
+            }
+        }
+    }
+}
+
+/// `socks5://` resolves the origin's name here, with the connector's resolver (its first
+/// address: the proxy, not this host, connects to it).
+async fn resolve_here(
+    setup: &TunnelSetup,
+    origin: &Origin,
+) -> Result<std::net::SocketAddr, ConnectError> {
+    let err = || ConnectError::new(Phase::Dns).with_host(origin.host());
+    let addrs = setup
+        .resolver
+        .resolve(origin.host(), origin.port())
+        .await
+        .map_err(|e| err().with_source(e))?;
+    addrs
+        .into_iter()
+        .next()
+        .ok_or_else(|| err().with_source(NoAddress::Resolved))
+}
+
+/// The name an `https://` proxy's certificate must match.
+fn proxy_server_name(proxy: &ProxyTarget) -> Result<ServerName<'static>, io::Error> {
+    if let Some(ip) = proxy.ip {
+        return Ok(ServerName::IpAddress(ip.into()));
+    }
+    DnsName::try_from(proxy.host.as_str())
+        .map(|name| ServerName::DnsName(name.to_owned()))
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "proxy host {:?} is not a valid DNS name for TLS",
+                    proxy.host
+                ),
+            )
+        })
+}
+
+/// Dispatches to the plain or TLS stream: two distinct types, and an enum keeps every read and
+/// write free of a boxed trait object.
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            TunnelStream::Plain($s) => {
+                let $s = Pin::new($s);
+                $e
+            }
+            TunnelStream::Tls($s) => {
+                let $s = Pin::new(&mut **$s);
+                $e
+            }
+        }
+    };
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TunnelStream<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        dispatch!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TunnelStream<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        dispatch!(self, s => s.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        dispatch!(self, s => s.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            TunnelStream::Plain(s) => s.is_write_vectored(),
+            TunnelStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        dispatch!(self, s => s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        dispatch!(self, s => s.poll_shutdown(cx))
+    }
 }

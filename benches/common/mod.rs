@@ -79,6 +79,16 @@ impl Env {
         }
     }
 
+    /// Runs `f` on the server runtime (to start a proxy there, next to the servers).
+    pub(crate) fn on_server<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.server_rt.block_on(f)
+    }
+
+    /// The CA that signs every server's certificate.
+    pub(crate) fn ca(&self) -> &Arc<TestCa> {
+        &self.ca
+    }
+
     /// Starts a server on the server runtime. `alpn` is what it accepts, in its order of
     /// preference.
     pub(crate) fn server(&self, security: Security, alpn: &[&[u8]]) -> TestServer {

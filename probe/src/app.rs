@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use http::{HeaderMap, Uri};
 use keepalive_connector::{
-    Builder, ConfigError, ConfigField, Connector, Keepalive, StaticResolver,
+    Builder, ConfigError, ConfigField, Connector, Keepalive, Proxy, StaticResolver,
 };
 use keepalive_testserver::TestServer;
 
@@ -236,6 +236,11 @@ impl Settings {
         resolver: &StaticResolver,
     ) -> Result<Connector, ProbeError> {
         let mut builder: Builder = Connector::builder().resolver(resolver.clone());
+        if self.url.is_none() {
+            // The embedded server listens on this host's loopback: only direct reaches it,
+            // whatever proxy the environment names for the Internet.
+            builder = builder.proxy(Proxy::none());
+        }
         builder = match mode {
             Mode::At(stage) => builder.keepalive(self.keepalive).keepalive_at(stage),
             Mode::Off => builder.keepalive(Keepalive::off()),
@@ -270,6 +275,8 @@ impl Settings {
             ConfigField::RootCertificates | ConfigField::BuiltinRoots => {
                 ("--cacert", g.cacert.clone())
             }
+            // A proxy variable of the environment; the value names it, credentials redacted.
+            ConfigField::Proxy => ("", None),
             _ => ("option", None),
         };
         ProbeError::Config {

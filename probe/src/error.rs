@@ -29,7 +29,8 @@ impl From<Exit> for std::process::ExitCode {
 pub(crate) enum ProbeError {
     /// The command line did not parse; clap's first line, naming the bad value.
     Usage(String),
-    /// The connector refused a value; `flag` and `given` say which option and what was typed.
+    /// The connector refused a value; `flag` and `given` say which option and what was typed
+    /// (no flag: a setting from the environment, which the connector's error names itself).
     Config {
         flag: &'static str,
         given: String,
@@ -60,6 +61,9 @@ impl fmt::Display for ProbeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProbeError::Usage(line) => f.write_str(line),
+            ProbeError::Config {
+                flag: "", source, ..
+            } => write!(f, "error: {source}"),
             ProbeError::Config {
                 flag,
                 given,

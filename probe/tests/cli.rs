@@ -6,25 +6,53 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use keepalive_connector::{Availability, Keepalive};
+use keepalive_testserver::external::{require, Tinyproxy};
 use keepalive_testserver::{under_wine, Behavior, TestServer};
 use serde_json::Value;
 
 const STAGES: [&str; 4] = ["before-connect", "after-connect", "after-handshake", "off"];
 
+/// The variables that choose a proxy: removed from every run, set only where a test says.
+const PROXY_VARS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUEST_METHOD",
+];
+
 /// Runs the probe with `args`; the output is what a user would see.
 fn probe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keepalive-probe"))
-        .args(args)
-        .env_remove("RUST_LOG")
+    probe_env(args, &[])
+}
+
+/// Runs the probe with `args` and, of the proxy variables, only `vars`.
+fn probe_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keepalive-probe"));
+    cmd.args(args).env_remove("RUST_LOG");
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.envs(vars.iter().copied())
         .output()
         .expect("the probe binary runs")
 }
 
 /// Runs the probe on a blocking thread, so a test server on the test's runtime keeps serving.
 async fn probe_async(args: Vec<String>) -> Output {
+    probe_env_async(args, Vec::new()).await
+}
+
+/// [`probe_env`] on a blocking thread.
+async fn probe_env_async(args: Vec<String>, vars: Vec<(String, String)>) -> Output {
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        probe(&args)
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        probe_env(&args, &vars)
     })
     .await
     .expect("the probe thread finishes")
@@ -546,4 +574,71 @@ async fn plain_http_works_too() {
         );
     }
     assert_eq!(doc["verdict"], "every stage works");
+}
+
+/// The route the environment chose is kept: with `HTTPS_PROXY` set, every stage's connection
+/// goes through the proxy (tinyproxy logs one CONNECT per stage).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_proxy_is_followed_at_every_stage() {
+    let Some(tinyproxy) = require(Tinyproxy::start(None), "probe through HTTPS_PROXY") else {
+        return;
+    };
+    let server = TestServer::start().await.unwrap();
+    let ca = CaFile::new(&server);
+    let args = vec![
+        server.url("/"),
+        "--cacert".into(),
+        ca.path(),
+        "--json".into(),
+    ];
+    let out = probe_env_async(args, vec![("HTTPS_PROXY".into(), tinyproxy.url())]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let want = format!("CONNECT 127.0.0.1:{} HTTP/1.1", server.addr().port());
+    let connects = tinyproxy.requests().iter().filter(|r| **r == want).count();
+    assert_eq!(
+        connects,
+        STAGES.len(),
+        "one CONNECT per stage: {:?}",
+        tinyproxy.requests()
+    );
+}
+
+/// The embedded server is on this host's loopback: reached directly whatever the environment's
+/// proxy (here one that refuses every connection).
+#[test]
+fn embedded_mode_goes_direct_whatever_the_environment_proxy() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = probe_env(&[], &[("HTTPS_PROXY", &dead), ("HTTP_PROXY", &dead)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+/// A proxy variable this crate cannot use is a usage error naming it, without its password.
+#[test]
+fn an_unusable_proxy_variable_is_a_usage_error() {
+    let out = probe_env(
+        &["https://example.com/"],
+        &[("HTTPS_PROXY", "socks4://me:hunter2@proxy.test:1080")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("HTTPS_PROXY=socks4://***@proxy.test:1080"),
+        "{err}"
+    );
+    assert!(err.contains("unsupported proxy scheme"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
 }

@@ -1,6 +1,7 @@
 //! Name resolution: the [`Resolve`] trait, the system resolver, and [`StaticResolver`] (curl's
 //! `--resolve`).
 
+use crate::origin::is_host_name;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -9,19 +10,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::time::Instant;
-
-use crate::error::{ConnectError, NoAddress, Phase};
-use crate::origin::is_host_name;
 
 /// The future a [`Resolve`] implementation returns.
 pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
 
-/// Turns a host name and port into socket addresses, tried in the order given.
+/// Turns a host name and port into socket addresses.
 ///
-/// Implemented for closures, so a resolver can be written inline:
+/// Only [`resolve`](Resolve::resolve) is required, and closures implement it, so a resolver can
+/// be written inline:
 ///
 /// ```
 /// use keepalive_connector::{Connector, Resolving};
@@ -33,12 +29,65 @@ pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + 
 ///     .build()?;
 /// # Ok::<(), keepalive_connector::ConfigError>(())
 /// ```
+///
+/// Two provided methods let a resolver do more, and keep their defaults otherwise:
+/// [`resolve_family`](Resolve::resolve_family) answers for one address family at a time, so
+/// the connector can ask for AAAA and A records concurrently and start connecting on the first
+/// answer (RFC 8305 §3); [`cacheable`](Resolve::cacheable) keeps an answer out of the
+/// connector's DNS cache.
 pub trait Resolve: Send + Sync + 'static {
     /// Resolves `host`. IPv4 literals in dotted-quad form and bracketed IPv6 literals skip
     /// resolution; other numeric forms (`127.1`, `2130706433`) arrive here as names. The
-    /// addresses are used as returned, port included. Returning an empty list is an error of
-    /// [`Phase::Dns`](crate::Phase::Dns).
+    /// addresses are used as returned, port included; with happy eyeballs on, the connector
+    /// tries the family of the first address first, then alternates families. Returning an
+    /// empty list is an error of [`Phase::Dns`](crate::Phase::Dns).
     fn resolve(&self, host: &str, port: u16) -> Resolving;
+
+    /// Resolves `host` for one address family only (AAAA records for [`Family::V6`], A records
+    /// for [`Family::V4`]), or returns `None` when this resolver cannot ask per family, and
+    /// [`resolve`](Resolve::resolve) is used instead. Return `Some` for both families or for
+    /// neither. An error or an empty list for one family is not a failure while the other
+    /// family has addresses. Default: `None`.
+    fn resolve_family(&self, host: &str, port: u16, family: Family) -> Option<Resolving> {
+        let _ = (host, port, family);
+        None
+    }
+
+    /// Whether the connector's DNS cache may keep this resolver's answer for `host:port`.
+    /// Default: `true`; [`StaticResolver`] says `false` for the names in its map (they are
+    /// already local).
+    fn cacheable(&self, host: &str, port: u16) -> bool {
+        let _ = (host, port);
+        true
+    }
+}
+
+/// An IP address family, for [`Resolve::resolve_family`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4: A records.
+    V4,
+    /// IPv6: AAAA records.
+    V6,
+}
+
+impl Family {
+    /// The family of `addr`.
+    pub fn of(addr: &SocketAddr) -> Family {
+        if addr.is_ipv4() {
+            Family::V4
+        } else {
+            Family::V6
+        }
+    }
+
+    /// The other family.
+    pub(crate) fn other(self) -> Family {
+        match self {
+            Family::V4 => Family::V6,
+            Family::V6 => Family::V4,
+        }
+    }
 }
 
 impl<F> Resolve for F
@@ -50,8 +99,10 @@ where
     }
 }
 
-/// The system resolver: `getaddrinfo` on tokio's blocking pool, through
-/// [`tokio::net::lookup_host`].
+/// The system resolver: `getaddrinfo` on tokio's blocking pool. [`resolve`](Resolve::resolve)
+/// goes through [`tokio::net::lookup_host`]; [`resolve_family`](Resolve::resolve_family) calls
+/// `getaddrinfo` with an address-family hint, one call per family, so the connector can start
+/// on whichever answers first.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemResolver(());
 
@@ -71,6 +122,39 @@ impl Resolve for SystemResolver {
                 .map(Iterator::collect)
         })
     }
+
+    fn resolve_family(&self, host: &str, port: u16, family: Family) -> Option<Resolving> {
+        let host = host.to_owned();
+        Some(Box::pin(async move {
+            tokio::task::spawn_blocking(move || getaddrinfo(&host, port, family))
+                .await
+                .map_err(io::Error::other)?
+        }))
+    }
+}
+
+/// `getaddrinfo(host, NULL, {ai_family, SOCK_STREAM})`. std and tokio only call it with
+/// `AF_UNSPEC`, which returns both families in one answer, after both queries came back; the
+/// per-family call needs a hint they do not expose. The `dns-lookup` crate wraps exactly this
+/// call (the `unsafe` FFI lives there, as this crate forbids `unsafe`), on Unix and Windows.
+/// No `AI_ADDRCONFIG`, as in std: `localhost` keeps `::1` on hosts without global IPv6.
+fn getaddrinfo(host: &str, port: u16, family: Family) -> io::Result<Vec<SocketAddr>> {
+    use dns_lookup::{AddrFamily, AddrInfoHints, SockType};
+    let hints = AddrInfoHints {
+        socktype: SockType::Stream.into(),
+        address: match family {
+            Family::V4 => AddrFamily::Inet.into(),
+            Family::V6 => AddrFamily::Inet6.into(),
+        },
+        ..AddrInfoHints::default()
+    };
+    dns_lookup::getaddrinfo(Some(host), None, Some(hints))?
+        .map(|info| {
+            let mut addr = info?.sockaddr;
+            addr.set_port(port);
+            Ok(addr)
+        })
+        .collect()
 }
 
 /// A fixed map from `(host, port)` to addresses, like curl's `--resolve HOST:PORT:ADDR`.
@@ -148,6 +232,10 @@ impl StaticResolver {
         self
     }
 
+    fn is_mapped(&self, host: &str, port: u16) -> bool {
+        self.map.contains_key(&(host.to_ascii_lowercase(), port))
+    }
+
     fn lookup(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
         let addrs = self.map.get(&(host.to_ascii_lowercase(), port))?;
         Some(addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect())
@@ -169,6 +257,31 @@ impl Resolve for StaticResolver {
                 );
                 Box::pin(std::future::ready(Err(err)))
             }
+        }
+    }
+
+    /// Names in the map are answered at once, whole; others per family where the fallback
+    /// can.
+    fn resolve_family(&self, host: &str, port: u16, family: Family) -> Option<Resolving> {
+        if self.is_mapped(host, port) {
+            return None;
+        }
+        match &self.fallback {
+            Fallback::Custom(fallback) => fallback.resolve_family(host, port, family),
+            Fallback::System => SystemResolver::new().resolve_family(host, port, family),
+            Fallback::Refuse => None,
+        }
+    }
+
+    /// Names in the map bypass the cache; the fallback's answers are cached as its own.
+    fn cacheable(&self, host: &str, port: u16) -> bool {
+        if self.is_mapped(host, port) {
+            return false;
+        }
+        match &self.fallback {
+            Fallback::Custom(fallback) => fallback.cacheable(host, port),
+            Fallback::System => true,
+            Fallback::Refuse => false,
         }
     }
 }
@@ -287,23 +400,5 @@ impl FromStr for ResolveEntry {
             port,
             addrs,
         })
-    }
-}
-
-/// Resolves `host` with `resolver` before `deadline`; `budget` is the timeout reported when
-/// the deadline passes.
-pub(crate) async fn resolve(
-    resolver: &dyn Resolve,
-    host: &str,
-    port: u16,
-    deadline: Instant,
-    budget: Duration,
-) -> Result<Vec<SocketAddr>, ConnectError> {
-    let err = || ConnectError::new(Phase::Dns).with_host(host);
-    match tokio::time::timeout_at(deadline, resolver.resolve(host, port)).await {
-        Ok(Ok(addrs)) if addrs.is_empty() => Err(err().with_source(NoAddress::Resolved)),
-        Ok(Ok(addrs)) => Ok(addrs),
-        Ok(Err(e)) => Err(err().with_source(e)),
-        Err(_elapsed) => Err(err().timed_out(budget)),
     }
 }

@@ -5,41 +5,89 @@
 //! It knows where the socket goes (an [`Endpoint`]: the origin when direct, the proxy
 //! otherwise) and nothing of TLS or HTTP.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::SockRef;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
+use tokio::time::{timeout_at, Instant};
 use tracing::{debug, Instrument};
 
 use crate::error::{ConnectError, Phase};
 use crate::socket::{self, SocketPolicy, Stage};
 
+mod attempt;
+mod cache;
 mod dns;
+mod lookup;
+mod race;
 mod tcp;
 
+pub use attempt::{Attempt, AttemptOutcome};
+pub(crate) use cache::DnsCache;
 pub use dns::{
-    ParseResolveError, ParseResolveErrorKind, Resolve, ResolveEntry, Resolving, StaticResolver,
-    SystemResolver,
+    Family, ParseResolveError, ParseResolveErrorKind, Resolve, ResolveEntry, Resolving,
+    StaticResolver, SystemResolver,
 };
+
+use attempt::Tally;
+use cache::{Get, Leader};
+use lookup::Lookup;
+use race::{Ended, Queue};
 
 /// The dial piece of a connector's configuration.
 #[derive(Clone)]
 pub(crate) struct DialConfig {
     pub(crate) resolver: Arc<dyn Resolve>,
-    pub(crate) local_address: Option<IpAddr>,
-    /// Bounds name resolution and the TCP connect together.
+    pub(crate) local: LocalAddrs,
+    /// Bounds name resolution and every connection attempt together: one deadline.
     pub(crate) connect_timeout: Duration,
+    /// Race the addresses (RFC 8305); `false`: one after another.
+    pub(crate) happy_eyeballs: bool,
+    /// The connection attempt delay.
+    pub(crate) happy_eyeballs_delay: Duration,
+    /// Shared by every clone of the connector; `None` when caching is off.
+    pub(crate) cache: Option<Arc<DnsCache>>,
 }
 
 impl std::fmt::Debug for DialConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DialConfig")
-            .field("local_address", &self.local_address)
+            .field("local", &self.local)
             .field("connect_timeout", &self.connect_timeout)
+            .field("happy_eyeballs", &self.happy_eyeballs)
+            .field("happy_eyeballs_delay", &self.happy_eyeballs_delay)
+            .field("cache", &self.cache.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// The local addresses to bind, per family, and the families allowed. When only one family has
+/// a local address, or only one family is allowed, only remote addresses of that family are
+/// tried.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LocalAddrs {
+    pub(crate) v4: Option<Ipv4Addr>,
+    pub(crate) v6: Option<Ipv6Addr>,
+    /// `Builder::ip_family`: connect over this family only.
+    pub(crate) only: Option<Family>,
+}
+
+impl LocalAddrs {
+    /// The address to bind for a connection to `peer`, if any.
+    pub(crate) fn for_peer(&self, peer: SocketAddr) -> Option<IpAddr> {
+        match peer {
+            SocketAddr::V4(_) => self.v4.map(IpAddr::V4),
+            SocketAddr::V6(_) => self.v6.map(IpAddr::V6),
+        }
+    }
+
+    /// Whether `peer` can be reached: a socket bound to an IPv4 address cannot reach an IPv6
+    /// peer and vice versa.
+    pub(crate) fn allows(&self, peer: &SocketAddr) -> bool {
+        self.only.is_none_or(|only| only == Family::of(peer))
+            && ((self.v4.is_none() && self.v6.is_none()) || self.for_peer(*peer).is_some())
     }
 }
 
@@ -57,16 +105,34 @@ pub(crate) struct Dialed {
     pub(crate) stream: TcpStream,
     /// The address that accepted.
     pub(crate) remote_addr: SocketAddr,
-    /// How many addresses were tried, the one that connected included.
-    pub(crate) attempts: usize,
-    /// Name resolution; `None` for an IP literal.
+    /// Every address tried, in the order the attempts started, the winner included.
+    pub(crate) attempts: Vec<Attempt>,
+    /// From the start of dialing until the first attempt started; `None` for an IP literal.
     pub(crate) dns: Option<Duration>,
-    /// The TCP connect over every attempt, socket set-up included.
+    /// Whether the addresses came from the connector's DNS cache.
+    pub(crate) dns_from_cache: bool,
+    /// From the first attempt's start until one connected.
     pub(crate) connect: Duration,
 }
 
-/// Resolves `to`, connects to one of its addresses within the connect timeout, and applies the
-/// `AfterConnect` options to the winner.
+/// How this dial got its addresses, and what it owes the cache.
+#[derive(Debug)]
+enum Role {
+    /// An IP literal.
+    Literal,
+    /// Resolved without the cache (off, or the resolver's answer is not cacheable).
+    Uncached,
+    /// From the cache.
+    Hit(Arc<[SocketAddr]>),
+    /// Resolving for the cache: store the answer once the lookup is done.
+    Lead(Leader),
+    /// Resolving on its own after waiting for a leader that failed: store on success too.
+    Solo(Arc<DnsCache>),
+}
+
+/// Resolves `to` (or takes its addresses from the cache), connects to one of them within the
+/// connect timeout (racing them, unless happy eyeballs is off), and applies the `AfterConnect`
+/// options to the winner.
 pub(crate) async fn dial(
     cfg: &DialConfig,
     policy: &SocketPolicy,
@@ -78,29 +144,62 @@ pub(crate) async fn dial(
         .checked_add(cfg.connect_timeout)
         .unwrap_or_else(|| start + Duration::from_secs(30 * 365 * 86_400));
 
-    let (addrs, dns) = match to.ip {
-        Some(ip) => (vec![SocketAddr::new(ip, to.port)], None),
+    let literal = to.ip.map(|ip| SocketAddr::new(ip, to.port));
+    let (mut lookup, role) = match literal {
+        Some(_) => (Lookup::empty(), Role::Literal),
         None => {
-            let addrs = dns::resolve(
-                &*cfg.resolver,
-                to.host,
-                to.port,
-                deadline,
-                cfg.connect_timeout,
-            )
-            .instrument(tracing::debug_span!("dns"))
-            .await?;
-            (addrs, Some(start.elapsed()))
+            source(cfg, to, deadline)
+                .instrument(tracing::debug_span!("dns"))
+                .await?
         }
     };
-    debug!(?addrs, ?dns, "resolved");
+    // Addresses known before dialing: the literal, or the cache's answer.
+    let known = match (&literal, &role) {
+        (Some(addr), _) => Some(std::slice::from_ref(addr)),
+        (None, Role::Hit(addrs)) => Some(&addrs[..]),
+        _ => None,
+    };
 
-    let tcp_start = Instant::now();
-    let (stream, remote_addr, attempts) = tcp::connect(cfg, policy, to.host, &addrs, deadline)
-        .instrument(tracing::debug_span!("tcp"))
-        .await?;
-    let connect = tcp_start.elapsed();
-    debug!(%remote_addr, ?connect, attempts, "connected");
+    let mut tally = Tally::new(start);
+    let result = connect(
+        cfg,
+        policy,
+        to.host,
+        known,
+        &mut lookup,
+        &mut tally,
+        deadline,
+    )
+    .instrument(tracing::debug_span!("tcp"))
+    .await;
+    let (stream, remote_addr) = match result {
+        Ok(won) => won,
+        Err(Ended::NoAddress(err)) => return Err(err),
+        Err(Ended::Failed { timed_out }) => {
+            if let (Role::Hit(addrs), Some(cache)) = (&role, &cfg.cache) {
+                if tally.all_failed(addrs) {
+                    debug!(host = to.host, "every cached address failed: entry dropped");
+                    cache.evict(to.host, to.port, addrs);
+                }
+            }
+            return Err(tally.into_error(to.host, timed_out.then_some(cfg.connect_timeout)));
+        }
+    };
+    let first_start = tally.first_start().unwrap_or(start);
+    let connect = first_start.elapsed();
+    let dns = to.ip.is_none().then(|| first_start - start);
+    let dns_from_cache = matches!(role, Role::Hit(_));
+    match role {
+        Role::Lead(leader) => finish_lookup(lookup, deadline, move |a| leader.store(a)),
+        Role::Solo(cache) => {
+            let host = to.host.to_owned();
+            let port = to.port;
+            finish_lookup(lookup, deadline, move |a| cache.store(&host, port, a));
+        }
+        Role::Literal | Role::Uncached | Role::Hit(_) => {}
+    }
+    let attempts = tally.into_attempts();
+    debug!(%remote_addr, ?dns, dns_from_cache, ?connect, attempts = attempts.len(), "connected");
     socket::apply(policy, Stage::AfterConnect, SockRef::from(&stream)).map_err(|e| {
         ConnectError::socket(Stage::AfterConnect, Phase::Connect, remote_addr, e).with_host(to.host)
     })?;
@@ -109,6 +208,133 @@ pub(crate) async fn dial(
         remote_addr,
         attempts,
         dns,
+        dns_from_cache,
         connect,
     })
+}
+
+/// Where the addresses of a name come from: the cache, a lookup this dial leads for the
+/// cache, or a lookup of its own.
+async fn source(
+    cfg: &DialConfig,
+    to: Endpoint<'_>,
+    deadline: Instant,
+) -> Result<(Lookup, Role), ConnectError> {
+    // Racing asks per family, to start on the first answer; the sequential dial wants the
+    // whole answer anyway, in the resolver's order.
+    let resolve = || Lookup::start(&*cfg.resolver, to.host, to.port, cfg.happy_eyeballs);
+    let cache = match &cfg.cache {
+        Some(cache) if cfg.resolver.cacheable(to.host, to.port) => cache,
+        _ => return Ok((resolve(), Role::Uncached)),
+    };
+    let hit = |addrs: Arc<[SocketAddr]>| (Lookup::empty(), Role::Hit(addrs));
+    Ok(match cache.get(to.host, to.port) {
+        Get::Hit(addrs) => hit(addrs),
+        Get::Lead(leader) => (resolve(), Role::Lead(leader)),
+        Get::Wait(mut done) => {
+            debug!(
+                host = to.host,
+                "waiting for a lookup of the same name under way"
+            );
+            // Nothing is ever sent: `changed` returns (an error) when the leader is done.
+            if timeout_at(deadline, done.changed()).await.is_err() {
+                return Err(ConnectError::new(Phase::Dns)
+                    .with_host(to.host)
+                    .timed_out(cfg.connect_timeout));
+            }
+            match cache.get(to.host, to.port) {
+                Get::Hit(addrs) => hit(addrs),
+                Get::Lead(leader) => (resolve(), Role::Lead(leader)),
+                Get::Wait(_) => (resolve(), Role::Solo(Arc::clone(cache))),
+            }
+        }
+    })
+}
+
+/// Connects to the `known` addresses, or to what `lookup` answers: the race, or one address
+/// after another.
+async fn connect(
+    cfg: &DialConfig,
+    policy: &SocketPolicy,
+    host: &str,
+    known: Option<&[SocketAddr]>,
+    lookup: &mut Lookup,
+    tally: &mut Tally,
+    deadline: Instant,
+) -> Result<(TcpStream, SocketAddr), Ended> {
+    let mut queue = Queue::new(&cfg.local, false);
+    match known {
+        // One address (an IP literal, usually): nothing to race, and nothing to allocate.
+        Some([addr]) if cfg.local.allows(addr) => {
+            return tcp::sequential(
+                cfg,
+                policy,
+                host,
+                std::slice::from_ref(addr),
+                tally,
+                deadline,
+            )
+            .await
+        }
+        Some(addrs) if cfg.happy_eyeballs && addrs.len() > 1 => {
+            *lookup = Lookup::ready(addrs.to_vec());
+        }
+        Some(addrs) => {
+            queue.push_all(addrs);
+        }
+        None if cfg.happy_eyeballs => {}
+        None => {
+            // The sequential dial wants the whole answer first.
+            while !lookup.is_done() {
+                match timeout_at(deadline, lookup.next()).await {
+                    Ok(answer) => queue.push(answer),
+                    Err(_elapsed) => {
+                        return Err(Ended::NoAddress(
+                            ConnectError::new(Phase::Dns)
+                                .with_host(host)
+                                .timed_out(cfg.connect_timeout),
+                        ))
+                    }
+                };
+            }
+        }
+    }
+    if cfg.happy_eyeballs && !lookup.is_done() {
+        return race::race(cfg, policy, host, lookup, tally, deadline).await;
+    }
+    if queue.is_empty() {
+        return Err(Ended::NoAddress(queue.no_address(host)));
+    }
+    let addrs: Vec<SocketAddr> = std::iter::from_fn(|| queue.pop()).collect();
+    tcp::sequential(cfg, policy, host, &addrs, tally, deadline).await
+}
+
+/// Stores the lookup's answer with `store` once it is complete. The race may have been won
+/// before the slower family answered: the rest of the lookup then finishes in a task of its
+/// own (bounded by the dial's deadline), so the cache gets the whole answer and not the part
+/// this connect needed.
+fn finish_lookup(
+    mut lookup: Lookup,
+    deadline: Instant,
+    store: impl FnOnce(Arc<[SocketAddr]>) + Send + 'static,
+) {
+    let store = move |lookup: &Lookup| {
+        let addrs = lookup.received();
+        if !addrs.is_empty() {
+            store(addrs.into());
+        }
+    };
+    if lookup.is_done() {
+        return store(&lookup);
+    }
+    tokio::spawn(async move {
+        let rest = async {
+            while !lookup.is_done() {
+                lookup.next().await;
+            }
+        };
+        if timeout_at(deadline, rest).await.is_ok() {
+            store(&lookup);
+        }
+    });
 }

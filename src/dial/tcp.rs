@@ -1,74 +1,31 @@
-//! The TCP connect: one socket per attempted address, built with socket2 so that
-//! [`Stage::BeforeConnect`] options are on it before the SYN, then connected by tokio.
+//! The TCP connect of one address: a socket2 socket with the [`Stage::BeforeConnect`] options
+//! (and the hook) on it before the SYN, bound to the local address after them, connected
+//! without blocking and handed to tokio. And the sequential dial, one address after another,
+//! for when racing is off.
 
+use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::io::Interest;
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::debug;
 
+use super::attempt::Tally;
+use super::race::Ended;
 use super::DialConfig;
-use crate::error::{ConnectError, NoAddress, Phase};
+use crate::error::{ConnectError, Phase};
 use crate::socket::{self, SocketPolicy, Stage};
 
-/// Tries `addrs` in order until one connects or `deadline` passes. Each attempt gets an equal
-/// share of the time left, so one black-holed address cannot eat the whole budget of the ones
-/// after it (hyper-util divides the timeout once, up front; re-dividing what is left gives a
-/// later address the time an earlier fast failure did not use).
-///
-/// Returns the stream, the address that accepted, and how many addresses were tried.
-pub(crate) async fn connect(
-    cfg: &DialConfig,
-    policy: &SocketPolicy,
-    host: &str,
-    addrs: &[SocketAddr],
-    deadline: Instant,
-) -> Result<(TcpStream, SocketAddr, usize), ConnectError> {
-    // A socket bound to an IPv4 address cannot reach an IPv6 peer and vice versa.
-    let usable = |a: &&SocketAddr| cfg.local_address.is_none_or(|l| a.is_ipv4() == l.is_ipv4());
-    let count = addrs.iter().filter(usable).count();
-    if count == 0 {
-        return Err(ConnectError::new(Phase::Connect)
-            .with_host(host)
-            .with_source(NoAddress::OfLocalFamily));
-    }
-    let mut last_err = None;
-    for (i, &addr) in addrs.iter().filter(usable).enumerate() {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        let left = u32::try_from(count - i).unwrap_or(u32::MAX);
-        let share = (deadline - now) / left;
-        match attempt(cfg, policy, addr, now + share, share).await {
-            Ok(stream) => return Ok((stream, addr, i + 1)),
-            Err(err) => {
-                // A socket option or hook can fail for one address family and not the other
-                // (an IPv4-only option on an IPv6 socket), so the next address still gets its
-                // turn; when all fail, the last error is reported.
-                let err = err.with_host(host);
-                debug!(%addr, error = %err, "connect attempt failed");
-                last_err = Some(err);
-            }
-        }
-    }
-    Err(last_err.unwrap_or_else(|| {
-        ConnectError::new(Phase::Connect)
-            .with_host(host)
-            .timed_out(cfg.connect_timeout)
-    }))
-}
-
-/// One attempt: a socket with the `BeforeConnect` options, connected to `addr` before
-/// `deadline`; `share` is this attempt's part of the connect timeout, reported if it runs out.
-async fn attempt(
+/// Opens a socket for `addr`, applies the `BeforeConnect` options and the hook, binds the
+/// local address, and starts the connect (the SYN is on its way when this returns). Await
+/// [`established`] for the outcome.
+pub(crate) fn open(
     cfg: &DialConfig,
     policy: &SocketPolicy,
     addr: SocketAddr,
-    deadline: Instant,
-    share: Duration,
 ) -> Result<TcpStream, ConnectError> {
     let err = || ConnectError::new(Phase::Connect).with_addr(addr);
     // socket2 opens the socket with SOCK_CLOEXEC where the platform has it; SOCK_NONBLOCK in the
@@ -89,16 +46,111 @@ async fn attempt(
             .map_err(|e| err().with_source(e))?;
         sock
     };
-    if let Some(local) = cfg.local_address {
+    socket::apply(policy, Stage::BeforeConnect, SockRef::from(&sock))
+        .map_err(|e| ConnectError::socket(Stage::BeforeConnect, Phase::Connect, addr, e))?;
+    // Bound after the hook, so that it can set what must precede bind(2): IP_FREEBIND,
+    // SO_REUSEADDR, IP_BIND_ADDRESS_NO_PORT (which lets Linux pick the port at connect time,
+    // per destination, instead of reserving one per local address).
+    if let Some(local) = cfg.local.for_peer(addr) {
         sock.bind(&SocketAddr::new(local, 0).into())
             .map_err(|e| err().with_source(e))?;
     }
-    socket::apply(policy, Stage::BeforeConnect, SockRef::from(&sock))
-        .map_err(|e| ConnectError::socket(Stage::BeforeConnect, Phase::Connect, addr, e))?;
-    let socket = TcpSocket::from_std_stream(sock.into());
-    match tokio::time::timeout_at(deadline, socket.connect(addr)).await {
-        Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) => Err(err().with_source(e)),
-        Err(_elapsed) => Err(err().timed_out(share)),
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if in_progress(&e) => {}
+        Err(e) => return Err(err().with_source(e)),
     }
+    TcpStream::from_std(sock.into()).map_err(|e| err().with_source(e))
+}
+
+/// Whether a non-blocking `connect(2)` is under way rather than failed.
+fn in_progress(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    return e.raw_os_error() == Some(libc::EINPROGRESS);
+    #[cfg(not(unix))]
+    return e.kind() == io::ErrorKind::WouldBlock;
+}
+
+/// Waits until the connect started by [`open`] is established or has failed.
+///
+/// tokio's `TcpSocket::connect` asks the kernel with `getsockopt(SO_ERROR)` once the socket is
+/// writable. The readiness event already says it: a failed connect also reports an error and
+/// the write side closed (`EPOLLERR | EPOLLHUP` on Linux, `EV_EOF` with kqueue), a connected
+/// socket only that it is writable. So `SO_ERROR` is read only on failure, for the cause: one
+/// system call less per connection.
+pub(crate) async fn established(
+    stream: TcpStream,
+    addr: SocketAddr,
+) -> Result<TcpStream, ConnectError> {
+    let err = || ConnectError::new(Phase::Connect).with_addr(addr);
+    let ready = stream
+        .ready(Interest::WRITABLE | Interest::ERROR)
+        .await
+        .map_err(|e| err().with_source(e))?;
+    if ready.is_error() || ready.is_write_closed() {
+        let cause = match stream.take_error() {
+            Ok(Some(e)) | Err(e) => e,
+            Ok(None) => io::Error::new(io::ErrorKind::NotConnected, "connect failed"),
+        };
+        return Err(err().with_source(cause));
+    }
+    Ok(stream)
+}
+
+/// One attempt from start to end, within `deadline`; `share` is the timeout reported if the
+/// deadline passes.
+async fn attempt(
+    cfg: &DialConfig,
+    policy: &SocketPolicy,
+    addr: SocketAddr,
+    deadline: Instant,
+    share: Duration,
+) -> Result<TcpStream, ConnectError> {
+    let stream = open(cfg, policy, addr)?;
+    match tokio::time::timeout_at(deadline, established(stream, addr)).await {
+        Ok(result) => result,
+        Err(_elapsed) => Err(ConnectError::new(Phase::Connect)
+            .with_addr(addr)
+            .timed_out(share)),
+    }
+}
+
+/// Tries `addrs` in order until one connects or `deadline` passes: the dial without racing
+/// (and the only one for a single address). Each attempt gets an equal share of the time
+/// left, so one black-holed address cannot eat the whole budget of the ones after it
+/// (hyper-util divides the timeout once, up front; re-dividing what is left gives a later
+/// address the time an earlier fast failure did not use).
+pub(crate) async fn sequential(
+    cfg: &DialConfig,
+    policy: &SocketPolicy,
+    host: &str,
+    addrs: &[SocketAddr],
+    tally: &mut Tally,
+    deadline: Instant,
+) -> Result<(TcpStream, SocketAddr), Ended> {
+    for (i, &addr) in addrs.iter().enumerate() {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        let left = u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+        let share = (deadline - now) / left;
+        let (index, started) = tally.begin(addr);
+        match attempt(cfg, policy, addr, now + share, share).await {
+            Ok(stream) => {
+                tally.end(index, started, None);
+                return Ok((stream, addr));
+            }
+            Err(err) => {
+                // A socket option or hook can fail for one address family and not the other
+                // (an IPv4-only option on an IPv6 socket), so the next address still gets its
+                // turn.
+                debug!(%addr, error = %err, host, "connect attempt failed");
+                tally.end(index, started, Some(err));
+            }
+        }
+    }
+    Err(Ended::Failed {
+        timed_out: Instant::now() >= deadline,
+    })
 }

@@ -5,6 +5,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
+use crate::proxy::InvalidProxy;
+
 /// A builder value that [`Builder::build`](crate::Builder::build) refused, naming the value and
 /// why.
 ///
@@ -53,6 +55,15 @@ pub enum ConfigField {
     BuiltinRoots,
     /// The crypto provider rustls builds the client configuration with.
     CryptoProvider,
+    /// A proxy: a [`Proxy`](crate::Proxy) rule's URL, or a proxy variable of the environment
+    /// (the error's [`value`](ConfigError::value) names the variable).
+    Proxy,
+    /// [`Builder::happy_eyeballs_delay`](crate::Builder::happy_eyeballs_delay).
+    HappyEyeballsDelay,
+    /// [`Builder::dns_cache_ttl`](crate::Builder::dns_cache_ttl).
+    DnsCacheTtl,
+    /// [`Builder::dns_cache_capacity`](crate::Builder::dns_cache_capacity).
+    DnsCacheCapacity,
 }
 
 impl ConfigField {
@@ -71,6 +82,10 @@ impl ConfigField {
             ConfigField::RootCertificates => "add_root_certificates_pem",
             ConfigField::BuiltinRoots => "builtin_roots",
             ConfigField::CryptoProvider => "tls",
+            ConfigField::Proxy => "proxy",
+            ConfigField::HappyEyeballsDelay => "happy_eyeballs_delay",
+            ConfigField::DnsCacheTtl => "dns_cache_ttl",
+            ConfigField::DnsCacheCapacity => "dns_cache_capacity",
         }
     }
 }
@@ -93,6 +108,12 @@ pub enum ConfigErrorReason {
     NotWholeSeconds,
     /// A duration the kernel takes in whole milliseconds had a smaller fraction.
     NotWholeMilliseconds,
+    /// The value is smaller than this crate accepts (a happy-eyeballs delay under RFC 8305's
+    /// 10 ms floor).
+    TooSmall {
+        /// The smallest accepted value.
+        min: Limit,
+    },
     /// The value is larger than the kernel (or this crate) accepts.
     TooLarge {
         /// The largest accepted value.
@@ -106,6 +127,8 @@ pub enum ConfigErrorReason {
     /// rustls refused to build a client configuration (a process-wide crypto provider with no
     /// usable cipher suites).
     Tls(Box<rustls::Error>),
+    /// A proxy URL that cannot be used.
+    InvalidProxy(InvalidProxy),
     /// The value was chosen explicitly, but this OS has no per-socket option for it (the
     /// keepalive interval on Solaris, any keepalive value on OpenBSD): the OS's system-wide
     /// setting would apply instead, so the choice is refused rather than dropped. Leave the
@@ -216,10 +239,12 @@ impl fmt::Display for ConfigError {
             ConfigErrorReason::NotWholeMilliseconds => f.write_str(
                 "must be a whole number of milliseconds (the kernel takes milliseconds)",
             ),
+            ConfigErrorReason::TooSmall { min } => write!(f, "must be at least {min}"),
             ConfigErrorReason::TooLarge { max } => write!(f, "must be at most {max}"),
             ConfigErrorReason::BadCertificate(why) => write!(f, "bad certificate: {why}"),
             ConfigErrorReason::Conflict(why) => write!(f, "{why}"),
             ConfigErrorReason::Tls(err) => write!(f, "rustls: {err}"),
+            ConfigErrorReason::InvalidProxy(err) => write!(f, "{err}"),
             ConfigErrorReason::Unsupported { option } => write!(
                 f,
                 "{} has no per-socket {option}; leave the value at its default to use the \
@@ -277,6 +302,25 @@ pub(crate) fn non_zero(field: ConfigField, value: Duration) -> Result<(), Config
         return Err(ConfigError::new(field, value, ConfigErrorReason::Zero));
     }
     Ok(())
+}
+
+/// Checks a duration from `min` to `max`.
+pub(crate) fn between(
+    field: ConfigField,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<(), ConfigError> {
+    if value < min {
+        return Err(ConfigError::new(
+            field,
+            value,
+            ConfigErrorReason::TooSmall {
+                min: Limit::Duration(min),
+            },
+        ));
+    }
+    at_most(field, value, max)
 }
 
 /// Refuses a duration above `max`.

@@ -251,6 +251,23 @@ impl Keepalive {
         sys::SUPPORT
     }
 
+    /// How long the probes take to declare a silent peer dead once the first one went out:
+    /// `interval × retries` (30 s by default). Saturates instead of overflowing.
+    ///
+    /// This is the count asked for: where the OS keeps its own count instead (Windows without
+    /// `TCP_KEEPCNT`, see [`retries`](Keepalive::retries)), the kernel probes that many times.
+    pub fn probe_time(&self) -> Duration {
+        self.interval_duration().saturating_mul(self.retry_count())
+    }
+
+    /// How long after the connection went quiet a dead peer is noticed: `idle + interval ×
+    /// retries` (60 s by default). It is also the default `TCP_USER_TIMEOUT` on Linux, so data
+    /// left unacknowledged (when the kernel retransmits instead of probing) gives up on the
+    /// same schedule. Saturates instead of overflowing.
+    pub fn detection_time(&self) -> Duration {
+        self.idle_duration().saturating_add(self.probe_time())
+    }
+
     /// Checks every value against what the kernel accepts, so nothing is truncated or refused
     /// later at connect time, and every chosen value against what this OS can set.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {

@@ -28,6 +28,20 @@ pub(crate) struct TlsSetup {
     pub(crate) http: HttpVersions,
 }
 
+impl TlsSetup {
+    /// The TLS set-up for `https://` proxies: the same trust and session cache, but ALPN
+    /// `http/1.1` only, since `CONNECT` is spoken in HTTP/1.1.
+    pub(crate) fn for_proxies(&self) -> TlsSetup {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = HttpVersions::Http1Only.alpn();
+        TlsSetup {
+            config: Arc::new(config),
+            handshake_timeout: self.handshake_timeout,
+            http: HttpVersions::Http1Only,
+        }
+    }
+}
+
 impl std::fmt::Debug for TlsSetup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsSetup")

@@ -6,7 +6,10 @@
 //! - with keepalive (idle 1 s, interval 1 s, 2 retries) at each stage, over HTTP/1.1 and h2,
 //!   the pending read fails within idle + interval × retries + 1.5 s;
 //! - with keepalive off, the same read is still pending at that deadline;
-//! - with `tcp_user_timeout` and a request body being sent, the write fails near the timeout.
+//! - with `tcp_user_timeout` and a request body being sent, the write fails near the timeout;
+//!   with keepalive on and no explicit setting, near the default timeout (keepalive's budget
+//!   `idle + interval × retries`); with keepalive on and the timeout explicitly unset, the
+//!   write is still pending at the deadline.
 //!
 //! Needs root (for `ip netns`). Without it the tests print a loud `SKIPPED:` line and pass,
 //! except under `CI=true`, where they fail. Only addresses of a private /24 inside the two
@@ -102,21 +105,13 @@ fn tcp_user_timeout_fails_an_unacknowledged_write() {
 
 /// Plays this process's role: the parent (no role) orchestrates.
 fn run(scenario: &str, test: &str) {
-    match child::role().as_deref() {
-        Some("server") => server_role(),
-        Some("client") => client_role(scenario),
-        Some(other) => panic!("unknown role {other}"),
-        None => orchestrate(scenario, &child::test_path(module_path!(), test)),
-    }
-}
-
-/// Skips loudly, or fails under CI, where the test must run.
-fn skip(test: &str, reason: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "{test} cannot run under CI=true: {reason}");
-    // Straight to the process's stderr: libtest captures the print macros, not this.
-    use std::io::Write;
-    let _ = writeln!(io::stderr(), "SKIPPED: {test}: {reason}");
+    child::play(
+        module_path!(),
+        test,
+        server_role,
+        || client_role(scenario),
+        |test| orchestrate(scenario, test),
+    );
 }
 
 /// One protocol line from a client: `result <label> <ok|FAIL> <outcome> <ms> ms: <detail>`.
@@ -130,7 +125,7 @@ struct Row {
 fn orchestrate(scenario: &str, test: &str) {
     let pair = match netns::Pair::create() {
         Ok(pair) => pair,
-        Err(netns::Unavailable(reason)) => return skip(test, &reason),
+        Err(netns::Unavailable(reason)) => return child::skip(test, &reason),
     };
     // Declared after `pair`, so the children are killed before the namespaces are deleted.
     let mut cmd = child::command(&["ip", "netns", "exec", pair.server_ns()], test, "server");
@@ -154,13 +149,7 @@ fn orchestrate(scenario: &str, test: &str) {
     client.send("down").expect("tell the client");
 
     let mut rows = Vec::new();
-    loop {
-        let line = client
-            .expect("", Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("{e}"));
-        if line == "done" {
-            break;
-        }
+    for line in client.lines_until_done(Duration::from_secs(30)) {
         assert!(!line.starts_with("error"), "client: {line}");
         if let Some(rest) = line.strip_prefix("result ") {
             let mut words = rest.splitn(3, ' ');
@@ -182,6 +171,7 @@ fn orchestrate(scenario: &str, test: &str) {
     }
     let expected = match scenario {
         "keepalive" => 6,
+        "user-timeout" => 4,
         _ => 3,
     };
     assert_eq!(rows.len(), expected, "{rows:#?}");
@@ -574,43 +564,68 @@ impl Body for PacedBody {
     }
 }
 
+/// How a case of [`user_timeout_scenario`] configures `TCP_USER_TIMEOUT`.
+#[derive(Debug, Clone, Copy)]
+enum UserTimeout {
+    /// `tcp_user_timeout(t)`.
+    Set(Duration),
+    /// Nothing said: the default.
+    Default,
+    /// `tcp_user_timeout(None)`: the kernel's default.
+    Unset,
+}
+
 async fn user_timeout_scenario(
     target: &Target,
     down: tokio::sync::oneshot::Receiver<Instant>,
 ) -> Vec<Verdict> {
-    // (protocol, TCP_USER_TIMEOUT). The last is a control in this very namespace pair: no
-    // user timeout but keepalive on (1 s idle, 1 s interval, 2 retries). Its upload must still
-    // be pending when keepalive would have given up on an idle connection, because the kernel
-    // sends no keepalive probes while data is unacknowledged. So the others' failure is the
-    // user timeout at work, and keepalive alone does not cover a peer that dies mid-write.
-    let cases = [
-        (Proto::H1, Some(USER_TIMEOUT)),
-        (Proto::H2, Some(USER_TIMEOUT)),
-        (Proto::H1, None),
+    // (protocol, TCP_USER_TIMEOUT as configured, keepalive). The third has keepalive on and
+    // no explicit setting: the default, keepalive's budget (1 s + 1 s × 2 = 3 s), applies. The
+    // last is a control in this very namespace pair: keepalive on, the user timeout explicitly
+    // unset. Its upload must still be pending when keepalive would have given up on an idle
+    // connection, because the kernel sends no keepalive probes while data is unacknowledged.
+    // So the others' failure is the user timeout at work, and keepalive alone does not cover
+    // a peer that dies mid-write.
+    let default_timeout = keepalive_on().detection_time();
+    let cases: [(Proto, UserTimeout, Keepalive); 4] = [
+        (Proto::H1, UserTimeout::Set(USER_TIMEOUT), Keepalive::off()),
+        (Proto::H2, UserTimeout::Set(USER_TIMEOUT), Keepalive::off()),
+        (Proto::H1, UserTimeout::Default, keepalive_on()),
+        (Proto::H1, UserTimeout::Unset, keepalive_on()),
     ];
     let mut uploads = Vec::new();
-    for (proto, user_timeout) in cases {
-        let (label, keepalive) = match user_timeout {
-            Some(t) => (
+    for (proto, choice, keepalive) in cases {
+        let (label, expected) = match choice {
+            UserTimeout::Set(t) => (
                 format!(
                     "{}/POST-echo/tcp_user_timeout-{}ms/keepalive-off",
                     proto.name(),
                     t.as_millis()
                 ),
-                Keepalive::off(),
+                Some(t),
             ),
-            None => (
+            UserTimeout::Default => (
                 format!(
-                    "{}/POST-echo/no-tcp_user_timeout/keepalive-on(control)",
+                    "{}/POST-echo/default-tcp_user_timeout/keepalive-on",
                     proto.name()
                 ),
-                keepalive_on(),
+                Some(default_timeout),
+            ),
+            UserTimeout::Unset => (
+                format!(
+                    "{}/POST-echo/tcp_user_timeout-unset/keepalive-on(control)",
+                    proto.name()
+                ),
+                None,
             ),
         };
         let mut builder = target.builder(proto, Stage::AfterHandshake, keepalive);
-        if let Some(t) = user_timeout {
-            builder = builder.tcp_user_timeout(t);
+        match choice {
+            UserTimeout::Set(t) => builder = builder.tcp_user_timeout(t),
+            UserTimeout::Unset => builder = builder.tcp_user_timeout(None),
+            UserTimeout::Default => {}
         }
+        let user_timeout = expected;
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(0)
             .build::<_, PacedBody>(builder.build().unwrap());
@@ -669,7 +684,8 @@ async fn user_timeout_scenario(
                 ))
             }
         } else {
-            judge_upload(task, down, &produced).await
+            let timeout = user_timeout.unwrap_or(USER_TIMEOUT);
+            judge_upload(task, down, &produced, timeout).await
         };
         rows.push((label, verdict));
     }
@@ -681,8 +697,9 @@ async fn judge_upload(
     task: tokio::task::JoinHandle<(Instant, Result<String, String>)>,
     down: Instant,
     produced: &AtomicU64,
+    timeout: Duration,
 ) -> Result<String, String> {
-    let cap = down + USER_TIMEOUT + USER_TIMEOUT_AFTER + Duration::from_secs(5);
+    let cap = down + timeout + USER_TIMEOUT_AFTER + Duration::from_secs(5);
     let Ok(joined) = tokio::time::timeout_at(cap.into(), task).await else {
         return Err(format!(
             "still pending {} ms after the link went down",
@@ -692,12 +709,11 @@ async fn judge_upload(
     let (at, outcome) = joined.expect("no panic");
     let took = at.saturating_duration_since(down);
     let ms = took.as_millis();
-    let near =
-        took + USER_TIMEOUT_BEFORE >= USER_TIMEOUT && took <= USER_TIMEOUT + USER_TIMEOUT_AFTER;
+    let near = took + USER_TIMEOUT_BEFORE >= timeout && took <= timeout + USER_TIMEOUT_AFTER;
     match outcome {
         Ok(e) if near && is_dead_peer_error(&e) && at > down => Ok(format!(
             "upload failed after {ms} ms (timeout {} ms, {} KiB of body produced): {e}",
-            USER_TIMEOUT.as_millis(),
+            timeout.as_millis(),
             produced.load(Ordering::Relaxed) / 1024,
         )),
         Ok(e) => Err(format!("upload failed after {ms} ms: {e}")),

@@ -4,7 +4,7 @@
 #[path = "../../examples/direct.rs"]
 mod example;
 
-pub use example::fetch;
+pub use example::{fetch, fetch_uri};
 
 use keepalive_testserver::TestServer;
 

@@ -106,6 +106,63 @@ fn http1_client_corpus() {
 }
 
 #[test]
+fn proxy_tunnel_corpus() {
+    assert!(replay("proxy_tunnel", entry::proxy_tunnel) > 0);
+}
+
+/// The seeds reach both ends: some open a tunnel (a 2xx, a SOCKS5 success, also in chunks and
+/// after credentials), the others fail in the proxy phase.
+#[test]
+fn proxy_seeds_open_tunnels_and_fail_as_expected() {
+    let outcome = |name: &str| {
+        let data = fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("fuzz/corpus/proxy_tunnel/seed-{name}")),
+        )
+        .expect("a committed seed");
+        entry::proxy_tunnel_outcome(&data)
+    };
+    for name in [
+        "connect-200",
+        "connect-200-tinyproxy",
+        "connect-200-chunked",
+        "connect-leading-crlf",
+        "socks-ok",
+        "socks-ok-ip",
+        "socks-ok-v6",
+        "socks-ok-domain",
+        "socks-auth-ok",
+    ] {
+        assert_eq!(outcome(name), entry::TunnelOutcome::Open, "{name}");
+    }
+    for (name, says) in [
+        (
+            "connect-407",
+            "407 Proxy Authentication Required (the credentials sent were refused)",
+        ),
+        ("connect-403", "403 Forbidden"),
+        ("connect-garbage", "not HTTP"),
+        ("connect-extra-bytes", "bytes after its answer to CONNECT"),
+        ("connect-half", "reset"),
+        ("connect-many-headers", "more than 64 header lines"),
+        ("connect-long-header", "longer than 16384 bytes"),
+        ("socks-auth-fail", "refused the user name and password"),
+        (
+            "socks-no-methods",
+            "none of the offered authentication methods",
+        ),
+        ("socks-refused", "connection refused (reply 5)"),
+        ("socks-unknown-reply", "unknown reply code"),
+        ("socks-bad-version", "does not speak SOCKS5"),
+    ] {
+        match outcome(name) {
+            entry::TunnelOutcome::Failed(text) => assert!(text.contains(says), "{name}: {text}"),
+            open => panic!("{name}: {open:?}"),
+        }
+    }
+}
+
+#[test]
 fn uri_and_config_corpus() {
     assert!(replay("uri_and_config", entry::uri_and_config) > 0);
 }
@@ -119,5 +176,6 @@ fn empty_inputs() {
         entry::h2_client(data);
         entry::http1_client(data);
         entry::uri_and_config(data);
+        entry::proxy_tunnel(data);
     }
 }

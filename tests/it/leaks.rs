@@ -408,25 +408,6 @@ async fn settle(fds: usize, tasks: usize) -> (usize, usize) {
     }
 }
 
-/// Sockets in state `state` (hex, as in /proc/net/tcp: 02 = SYN_SENT) towards `peer`.
-fn tcp_sockets_to(peer: SocketAddr, state: &str) -> usize {
-    let SocketAddr::V4(v4) = peer else {
-        return 0;
-    };
-    let [a, b, c, d] = v4.ip().octets();
-    // /proc/net/tcp prints the address as the in-memory u32, little-endian on x86 and arm.
-    let want = format!("{d:02X}{c:02X}{b:02X}{a:02X}:{:04X}", v4.port());
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    table
-        .lines()
-        .skip(1)
-        .filter(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            cols.len() > 3 && cols[2] == want && cols[3] == state
-        })
-        .count()
-}
-
 /// Drops a connect future mid-DNS, mid-connect and mid-handshake (directly, and a hyper-util
 /// `Client` request mid-handshake), checking that its socket is gone each time.
 async fn dropped_futures(setup: &Setup) -> String {
@@ -463,7 +444,7 @@ async fn dropped_futures(setup: &Setup) -> String {
     let backlog = setup.spec.get("backlog");
     let c = long(setup.builder()).build().unwrap();
     let uri = setup.url("backlog");
-    let syn_sent = move || tcp_sockets_to(backlog, "02");
+    let syn_sent = move || crate::support::tcp_sockets_to(backlog, "02");
     let before = syn_sent();
     let line = drop_midway_with("mid-connect", 1, Some(&syn_sent), async move {
         let _ = c.connect(&uri).await;

@@ -8,17 +8,22 @@ mod support;
 
 // The connector (issue: connect path, stages, errors, hyper integration).
 mod client;
+mod dialing;
 mod direct;
 mod errors;
+mod liveness;
 mod platform;
+mod proxy;
 mod resumption;
 mod stages;
 
 // Reliability: dead peers in network namespaces, hostile servers, leaks, load, bad input.
 mod bad_input;
 mod dead_peer;
+mod happy_eyeballs;
 mod hostile;
 mod leaks;
+mod liveness_netns;
 mod load;
 
 // Fuzz corpora replayed through the fuzz targets' entry functions.

@@ -5,11 +5,19 @@
 //! Routes: `/` answers `hello` with `x-sni`, `x-alpn`, `x-host` and `x-peer` headers;
 //! `/status/NNN` answers status NNN; `/echo` answers the request body's length; `/stream` sends
 //! one chunk and then goes quiet forever (for dead-peer tests).
+//!
+//! Proxies: [`ConnectProxy`] (HTTP `CONNECT`, optionally over TLS, with a fault plan) and
+//! [`SocksProxy`] in process; tinyproxy and microsocks as real processes in [`external`].
 
+pub mod external;
+mod h2watch;
 mod pki;
+mod proxy;
 mod server;
 
+pub use h2watch::{H2WatchServer, OnPing};
 pub use pki::{Leaf, LeafKind, TestCa};
+pub use proxy::{ConnectProxy, ConnectProxyBuilder, ProxyBehavior, SocksProxy};
 pub use server::{Behavior, ServerBuilder, TestServer, UNOFFERED_ALPN};
 
 /// `true` when a Windows build of the tests runs under Wine rather than Windows: Wine puts its

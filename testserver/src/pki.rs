@@ -78,10 +78,19 @@ impl TestCa {
 
     /// Makes a leaf certificate of the given kind.
     pub fn leaf(&self, kind: LeafKind) -> Leaf {
-        let names: Vec<String> = match kind {
+        self.leaf_for(kind, None)
+    }
+
+    /// Makes a leaf certificate of the given kind that also names `ip` (a server bound to an
+    /// address of a network namespace), unless the kind names another host.
+    pub fn leaf_for(&self, kind: LeafKind, ip: Option<std::net::IpAddr>) -> Leaf {
+        let mut names: Vec<String> = match kind {
             LeafKind::OtherName => vec!["other.invalid".into()],
             _ => vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
         };
+        if let Some(ip) = ip.filter(|ip| kind != LeafKind::OtherName && !ip.is_loopback()) {
+            names.push(ip.to_string());
+        }
         let mut params = CertificateParams::new(names).expect("valid subject alt names");
         if kind == LeafKind::Expired {
             params.not_before = date_time_ymd(2019, 1, 1);

@@ -168,7 +168,11 @@ impl ServerBuilder {
 
     /// The rustls server configuration this builder describes.
     pub fn server_config(&self, ca: &TestCa) -> Arc<ServerConfig> {
-        self.config_with(&ca.leaf(self.leaf), self.versions(), self.alpn.clone())
+        self.config_with(
+            &ca.leaf_for(self.leaf, Some(self.ip)),
+            self.versions(),
+            self.alpn.clone(),
+        )
     }
 
     fn versions(&self) -> &'static [&'static rustls::SupportedProtocolVersion] {
@@ -208,7 +212,7 @@ impl ServerBuilder {
         // One leaf for both configurations: the one serving, and the TLS 1.2 one a plan may
         // pick for `SelectUnofferedAlpn` on any connection (building it costs no key).
         let configs = self.tls.then(|| {
-            let leaf = ca.leaf(self.leaf);
+            let leaf = ca.leaf_for(self.leaf, Some(self.ip));
             TlsConfigs {
                 serve: self.config_with(&leaf, self.versions(), self.alpn.clone()),
                 unoffered_alpn: self.config_with(

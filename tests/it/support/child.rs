@@ -29,6 +29,32 @@ pub fn say(line: impl std::fmt::Display) {
     let _ = out.flush();
 }
 
+/// Plays this process's part in a test made of a parent and `server`/`client` children: the
+/// child's role when it is one, else `parent`, given the test's path inside this binary
+/// (`module` is the test's `module_path!()`).
+pub fn play(
+    module: &str,
+    test: &str,
+    server: impl FnOnce(),
+    client: impl FnOnce(),
+    parent: impl FnOnce(&str),
+) {
+    match role().as_deref() {
+        Some("server") => server(),
+        Some("client") => client(),
+        Some(other) => panic!("unknown role {other}"),
+        None => parent(&test_path(module, test)),
+    }
+}
+
+/// Skips a test loudly, or fails it under `CI=true`, where it must run.
+pub fn skip(test: &str, reason: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "{test} cannot run under CI=true: {reason}");
+    // Straight to the process's stderr: libtest captures the print macros, not this.
+    let _ = writeln!(io::stderr(), "SKIPPED: {test}: {reason}");
+}
+
 /// The command running test `test` (its path inside this binary, e.g. `leaks::x`) of this
 /// very binary as a child in `role`, after `prefix` (e.g. `ip netns exec NS`).
 pub fn command(prefix: &[&str], test: &str, role: &str) -> Command {
@@ -125,6 +151,18 @@ impl Child {
                     ))
                 }
             }
+        }
+    }
+
+    /// Collects the child's protocol lines until one says `done` (each within `timeout`).
+    pub fn lines_until_done(&mut self, timeout: Duration) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.expect("", timeout).unwrap_or_else(|e| panic!("{e}"));
+            if line == "done" {
+                return lines;
+            }
+            lines.push(line);
         }
     }
 

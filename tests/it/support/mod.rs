@@ -56,6 +56,15 @@ pub fn has_ipv6_loopback() -> bool {
     std::net::TcpListener::bind((IpAddr::from(std::net::Ipv6Addr::LOCALHOST), 0)).is_ok()
 }
 
+/// `true` (after a loud `SKIPPED:` line) on a machine without an IPv6 loopback.
+pub fn no_ipv6_loopback() -> bool {
+    let none = !has_ipv6_loopback();
+    if none {
+        println!("SKIPPED: no IPv6 loopback on this machine");
+    }
+    none
+}
+
 /// Connects `connector` to the server's root URL, by IP.
 pub async fn connect(connector: &Connector, server: &TestServer) -> Result<Conn, ConnectError> {
     connector.connect(&server.url("/").parse().unwrap()).await
@@ -64,8 +73,7 @@ pub async fn connect(connector: &Connector, server: &TestServer) -> Result<Conn,
 /// A default HTTPS test server on `::1`, or `None` (after a loud `SKIPPED:` line) on a machine
 /// without an IPv6 loopback (some containers have none).
 pub async fn ipv6_server() -> Option<TestServer> {
-    if !has_ipv6_loopback() {
-        println!("SKIPPED: no IPv6 loopback on this machine");
+    if no_ipv6_loopback() {
         return None;
     }
     Some(
@@ -152,3 +160,33 @@ pub const IDLE: Duration = Duration::from_secs(17);
 pub const INTERVAL: Duration = Duration::from_secs(7);
 /// See [`IDLE`].
 pub const RETRIES: u32 = 4;
+
+/// How many TCP sockets of this process's network namespace are connected (or connecting) to
+/// `peer` in `state`, as `/proc/net/tcp` and `/proc/net/tcp6` write it (`01` established,
+/// `02` SYN-SENT).
+#[cfg(target_os = "linux")] // /proc/net/tcp; used by the Linux-only tests
+pub fn tcp_sockets_to(peer: std::net::SocketAddr, state: &str) -> usize {
+    use std::net::SocketAddr;
+    // The files print each 32-bit word of an address as the in-memory u32: little-endian on
+    // x86 and arm.
+    let words = |bytes: &[u8]| -> String {
+        bytes
+            .chunks(4)
+            .map(|w| format!("{:02X}{:02X}{:02X}{:02X}", w[3], w[2], w[1], w[0]))
+            .collect()
+    };
+    let (file, addr) = match peer {
+        SocketAddr::V4(a) => ("/proc/net/tcp", words(&a.ip().octets())),
+        SocketAddr::V6(a) => ("/proc/net/tcp6", words(&a.ip().octets())),
+    };
+    let want = format!("{addr}:{:04X}", peer.port());
+    let table = std::fs::read_to_string(file).unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.len() > 3 && cols[2] == want && cols[3] == state
+        })
+        .count()
+}

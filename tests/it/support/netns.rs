@@ -1,6 +1,6 @@
 //! Two network namespaces joined by a veth pair, deleted on drop.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -114,6 +114,36 @@ impl Pair {
         Ok(pair)
     }
 
+    /// [`create`](Pair::create), plus IPv6: `fd00:6b61:N::1/64` on the server's side and
+    /// `fd00:6b61:N::2/64` on the client's, usable at once (no duplicate address detection),
+    /// with permanent neighbour entries as for IPv4.
+    pub fn create_dual_stack() -> Result<Pair, Unavailable> {
+        let pair = Pair::create()?;
+        let client_if = pair.server_if.replace("kas", "kac");
+        let (s_ns, c_ns, s_if) = (&pair.server_ns, &pair.client_ns, &pair.server_if);
+        let (s_ip, c_ip) = (
+            format!("{}/64", pair.server_ip6()),
+            format!("{}/64", pair.client_ip6()),
+        );
+        let (s_mac, c_mac) = (
+            format!("02:6b:61:{:02x}:00:01", pair.subnet),
+            format!("02:6b:61:{:02x}:00:02", pair.subnet),
+        );
+        let (s_addr, c_addr) = (pair.server_ip6().to_string(), pair.client_ip6().to_string());
+        #[rustfmt::skip]
+        let steps: [&[&str]; 4] = [
+            &["-n", s_ns, "addr", "add", &s_ip, "dev", s_if, "nodad"],
+            &["-n", c_ns, "addr", "add", &c_ip, "dev", &client_if, "nodad"],
+            &["-n", s_ns, "neigh", "replace", &c_addr, "lladdr", &c_mac, "dev", s_if, "nud", "permanent"],
+            &["-n", c_ns, "neigh", "replace", &s_addr, "lladdr", &s_mac, "dev", &client_if, "nud", "permanent"],
+        ];
+        for step in steps {
+            ip(step)
+                .map_err(|e| Unavailable(format!("cannot set up IPv6 in the namespaces: {e}")))?;
+        }
+        Ok(pair)
+    }
+
     pub fn server_ns(&self) -> &str {
         &self.server_ns
     }
@@ -128,6 +158,33 @@ impl Pair {
 
     pub fn client_ip(&self) -> Ipv4Addr {
         Ipv4Addr::new(10, 123, self.subnet, 2)
+    }
+
+    pub fn server_ip6(&self) -> Ipv6Addr {
+        Ipv6Addr::new(0xfd00, 0x6b61, self.subnet.into(), 0, 0, 0, 0, 1)
+    }
+
+    pub fn client_ip6(&self) -> Ipv6Addr {
+        Ipv6Addr::new(0xfd00, 0x6b61, self.subnet.into(), 0, 0, 0, 0, 2)
+    }
+
+    /// The server's replies to `client` go nowhere: a blackhole route in the server's
+    /// namespace. SYNs still arrive, but no SYN-ACK leaves and no ICMP error either, so the
+    /// client sees what a black-holed path looks like: silence.
+    pub fn blackhole_replies_to(&self, client: IpAddr) -> Result<(), String> {
+        let (family, prefix) = match client {
+            IpAddr::V4(_) => ("-4", format!("{client}/32")),
+            IpAddr::V6(_) => ("-6", format!("{client}/128")),
+        };
+        ip(&[
+            family,
+            "-n",
+            &self.server_ns,
+            "route",
+            "add",
+            "blackhole",
+            &prefix,
+        ])
     }
 
     /// The peer vanishes: its interface goes down, without a FIN or a RST.

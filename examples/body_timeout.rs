@@ -1,0 +1,57 @@
+//! HTTP/1.1 has no PING. Through a proxy, TCP keepalive watches only the hop to the proxy, so
+//! when the origin dies behind a quiet HTTP/1.1 response nothing notices it — except a read
+//! timeout of your own on the body. This example reads a response that goes quiet after its
+//! first chunk (the embedded test server's `/stream`) with a timeout on every body read.
+//!
+//! ```sh
+//! cargo run --example body_timeout            # against an embedded local HTTPS server
+//! ```
+//!
+//! Pick the timeout from your protocol: the longest gap the server is allowed between chunks
+//! (an LLM token stream: a few tens of seconds), not the whole response's duration.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use keepalive_connector::Connector;
+
+/// The longest silence tolerated between two body chunks.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let server = keepalive_testserver::TestServer::start().await?;
+    let connector = Connector::builder()
+        .builtin_roots(false)
+        .add_root_certificates_pem(server.ca_pem().as_bytes())
+        .http1_only()
+        .build()?;
+    let client = connector.client::<Empty<Bytes>>();
+    let resp = client.get(server.url("/stream").parse()?).await?;
+    println!("{} over {:?}", resp.status(), resp.version());
+    let mut body = resp.into_body();
+    let mut last = Instant::now();
+    loop {
+        match tokio::time::timeout(READ_TIMEOUT, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    println!("{} bytes after {:?}", data.len(), last.elapsed());
+                }
+                last = Instant::now();
+            }
+            Ok(Some(Err(e))) => return Err(e.into()),
+            Ok(None) => {
+                println!("end of body");
+                return Ok(());
+            }
+            Err(_elapsed) => {
+                // Dropping the body (and the client) closes the connection.
+                println!(
+                    "no data for {READ_TIMEOUT:?}: the peer is gone or stuck; giving up on this response"
+                );
+                return Ok(());
+            }
+        }
+    }
+}

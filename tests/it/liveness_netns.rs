@@ -1,0 +1,313 @@
+//! A dead origin behind a proxy, on real kernels: the client and a real CONNECT proxy
+//! (tinyproxy) run in one network namespace, an HTTP/2 origin in another. A response stream goes
+//! quiet, then the origin's link goes down: the proxy's own connection to the origin hangs,
+//! while the client's socket to the proxy (on the client namespace's loopback) stays healthy,
+//! so TCP keepalive — which watches only that hop — sees nothing wrong. Then:
+//!
+//! - with `connector.client()` (HTTP/2 PINGs on the keepalive schedule, 1 s / 1 s × 2), the
+//!   pending body read fails within idle + interval × retries + 1.5 s;
+//! - with a plain `Client::builder(TokioExecutor::new())` over the same connector, it is still
+//!   pending at that deadline;
+//! - over HTTP/1.1 (no PING), `connector.client()` is still pending too: the limit the README
+//!   documents (use a read timeout on the body, `examples/body_timeout.rs`).
+//!
+//! Needs root (for `ip netns`) and tinyproxy: a loud `SKIPPED:` line without them, a failure
+//! under `CI=true`. Processes enter the namespaces as in `dead_peer` (`ip netns exec` on this
+//! very test binary, with a role).
+#![cfg(target_os = "linux")]
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use keepalive_connector::{Connector, Keepalive, Proxy, StaticResolver};
+use keepalive_testserver::external::{require, Tinyproxy};
+use keepalive_testserver::TestServer;
+
+use crate::support::{child, netns};
+
+const IDLE: Duration = Duration::from_secs(1);
+const INTERVAL: Duration = Duration::from_secs(1);
+const RETRIES: u32 = 2;
+/// The bound: idle + interval × retries + 1.5 s.
+const DETECT_WITHIN: Duration = Duration::from_millis(4_500);
+/// How long the stream stays quiet before the link goes down (see `dead_peer::QUIET`).
+const QUIET: Duration = Duration::from_millis(300);
+
+const TEST: &str = "liveness_netns::http2_pings_detect_a_dead_origin_behind_a_proxy";
+
+#[test]
+fn http2_pings_detect_a_dead_origin_behind_a_proxy() {
+    match child::role().as_deref() {
+        Some("server") => server_role(),
+        Some("client") => client_role(),
+        Some(other) => panic!("unknown role {other}"),
+        None => orchestrate(),
+    }
+}
+
+fn skip(reason: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "{TEST} cannot run under CI=true: {reason}");
+    use std::io::Write;
+    let _ = writeln!(io::stderr(), "SKIPPED: {TEST}: {reason}");
+}
+
+fn orchestrate() {
+    if let Err(why) = which("tinyproxy") {
+        return skip(&why);
+    }
+    let pair = match netns::Pair::create() {
+        Ok(pair) => pair,
+        Err(netns::Unavailable(reason)) => return skip(&reason),
+    };
+    let mut cmd = child::command(&["ip", "netns", "exec", pair.server_ns()], TEST, "server");
+    cmd.env("KA_LV_SERVER_IP", pair.server_ip().to_string());
+    let mut server = child::Child::spawn("server", cmd).expect("spawn the origin");
+    let addr = server
+        .expect("listening", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ca = server
+        .expect("ca", Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut cmd = child::command(&["ip", "netns", "exec", pair.client_ns()], TEST, "client");
+    cmd.env("KA_LV_ADDR", &addr).env("KA_LV_CA", &ca);
+    let mut client = child::Child::spawn("client", cmd).expect("spawn the client and proxy");
+    let ready = client
+        .expect("ready", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!("client ready: {ready}");
+
+    pair.server_link_down().unwrap_or_else(|e| panic!("{e}"));
+    client.send("down").expect("tell the client");
+    let mut rows = Vec::new();
+    loop {
+        let line = client
+            .expect("", Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{e}"));
+        if line == "done" {
+            break;
+        }
+        assert!(!line.starts_with("error"), "client: {line}");
+        if let Some(rest) = line.strip_prefix("result ") {
+            rows.push(rest.to_owned());
+        }
+    }
+    let status = client.finish(Duration::from_secs(20));
+    drop(server);
+    drop(pair);
+    println!("dead origin behind tinyproxy, link down at t=0:");
+    for row in &rows {
+        println!("  {row}");
+    }
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    let failed: Vec<_> = rows.iter().filter(|r| !r.contains(" ok ")).collect();
+    assert!(failed.is_empty(), "failed: {failed:#?}");
+    let status = status.unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success(), "the client half failed: {status}");
+}
+
+/// Whether `program` runs here (`program -v` or `-h` exits at all).
+fn which(program: &str) -> Result<(), String> {
+    std::process::Command::new(program)
+        .arg("-v")
+        .output()
+        .map(|_| ())
+        .map_err(|e| format!("{program} is not installed ({e})"))
+}
+
+/// The origin: the test server on the server namespace's address, until stdin closes.
+fn server_role() {
+    let ip: IpAddr = std::env::var("KA_LV_SERVER_IP")
+        .expect("KA_LV_SERVER_IP")
+        .parse()
+        .expect("an IP");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let server = TestServer::builder().ip(ip).start().await.unwrap();
+        child::say(format!("listening {}", server.addr()));
+        child::say(format!("ca {}", server.ca_pem().trim().replace('\n', "|")));
+        let eof = tokio::task::spawn_blocking(|| {
+            let mut sink = String::new();
+            while io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(60), eof).await;
+        drop(server);
+    });
+}
+
+/// A `GET /stream` whose first chunk arrived, and a task waiting for the next frame.
+struct Pending {
+    label: &'static str,
+    read: tokio::task::JoinHandle<(Instant, Result<String, String>)>,
+    _client: Client<Connector, Empty<Bytes>>,
+}
+
+async fn open(
+    label: &'static str,
+    client: Client<Connector, Empty<Bytes>>,
+    url: &http::Uri,
+    want: http::Version,
+) -> Pending {
+    let resp = client
+        .get(url.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{label}: GET /stream: {e:?}"));
+    assert_eq!(resp.version(), want, "{label}");
+    let info = resp
+        .extensions()
+        .get::<keepalive_connector::ConnectInfo>()
+        .cloned()
+        .expect("ConnectInfo");
+    assert!(info.proxy().is_some(), "{label}: through the proxy");
+    let mut body: Incoming = resp.into_body();
+    let first = body
+        .frame()
+        .await
+        .expect("a first frame")
+        .expect("no error");
+    assert_eq!(
+        first.data_ref().map(|d| &d[..]),
+        Some(&b"first chunk\n"[..])
+    );
+    let read = tokio::spawn(async move {
+        let outcome = match body.frame().await {
+            // When the PING times out hyper closes the connection; the open stream reports
+            // "stream closed because of a broken pipe" (the timing says it was the PING).
+            Some(Err(e)) => Ok(match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            }),
+            Some(Ok(_)) => Err("unexpected data".to_owned()),
+            None => Err("clean end of stream".to_owned()),
+        };
+        (Instant::now(), outcome)
+    });
+    Pending {
+        label,
+        read,
+        _client: client,
+    }
+}
+
+fn client_role() {
+    let addr: SocketAddr = std::env::var("KA_LV_ADDR")
+        .expect("KA_LV_ADDR")
+        .parse()
+        .unwrap();
+    let ca = std::env::var("KA_LV_CA")
+        .expect("KA_LV_CA")
+        .replace('|', "\n");
+    // The proxy runs in this (the client's) namespace, on its loopback.
+    let Some(proxy) = require(Tinyproxy::start(None), TEST) else {
+        child::say("error no tinyproxy");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let rows = rt.block_on(async {
+        let (down_tx, down_rx) = tokio::sync::oneshot::channel::<Instant>();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                if line.trim() == "down" {
+                    let _ = down_tx.send(Instant::now());
+                    return;
+                }
+                line.clear();
+            }
+        });
+        let builder = || {
+            Connector::builder()
+                .builtin_roots(false)
+                .add_root_certificates_pem(ca.as_bytes())
+                .resolver(
+                    StaticResolver::new()
+                        .add("localhost", addr.port(), [addr.ip()])
+                        .no_fallback(),
+                )
+                .keepalive(Keepalive::new().idle(IDLE).interval(INTERVAL).retries(RETRIES))
+                .proxy(Proxy::all(&proxy.url()))
+        };
+        // tinyproxy resolves `localhost` itself; the origin's certificate names `localhost`
+        // and its IP, so ask for the IP.
+        let url: http::Uri = format!("https://{addr}/stream").parse().unwrap();
+        let h2 = builder().build().unwrap();
+        let h1 = builder().http1_only().build().unwrap();
+        let ready_h2 = open("h2/connector.client()", h2.client(), &url, http::Version::HTTP_2).await;
+        let plain_h2 = open(
+            "h2/plain-Client",
+            Client::builder(TokioExecutor::new()).build(h2.clone()),
+            &url,
+            http::Version::HTTP_2,
+        )
+        .await;
+        let ready_h1 = open("http/1.1/connector.client()", h1.client(), &url, http::Version::HTTP_11).await;
+        tokio::time::sleep(QUIET).await;
+        child::say("ready 3 quiet streams through tinyproxy");
+        let down = tokio::time::timeout(Duration::from_secs(60), down_rx)
+            .await
+            .expect("`down` within a minute")
+            .expect("the parent's stdin");
+        let deadline = down + DETECT_WITHIN;
+        let mut rows = Vec::new();
+        // The ready client must fail within the bound.
+        let cap = deadline + Duration::from_secs(5);
+        let verdict = match tokio::time::timeout_at(cap.into(), ready_h2.read).await {
+            Err(_) => Err(format!("still pending {} ms after the link went down", (cap - down).as_millis())),
+            Ok(joined) => {
+                let (at, outcome) = joined.expect("no panic");
+                let ms = at.saturating_duration_since(down).as_millis();
+                match outcome {
+                    Ok(e) if at > down && at <= deadline => Ok(format!(
+                        "read failed after {ms} ms (bound {} ms): {e}",
+                        DETECT_WITHIN.as_millis()
+                    )),
+                    other => Err(format!("after {ms} ms: {other:?}")),
+                }
+            }
+        };
+        rows.push((ready_h2.label, verdict));
+        // The others must still be pending at the deadline.
+        tokio::time::sleep_until(deadline.into()).await;
+        for pending in [plain_h2, ready_h1] {
+            let verdict = if pending.read.is_finished() {
+                let (at, outcome) = pending.read.await.expect("no panic");
+                Err(format!("ended after {} ms: {outcome:?}", at.saturating_duration_since(down).as_millis()))
+            } else {
+                pending.read.abort();
+                Ok(format!(
+                    "still pending {} ms after the link went down (TCP keepalive to the proxy is healthy); cancelled",
+                    down.elapsed().as_millis()
+                ))
+            };
+            rows.push((pending.label, verdict));
+        }
+        rows
+    });
+    drop(proxy);
+    let mut failed = 0;
+    for (label, verdict) in &rows {
+        match verdict {
+            Ok(line) => child::say(format!("result {label} ok {line}")),
+            Err(line) => {
+                failed += 1;
+                child::say(format!("result {label} FAIL {line}"));
+            }
+        }
+    }
+    child::say("done");
+    assert_eq!(failed, 0, "{failed} stream(s) did not behave");
+}

@@ -1,0 +1,334 @@
+//! The environment's proxy variables, each test in a child process of its own with exactly the
+//! variables it sets (every proxy variable of the parent removed), so no test can see another's
+//! environment and none races the threads of the main test binary.
+
+use std::process::Command;
+
+use http_body_util::Empty;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use keepalive_connector::{
+    ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Proxy, ProxySource, Route,
+};
+use keepalive_testserver::external::{require, Tinyproxy};
+use keepalive_testserver::TestServer;
+
+/// Set in a child: the name of the test it runs.
+const CHILD: &str = "KA_PROXY_ENV_CHILD";
+/// Every variable that could change a route; removed from each child's environment.
+const PROXY_VARS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUEST_METHOD",
+];
+
+/// Runs `body` in a child process (running test `test` again, as case `case`) whose
+/// environment has only `vars` of the proxy variables. In a child, only the named case runs.
+fn in_env(test: &str, case: &str, vars: &[(&str, &str)], body: impl FnOnce()) {
+    let me = format!("{test}#{case}");
+    match std::env::var(CHILD) {
+        Ok(child) if child == me => return body(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    let mut cmd = Command::new(std::env::current_exe().expect("the test binary"));
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.envs(vars.iter().copied()).env(CHILD, &me);
+    let out = cmd.output().expect("the child runs");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let ran = String::from_utf8_lossy(&out.stdout).contains("1 passed");
+    assert!(
+        out.status.success() && ran,
+        "child {me} failed: {}",
+        out.status
+    );
+}
+
+fn route(connector: &Connector, url: &str) -> Route {
+    connector.route(&url.parse().unwrap()).unwrap()
+}
+
+fn proxy_of(route: Route) -> (String, ProxySource) {
+    match route {
+        Route::Proxy(p) => (p.url().to_string(), p.source()),
+        other => panic!("expected a proxy, got {other:?}"),
+    }
+}
+
+/// The bug this project started from: a client with keepalive on must keep the route the
+/// environment chose. With `HTTPS_PROXY` set, the default connector goes through the proxy
+/// (tinyproxy's log shows the CONNECT), with keepalive on.
+#[test]
+fn the_default_connector_follows_https_proxy() {
+    // The parent starts tinyproxy and reads its log; the child only connects.
+    let tinyproxy = match std::env::var(CHILD) {
+        Ok(_) => None,
+        Err(_) => match require(Tinyproxy::start(None), "HTTPS_PROXY through tinyproxy") {
+            Some(tinyproxy) => Some(tinyproxy),
+            None => return,
+        },
+    };
+    let url = tinyproxy.as_ref().map(Tinyproxy::url).unwrap_or_default();
+    in_env(
+        "the_default_connector_follows_https_proxy",
+        "",
+        &[("HTTPS_PROXY", &url)],
+        || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let server = TestServer::start().await.unwrap();
+                let connector = Connector::builder()
+                    .builtin_roots(false)
+                    .add_root_certificates_pem(server.ca_pem().as_bytes())
+                    .build()
+                    .unwrap();
+                let client = Client::builder(TokioExecutor::new())
+                    .build::<_, Empty<bytes::Bytes>>(connector);
+                let resp = client.get(server.url("/").parse().unwrap()).await.unwrap();
+                assert_eq!(resp.status(), 200);
+                let info = resp.extensions().get::<ConnectInfo>().unwrap();
+                let proxy = info.proxy().expect("the environment's proxy was used");
+                assert_eq!(proxy.source(), ProxySource::Env("HTTPS_PROXY"));
+                assert!(info.keepalive().is_some(), "and keepalive is on");
+                println!("CHILD-SERVER-PORT {}", server.addr().port());
+            });
+        },
+    );
+    if let Some(tinyproxy) = tinyproxy {
+        let log = tinyproxy.requests();
+        assert!(
+            log.iter().any(|r| r.starts_with("CONNECT 127.0.0.1:")),
+            "tinyproxy saw the CONNECT: {log:?}"
+        );
+    }
+}
+
+#[test]
+fn upper_case_wins_and_all_proxy_fills_in() {
+    in_env(
+        "upper_case_wins_and_all_proxy_fills_in",
+        "",
+        &[
+            ("HTTPS_PROXY", "http://upper.test:1"),
+            ("https_proxy", "http://lower.test:2"),
+            ("all_proxy", "socks5h://all.test:3"),
+        ],
+        || {
+            let c = Connector::builder().build().unwrap();
+            assert_eq!(
+                proxy_of(route(&c, "https://example.com/")),
+                (
+                    "http://upper.test:1/".into(),
+                    ProxySource::Env("HTTPS_PROXY")
+                )
+            );
+            assert_eq!(
+                proxy_of(route(&c, "http://example.com/")),
+                (
+                    "socks5h://all.test:3/".into(),
+                    ProxySource::Env("all_proxy")
+                )
+            );
+        },
+    );
+}
+
+#[test]
+fn lower_case_alone_works_and_empty_upper_case_hides_it() {
+    in_env(
+        "lower_case_alone_works_and_empty_upper_case_hides_it",
+        "",
+        &[
+            ("http_proxy", "lower.test:8080"),
+            ("HTTPS_PROXY", ""),
+            ("https_proxy", "http://hidden.test:1"),
+        ],
+        || {
+            let c = Connector::builder().build().unwrap();
+            assert_eq!(
+                proxy_of(route(&c, "http://example.com/")),
+                (
+                    "http://lower.test:8080/".into(),
+                    ProxySource::Env("http_proxy")
+                )
+            );
+            assert_eq!(route(&c, "https://example.com/"), Route::Direct);
+        },
+    );
+}
+
+#[test]
+fn no_proxy_forms_from_the_environment() {
+    in_env(
+        "no_proxy_forms_from_the_environment",
+        "",
+        &[
+            ("HTTPS_PROXY", "http://proxy.test:3128"),
+            (
+                "NO_PROXY",
+                "localhost,.corp.test,example.org,10.0.0.0/8,192.0.2.1",
+            ),
+        ],
+        || {
+            let c = Connector::builder().build().unwrap();
+            for (url, exempt) in [
+                ("https://localhost/", true),
+                ("https://127.0.0.1/", false), // `localhost` does not cover its address
+                ("https://a.corp.test/", true),
+                ("https://corp.test/", true),
+                ("https://www.example.org/", true),
+                ("https://10.20.30.40/", true),
+                ("https://192.0.2.1/", true),
+                ("https://192.0.2.2/", false),
+                ("https://example.com/", false),
+            ] {
+                let r = route(&c, url);
+                assert_eq!(matches!(r, Route::NoProxy(_)), exempt, "{url}: {r:?}");
+                assert_eq!(matches!(r, Route::Proxy(_)), !exempt, "{url}: {r:?}");
+            }
+            // from_env().no_proxy(..) adds to NO_PROXY.
+            let c = Connector::builder()
+                .proxy(Proxy::from_env().no_proxy("example.com"))
+                .build()
+                .unwrap();
+            assert!(matches!(
+                route(&c, "https://example.com/"),
+                Route::NoProxy(_)
+            ));
+            assert!(matches!(
+                route(&c, "https://a.corp.test/"),
+                Route::NoProxy(_)
+            ));
+        },
+    );
+}
+
+#[test]
+fn no_proxy_star_exempts_addresses_too() {
+    in_env(
+        "no_proxy_star_exempts_addresses_too",
+        "",
+        &[("ALL_PROXY", "http://proxy.test:3128"), ("no_proxy", "*")],
+        || {
+            let c = Connector::builder().build().unwrap();
+            for url in [
+                "https://example.com/",
+                "https://127.0.0.1/",
+                "http://[::1]/",
+            ] {
+                assert!(matches!(route(&c, url), Route::NoProxy(_)), "{url}");
+            }
+        },
+    );
+}
+
+/// httpoxy: under CGI, `HTTP_PROXY` may come from a request's `Proxy:` header.
+#[test]
+fn cgi_ignores_upper_case_http_proxy_only() {
+    in_env(
+        "cgi_ignores_upper_case_http_proxy_only",
+        "",
+        &[
+            ("REQUEST_METHOD", "GET"),
+            ("HTTP_PROXY", "http://attacker.test:80"),
+            ("HTTPS_PROXY", "http://proxy.test:3128"),
+        ],
+        || {
+            let c = Connector::builder().build().unwrap();
+            assert_eq!(route(&c, "http://example.com/"), Route::Direct);
+            assert_eq!(
+                proxy_of(route(&c, "https://example.com/")).1,
+                ProxySource::Env("HTTPS_PROXY")
+            );
+        },
+    );
+    in_env(
+        "cgi_ignores_upper_case_http_proxy_only",
+        "lower-case",
+        &[
+            ("REQUEST_METHOD", "GET"),
+            ("http_proxy", "http://proxy.test:3128"),
+        ],
+        || {
+            let c = Connector::builder().build().unwrap();
+            assert_eq!(
+                proxy_of(route(&c, "http://example.com/")).1,
+                ProxySource::Env("http_proxy")
+            );
+        },
+    );
+}
+
+#[test]
+fn an_unusable_variable_is_a_config_error_naming_it() {
+    in_env(
+        "an_unusable_variable_is_a_config_error_naming_it",
+        "",
+        &[("HTTPS_PROXY", "socks4://user:hunter2@proxy.test:1080")],
+        || {
+            let err = Connector::builder().build().unwrap_err();
+            assert_eq!(err.field(), ConfigField::Proxy);
+            assert_eq!(
+                err.reason(),
+                &ConfigErrorReason::InvalidProxy(InvalidProxy::UnsupportedScheme("socks4".into()))
+            );
+            let text = format!("{err} {err:?}");
+            assert!(
+                text.contains("HTTPS_PROXY=socks4://***@proxy.test:1080"),
+                "{text}"
+            );
+            assert!(!text.contains("hunter2"), "{text}");
+            // An explicit rule replaces the environment, bad variable and all.
+            let c = Connector::builder().proxy(Proxy::none()).build().unwrap();
+            assert_eq!(route(&c, "https://example.com/"), Route::Direct);
+        },
+    );
+}
+
+#[test]
+fn an_explicit_rule_replaces_the_environment() {
+    in_env(
+        "an_explicit_rule_replaces_the_environment",
+        "",
+        &[("HTTPS_PROXY", "http://env.test:3128")],
+        || {
+            let c = Connector::builder()
+                .proxy(Proxy::http("http://explicit.test:8080"))
+                .build()
+                .unwrap();
+            assert_eq!(route(&c, "https://example.com/"), Route::Direct);
+            let c = Connector::builder()
+                .proxy(Proxy::http("http://explicit.test:8080"))
+                .proxy(Proxy::from_env())
+                .build()
+                .unwrap();
+            assert_eq!(
+                proxy_of(route(&c, "https://example.com/")).1,
+                ProxySource::Env("HTTPS_PROXY")
+            );
+            assert_eq!(
+                proxy_of(route(&c, "http://example.com/")).1,
+                ProxySource::Explicit
+            );
+        },
+    );
+}
+
+#[test]
+fn without_variables_everything_is_direct() {
+    in_env("without_variables_everything_is_direct", "", &[], || {
+        let c = Connector::builder().build().unwrap();
+        assert_eq!(route(&c, "https://example.com/"), Route::Direct);
+        assert_eq!(route(&c, "http://127.0.0.1/"), Route::Direct);
+    });
+}
