@@ -144,7 +144,7 @@ impl FromStr for Stage {
 /// assert_ne!(Keepalive::new(), Keepalive::new().retries(3));
 /// assert!(!Keepalive::off().is_enabled());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Keepalive {
     pub(crate) enabled: bool,
     /// `None`: the default, applied where the OS allows.
@@ -320,6 +320,35 @@ fn settable(
         ));
     }
     Ok(())
+}
+
+/// The values in effect, each marked `(default)` unless chosen: `Keepalive { enabled: true,
+/// idle: 30s (default), interval: 10s (default), retries: 3 (default) }`.
+impl fmt::Debug for Keepalive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Value<T>(T, bool);
+        impl<T: fmt::Debug> fmt::Debug for Value<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)?;
+                if !self.1 {
+                    f.write_str(" (default)")?;
+                }
+                Ok(())
+            }
+        }
+        f.debug_struct("Keepalive")
+            .field("enabled", &self.enabled)
+            .field("idle", &Value(self.idle_duration(), self.idle.is_some()))
+            .field(
+                "interval",
+                &Value(self.interval_duration(), self.interval.is_some()),
+            )
+            .field(
+                "retries",
+                &Value(self.retry_count(), self.retries.is_some()),
+            )
+            .finish()
+    }
 }
 
 impl Default for Keepalive {

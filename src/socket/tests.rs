@@ -279,3 +279,11 @@ fn default_keepalive_reports_each_value_as_this_platform_can() {
         }
     }
 }
+
+#[test]
+fn debug_shows_the_values_in_effect_and_which_were_chosen() {
+    assert_eq!(
+        format!("{:?}", Keepalive::new().retries(5)),
+        "Keepalive { enabled: true, idle: 30s (default), interval: 10s (default), retries: 5 }"
+    );
+}
