@@ -330,6 +330,128 @@ mod tests {
         );
     }
 
+    /// `n` attempts of which those at the indexes in `failed` fail with `f()`.
+    fn attempts(n: usize, failed: &[usize], f: impl Fn() -> Attempt) -> Vec<Attempt> {
+        (0..n)
+            .map(|i| if failed.contains(&i) { f() } else { ok() })
+            .collect()
+    }
+
+    fn repeated(per_mode: [Vec<Attempt>; 4]) -> Vec<StageResult> {
+        Mode::ALL
+            .into_iter()
+            .zip(per_mode)
+            .map(|(mode, attempts)| StageResult { mode, attempts })
+            .collect()
+    }
+
+    const AH: Mode = Mode::At(Stage::AfterHandshake);
+
+    // Defect 1: one failed attempt out of --repeat N must not disqualify a stage.
+    #[test]
+    fn one_reset_in_twenty_on_every_stage_is_flaky_not_unreachable() {
+        let reset = || fail(TLS, RESET);
+        let v = verdict(&repeated([
+            attempts(20, &[3], reset),
+            attempts(20, &[11], reset),
+            attempts(20, &[7], reset),
+            attempts(20, &[15], reset),
+        ]));
+        assert!(!v.text.contains("unreachable"), "{}", v.text);
+        assert!(v.text.contains("flaky"), "{}", v.text);
+        assert!(v.text.contains("4 of 80"), "the counts are kept: {}", v.text);
+        assert_eq!(v.recommended, Some(AH));
+    }
+
+    #[test]
+    fn one_failure_on_after_handshake_only_blames_no_stage() {
+        let closed = || fail(FailPhase::Http, "connection closed by peer");
+        let v = verdict(&repeated([
+            attempts(20, &[], ok),
+            attempts(20, &[], ok),
+            attempts(20, &[9], closed),
+            attempts(20, &[], ok),
+        ]));
+        assert!(!v.text.contains("use Stage::AfterConnect"), "{}", v.text);
+        assert_eq!(v.recommended, Some(AH), "{}", v.text);
+    }
+
+    #[test]
+    fn two_failures_in_ten_are_not_enough_to_blame_a_stage() {
+        let reset = || fail(TLS, RESET);
+        let v = verdict(&repeated([
+            attempts(10, &[2, 6], reset),
+            attempts(10, &[], ok),
+            attempts(10, &[], ok),
+            attempts(10, &[], ok),
+        ]));
+        assert!(v.text.contains("flaky"), "{}", v.text);
+        assert!(!v.text.contains("use Stage::"), "{}", v.text);
+        assert_eq!(v.recommended, Some(AH));
+    }
+
+    #[test]
+    fn a_clean_split_on_one_connection_asks_for_a_rerun() {
+        let v = verdict(&results([fail(TLS, RESET), fail(TLS, RESET), ok(), ok()]));
+        assert!(
+            v.text.contains("rerun with --repeat 10 to confirm"),
+            "{}",
+            v.text
+        );
+        assert_eq!(v.recommended, Some(AH));
+    }
+
+    #[test]
+    fn ten_of_ten_against_none_of_ten_needs_no_rerun() {
+        let reset = || fail(TLS, RESET);
+        let v = verdict(&repeated([
+            attempts(10, &(0..10).collect::<Vec<_>>(), reset),
+            attempts(10, &[], ok),
+            attempts(10, &[], ok),
+            attempts(10, &[], ok),
+        ]));
+        assert!(v.text.contains("use Stage::AfterHandshake"), "{}", v.text);
+        assert!(!v.text.contains("rerun"), "{}", v.text);
+        assert_eq!(v.recommended, Some(AH));
+    }
+
+    // Defect 2: a failure before keepalive was applied never drives the recommendation.
+    #[test]
+    fn a_failure_before_keepalive_never_drives_the_recommendation() {
+        let v = verdict(&results([ok(), ok(), fail(TLS, RESET), ok()]));
+        assert!(!v.text.contains("use Stage::AfterConnect"), "{}", v.text);
+        assert_eq!(v.recommended, Some(AH), "{}", v.text);
+        assert!(
+            v.text.contains("before keepalive was applied"),
+            "{}",
+            v.text
+        );
+    }
+
+    // Defect 3: nothing to compare, nothing to recommend.
+    #[test]
+    fn a_single_probed_mode_recommends_nothing() {
+        for mode in Mode::ALL {
+            let v = verdict(&[StageResult {
+                mode,
+                attempts: vec![ok()],
+            }]);
+            assert_eq!(v.recommended, None, "{mode}: {}", v.text);
+        }
+    }
+
+    // An `off` row never had keepalive applied, so it never failed "before" it.
+    #[test]
+    fn an_off_failure_is_not_said_to_precede_keepalive() {
+        let v = verdict(&results([ok(), ok(), ok(), fail(FailPhase::Http, RESET)]));
+        assert!(
+            !v.text.contains("before keepalive was applied"),
+            "{}",
+            v.text
+        );
+        assert!(v.text.contains("keepalive was off"), "{}", v.text);
+    }
+
     #[test]
     fn a_single_probed_stage() {
         let one = |a: Attempt| {

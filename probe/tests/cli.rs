@@ -301,6 +301,43 @@ fn usage_errors_exit_2_with_one_line_naming_the_value() {
     }
 }
 
+/// Every number a user can type either works or is a usage error: never a panic (exit 101).
+#[test]
+fn huge_numbers_never_panic() {
+    let huge = "10000000000000000000";
+    let max = "18446744073709551615.999999999";
+    for (flag, value) in [
+        ("--request-timeout", huge),
+        ("--request-timeout", max),
+        ("--connect-timeout", huge),
+        ("--connect-timeout", max),
+        ("--handshake-timeout", huge),
+        ("--handshake-timeout", max),
+    ] {
+        let out = probe(&["--stage", "off", flag, value]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{flag} {value}: a huge timeout means no deadline: {}",
+            stderr(&out)
+        );
+    }
+    for (flag, value) in [
+        ("--keepalive-idle", huge),
+        ("--keepalive-interval", max),
+        ("--keepalive-retries", "4294967295"),
+        ("--keepalive-retries", "4294967296"),
+        ("--repeat", "4294967296"),
+        ("--request-timeout", "18446744073709551616"),
+    ] {
+        let out = probe(&["--stage", "off", flag, value]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert_eq!(err.lines().count(), 1, "{flag} {value}: {err}");
+        assert!(err.contains(value), "{flag} {value}: {err}");
+    }
+}
+
 #[test]
 fn help_and_version() {
     let out = probe(&["--help"]);
