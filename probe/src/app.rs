@@ -15,7 +15,7 @@ use keepalive_testserver::TestServer;
 
 use crate::cli::{Cli, Seconds};
 use crate::error::{Exit, ProbeError};
-use crate::model::{Mode, StageResult};
+use crate::model::{Mode, RouteKind, StageResult};
 use crate::probe::{self, RequestSpec};
 use crate::progress::Progress;
 use crate::report::{self, Report};
@@ -328,7 +328,10 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
             attempts.push(probe::attempt(&connector, &spec).await);
             progress.tick(mode.as_str());
         }
-        results.push(StageResult { mode, attempts });
+        results.push(StageResult {
+            attempts,
+            ..StageResult::stage(mode, RouteKind::Direct)
+        });
     }
     progress.finish();
 
@@ -338,7 +341,7 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
         embedded: embedded.as_ref().map(|(_, addr)| *addr),
         repeat: settings.repeat,
         keepalive: settings.keepalive,
-        verdict: verdict::verdict(&results),
+        verdict: verdict::verdict(&results, None),
         results,
     })
 }

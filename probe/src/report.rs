@@ -280,7 +280,9 @@ fn plural(n: usize, word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Attempt, ConnDetails, FailPhase, Failure, HttpResponse, Mode, PhaseTimes};
+    use crate::model::{
+        Attempt, ConnDetails, FailPhase, Failure, HttpResponse, Mode, PhaseTimes, RouteKind,
+    };
     use crate::verdict::verdict;
     use keepalive_connector::{Phase, Stage};
 
@@ -331,20 +333,20 @@ mod tests {
         };
         let results: Vec<StageResult> = vec![
             StageResult {
-                mode: Mode::At(Stage::BeforeConnect),
                 attempts: vec![failed],
+                ..StageResult::stage(Mode::At(Stage::BeforeConnect), RouteKind::Direct)
             },
             StageResult {
-                mode: Mode::At(Stage::AfterConnect),
                 attempts: vec![ok(Some(ka))],
+                ..StageResult::stage(Mode::At(Stage::AfterConnect), RouteKind::Direct)
             },
             StageResult {
-                mode: Mode::At(Stage::AfterHandshake),
                 attempts: vec![ok(Some(ka))],
+                ..StageResult::stage(Mode::At(Stage::AfterHandshake), RouteKind::Direct)
             },
             StageResult {
-                mode: Mode::Off,
                 attempts: vec![ok(None)],
+                ..StageResult::stage(Mode::Off, RouteKind::Direct)
             },
         ];
         Report {
@@ -353,7 +355,7 @@ mod tests {
             embedded: None,
             repeat: 1,
             keepalive: ka,
-            verdict: verdict(&results),
+            verdict: verdict(&results, None),
             results,
         }
     }
