@@ -9,6 +9,10 @@ use keepalive_testserver::external::{require, Tinyproxy};
 use keepalive_testserver::{Behavior, TestServer};
 use serde_json::Value;
 
+// More tests of this binary, by area, in `tests/cli/` (one binary keeps link time down).
+#[path = "cli/routes.rs"]
+mod routes;
+
 const STAGES: [&str; 4] = ["before-connect", "after-connect", "after-handshake", "off"];
 
 /// The variables that choose a proxy: removed from every run, set only where a test says.
@@ -441,7 +445,8 @@ async fn a_handshake_reset_for_one_stage_gives_a_verdict_naming_the_working_stag
         verdict(&text),
         "verdict: keepalive before connect (before-connect) fails at the tls phase (connection \
          reset by peer); after-connect, after-handshake and off work — use \
-         Stage::AfterHandshake for this host"
+         Stage::AfterHandshake for this host (1 connection per stage: rerun with --repeat 10 to \
+         confirm)"
     );
     assert_eq!(server.accepted(), 4);
 

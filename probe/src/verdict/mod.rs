@@ -7,7 +7,7 @@ mod stages;
 mod stats;
 mod words;
 
-use keepalive_connector::{Family, ProxySource};
+use keepalive_connector::{Family, Phase, ProxySource};
 
 use crate::model::{family_name, FailPhase, Mode, RouteKind, RowKind, StageResult};
 use stages::{how_it_fails, judge, Judgement};
@@ -72,11 +72,13 @@ pub(crate) fn verdict(results: &[StageResult], proxy: Option<&ProxyName>) -> Ver
                          ({name}); a client that bypasses it fails the same way",
                         how_it_fails(&direct)
                     ));
-                    Some((RouteKind::Proxy, p))
+                    let text = format!("through the proxy: {}", p.text);
+                    Some((RouteKind::Proxy, Judgement { text, ..p }))
                 }
                 (true, false) => {
-                    findings.push(proxy_fails(proxy, &how_it_fails(&via_proxy)));
-                    Some((RouteKind::Direct, d))
+                    findings.push(proxy_fails(proxy, &via_proxy));
+                    let text = format!("direct: {}", d.text);
+                    Some((RouteKind::Direct, Judgement { text, ..d }))
                 }
                 (true, true) => {
                     findings.push(both_fail(&name, &via_proxy, &direct));
@@ -97,7 +99,13 @@ pub(crate) fn verdict(results: &[StageResult], proxy: Option<&ProxyName>) -> Ver
         (true, false) => Some((RouteKind::Direct, judge(&direct))),
         (true, true) => None,
     };
-    findings.extend(family_finding(results));
+    // Both families failing adds nothing to a direct route that failed at every stage.
+    let direct_failed = !direct.is_empty() && direct.iter().all(|r| r.all_failed());
+    findings.extend(
+        family_finding(results)
+            .filter(|f| !(direct_failed && f.both_failed))
+            .map(|f| f.text),
+    );
     let (route, recommended) = match advice {
         Some((route, judgement)) => {
             findings.push(judgement.text);
@@ -130,10 +138,27 @@ fn sentences(findings: &[String]) -> String {
     out
 }
 
+/// How the proxy route failed: `cannot be reached at the connect phase (…)` when every
+/// failure was on the way to the proxy (its name or its address), else like any route.
+fn proxy_failure(via_proxy: &[&StageResult]) -> String {
+    let reaching = via_proxy
+        .iter()
+        .flat_map(|r| r.attempts.iter())
+        .filter_map(|a| a.outcome.as_ref().err())
+        .all(|f| matches!(f.phase, FailPhase::Connect(Phase::Dns | Phase::Connect)));
+    let how = how_it_fails(via_proxy);
+    if reaching {
+        format!("cannot be reached {how}")
+    } else {
+        format!("fails {how}")
+    }
+}
+
 /// The proxy fails every attempt, direct works.
-fn proxy_fails(proxy: Option<&ProxyName>, how: &str) -> String {
+fn proxy_fails(proxy: Option<&ProxyName>, via_proxy: &[&StageResult]) -> String {
+    let how = proxy_failure(via_proxy);
     let Some(proxy) = proxy else {
-        return format!("the proxy fails {how} and direct works");
+        return format!("the proxy {how} and direct works");
     };
     let clients = match proxy.source {
         ProxySource::Env(var) => {
@@ -145,7 +170,7 @@ fn proxy_fails(proxy: Option<&ProxyName>, how: &str) -> String {
             .to_owned(),
     };
     format!(
-        "the proxy {} ({}) fails {how} and direct works: {clients}",
+        "the proxy {} ({}) {how} and direct works: {clients}",
         proxy.url,
         proxy.source_name()
     )
@@ -153,17 +178,27 @@ fn proxy_fails(proxy: Option<&ProxyName>, how: &str) -> String {
 
 /// Both routes fail every attempt.
 fn both_fail(name: &str, via_proxy: &[&StageResult], direct: &[&StageResult]) -> String {
-    let (p, d) = (how_it_fails(via_proxy), how_it_fails(direct));
-    if p == d && !p.starts_with("at every stage") {
-        format!("both routes fail {p}: the endpoint is unreachable from here, through the proxy ({name}) or direct")
+    let (p, d) = (proxy_failure(via_proxy), how_it_fails(direct));
+    if p == format!("fails {d}") && !d.starts_with("at every stage") {
+        format!(
+            "both routes fail {d}: the endpoint is unreachable from here, through the proxy \
+             ({name}) or direct"
+        )
     } else {
-        format!("both routes fail: through the proxy ({name}) {p}, direct {d}")
+        format!("both routes fail: the proxy ({name}) {p}, and direct fails {d}")
     }
+}
+
+/// A finding about the families.
+struct FamilyFinding {
+    text: String,
+    /// Both families failed every attempt.
+    both_failed: bool,
 }
 
 /// What the family rows say: a family that fails where the other works, both failing, or one
 /// failing more often than the other; nothing when both work.
-fn family_finding(results: &[StageResult]) -> Option<String> {
+fn family_finding(results: &[StageResult]) -> Option<FamilyFinding> {
     let row = |family: Family| {
         results
             .iter()
@@ -171,13 +206,19 @@ fn family_finding(results: &[StageResult]) -> Option<String> {
     };
     let (v4, v6) = (row(Family::V4)?, row(Family::V6)?);
     let symptom = |r: &StageResult| main_symptom(r).map(|(s, _)| s);
+    let finding = |text: String| {
+        Some(FamilyFinding {
+            text,
+            both_failed: v4.all_failed() && v6.all_failed(),
+        })
+    };
     match (v4.failed_count(), v6.failed_count()) {
         (0, 0) => None,
-        (0, _) if v6.all_failed() => Some(dead_family(Family::V6, symptom(v6)?)),
-        (_, 0) if v4.all_failed() => Some(dead_family(Family::V4, symptom(v4)?)),
+        (0, _) if v6.all_failed() => finding(dead_family(Family::V6, symptom(v6)?)),
+        (_, 0) if v4.all_failed() => finding(dead_family(Family::V4, symptom(v4)?)),
         _ if v4.all_failed() && v6.all_failed() => {
             let (s4, s6) = (symptom(v4)?, symptom(v6)?);
-            Some(if s4 == s6 {
+            finding(if s4 == s6 {
                 format!("both address families fail {}", s4.at())
             } else {
                 format!("IPv4 fails {} and IPv6 {}", s4.at(), s6.at())
@@ -194,7 +235,7 @@ fn family_finding(results: &[StageResult]) -> Option<String> {
             };
             let at = symptom(w).map_or_else(String::new, |s| format!(", {}", s.at()));
             let counts = format!("IPv4 failed {f4} of {n4} times, IPv6 {f6} of {n6}{at}");
-            Some(match worse {
+            finding(match worse {
                 Some(family) => format!(
                     "{counts}: {} is unreliable here, and a client without happy eyeballs \
                      suffers from it",
@@ -210,7 +251,7 @@ fn family_finding(results: &[StageResult]) -> Option<String> {
 fn dead_family(dead: Family, symptom: Symptom) -> String {
     let (name, other) = (family_name(dead), family_name(other(dead)));
     if symptom.timeout {
-        let path = if symptom.phase == FailPhase::Connect(keepalive_connector::Phase::Connect) {
+        let path = if symptom.phase == FailPhase::Connect(Phase::Connect) {
             format!(" — a dead {name} path —")
         } else {
             String::new()
