@@ -10,6 +10,8 @@ use keepalive_testserver::{Behavior, TestServer};
 use serde_json::Value;
 
 // More tests of this binary, by area, in `tests/cli/` (one binary keeps link time down).
+#[path = "cli/netns.rs"]
+mod netns;
 #[path = "cli/routes.rs"]
 mod routes;
 
