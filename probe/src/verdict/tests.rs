@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::{Attempt, Failure, HttpResponse, PhaseTimes};
+use keepalive_connector::{Family, ProxySource};
 use keepalive_connector::{Phase, Stage};
 
 fn ok() -> Attempt {
@@ -293,5 +294,337 @@ fn a_single_probed_stage() {
         v.text,
         "after-connect fails at the tls phase (connection reset by peer) — probe every stage \
          (--stage all) to compare"
+    );
+}
+
+#[test]
+fn a_later_stage_failing_every_time_is_worse_but_not_explained_by_keepalive() {
+    let closed = || fail(FailPhase::Http, "closed");
+    let v = verdict_of(&repeated([
+        attempts(10, &[], ok),
+        attempts(10, &[], ok),
+        attempts(10, &(0..10).collect::<Vec<_>>(), closed),
+        attempts(10, &[], ok),
+    ]));
+    assert_eq!(v.recommended, Some(Mode::At(Stage::AfterConnect)));
+    assert!(
+        v.text.contains(
+            "keepalive set earlier, at before-connect and after-connect, covers after-handshake \
+             too and works: something other than keepalive differs"
+        ),
+        "{}",
+        v.text
+    );
+}
+
+#[test]
+fn other_failures_within_chance_are_counted_beside_the_finding() {
+    let reset = || fail(TLS, RESET);
+    let v = verdict_of(&repeated([
+        attempts(10, &(0..10).collect::<Vec<_>>(), reset),
+        attempts(10, &[4], reset),
+        attempts(10, &[], ok),
+        attempts(10, &[], ok),
+    ]));
+    assert_eq!(
+        v.text,
+        "keepalive before connect (before-connect) fails at the tls phase (connection reset by \
+         peer); after-handshake and off work — use Stage::AfterHandshake for this host \
+         (after-connect 1 of 10 also failed, within chance)"
+    );
+}
+
+#[test]
+fn every_stage_failing_in_different_ways_is_not_called_unreachable() {
+    let refused = fail(FailPhase::Connect(Phase::Connect), "connection refused");
+    let v = verdict_of(&results([
+        fail(TLS, RESET),
+        fail(TLS, RESET),
+        refused.clone(),
+        refused,
+    ]));
+    assert!(!v.text.contains("unreachable"), "{}", v.text);
+    assert!(
+        v.text
+            .starts_with("every probed stage fails, not all the same way: "),
+        "{}",
+        v.text
+    );
+    assert_eq!(v.recommended, None);
+}
+
+#[test]
+fn a_proxy_phase_failure_after_the_handshake_stage_is_not_keepalive() {
+    let proxy = FailPhase::Connect(Phase::Proxy);
+    let v = verdict_of(&results([ok(), ok(), fail(proxy, "CONNECT refused"), ok()]));
+    assert!(
+        v.text.contains("before keepalive was applied"),
+        "{}",
+        v.text
+    );
+    assert_eq!(v.recommended, Some(AH));
+}
+
+// Routes: the proxy route's rows and the direct route's, compared first.
+
+fn proxy_name(source: ProxySource) -> ProxyName {
+    ProxyName {
+        url: "http://proxy.test:3128/".to_owned(),
+        source,
+    }
+}
+
+/// Proxy rows then direct rows, one attempt each.
+fn two_routes(via_proxy: [Attempt; 4], direct: [Attempt; 4]) -> Vec<StageResult> {
+    let route = |route, attempts: [Attempt; 4]| {
+        Mode::ALL
+            .into_iter()
+            .zip(attempts)
+            .map(move |(mode, a)| row(mode, route, vec![a]))
+    };
+    route(RouteKind::Proxy, via_proxy)
+        .chain(route(RouteKind::Direct, direct))
+        .collect()
+}
+
+fn all_ok() -> [Attempt; 4] {
+    [ok(), ok(), ok(), ok()]
+}
+
+fn all(f: impl Fn() -> Attempt) -> [Attempt; 4] {
+    [f(), f(), f(), f()]
+}
+
+const HTTPS_PROXY: ProxySource = ProxySource::Env("HTTPS_PROXY");
+
+#[test]
+fn direct_failing_where_the_proxy_works_is_said_first() {
+    let rows = two_routes(all_ok(), all(|| fail(TLS, RESET)));
+    let v = verdict(&rows, Some(&proxy_name(HTTPS_PROXY)));
+    assert_eq!(
+        v.text,
+        "direct fails at the tls phase (connection reset by peer) and the proxy works: this \
+         network needs the proxy (HTTPS_PROXY); a client that bypasses it fails the same way. \
+         Through the proxy: every stage works"
+    );
+    assert_eq!(v.recommended, Some(AH));
+    assert_eq!(v.route, Some(RouteKind::Proxy));
+}
+
+#[test]
+fn a_proxy_failing_where_direct_works_is_said_first() {
+    let refused = || {
+        fail(
+            FailPhase::Connect(Phase::Proxy),
+            "CONNECT refused: 403 Forbidden",
+        )
+    };
+    let rows = two_routes(all(refused), all_ok());
+    let v = verdict(&rows, Some(&proxy_name(HTTPS_PROXY)));
+    assert_eq!(
+        v.text,
+        "the proxy http://proxy.test:3128/ (HTTPS_PROXY) fails at the proxy phase (CONNECT \
+         refused: 403 Forbidden) and direct works: clients that follow HTTPS_PROXY fail here — \
+         fix the proxy, or exempt this host in NO_PROXY. Direct: every stage works"
+    );
+    assert_eq!(v.route, Some(RouteKind::Direct));
+
+    // --proxy, and a proxy that cannot be reached at all.
+    let unreachable = || fail(FailPhase::Connect(Phase::Connect), "connection refused");
+    let rows = two_routes(all(unreachable), all_ok());
+    let v = verdict(&rows, Some(&proxy_name(ProxySource::Explicit)));
+    assert!(
+        v.text.starts_with(
+            "the proxy http://proxy.test:3128/ (--proxy) cannot be reached at the connect phase \
+             (connection refused) and direct works: clients that use this proxy fail here"
+        ),
+        "{}",
+        v.text
+    );
+    let v = verdict(&rows, Some(&proxy_name(ProxySource::System)));
+    assert!(
+        v.text.contains(
+            "(the system proxy settings) cannot be reached at the connect phase (connection \
+             refused) and direct works: clients that follow the system proxy settings fail here"
+        ),
+        "{}",
+        v.text
+    );
+}
+
+#[test]
+fn both_routes_failing() {
+    let rows = two_routes(all(|| fail(TLS, RESET)), all(|| fail(TLS, RESET)));
+    let v = verdict(&rows, Some(&proxy_name(HTTPS_PROXY)));
+    assert_eq!(
+        v.text,
+        "both routes fail at the tls phase (connection reset by peer): the endpoint is \
+         unreachable from here, through the proxy (HTTPS_PROXY) or direct"
+    );
+    assert_eq!((v.recommended, v.route), (None, None));
+
+    let refused = || fail(FailPhase::Connect(Phase::Connect), "connection refused");
+    let rows = two_routes(all(refused), all(|| fail(TLS, RESET)));
+    let v = verdict(&rows, Some(&proxy_name(HTTPS_PROXY)));
+    assert_eq!(
+        v.text,
+        "both routes fail: the proxy (HTTPS_PROXY) cannot be reached at the connect phase \
+         (connection refused), and direct fails at the tls phase (connection reset by peer)"
+    );
+}
+
+#[test]
+fn routes_that_agree_are_summed_up_once_and_routes_that_differ_each_get_their_finding() {
+    let v = verdict(
+        &two_routes(all_ok(), all_ok()),
+        Some(&proxy_name(HTTPS_PROXY)),
+    );
+    assert_eq!(v.text, "through the proxy and direct: every stage works");
+    assert_eq!(v.route, Some(RouteKind::Proxy));
+
+    // The upstream report's network: keepalive before the handshake fails direct only.
+    let direct = [fail(TLS, RESET), fail(TLS, RESET), ok(), ok()];
+    let v = verdict(
+        &two_routes(all_ok(), direct),
+        Some(&proxy_name(HTTPS_PROXY)),
+    );
+    assert_eq!(
+        v.text,
+        "through the proxy (HTTPS_PROXY): every stage works; direct: keepalive before the TLS \
+         handshake (before-connect, after-connect) fails at the tls phase (connection reset by \
+         peer); after-handshake and off work — use Stage::AfterHandshake for this host (1 \
+         connection per stage: rerun with --repeat 10 to confirm)"
+    );
+    assert_eq!(v.recommended, Some(AH));
+    assert_eq!(v.route, Some(RouteKind::Proxy), "the environment's route");
+}
+
+// Families: one after-handshake row per family, direct, after the stage rows.
+
+fn timed_out() -> Attempt {
+    let mut a = fail(FailPhase::Connect(Phase::Connect), "timed out");
+    if let Err(f) = &mut a.outcome {
+        f.timeout = true;
+    }
+    a
+}
+
+fn with_families(stages: [Attempt; 4], v4: Vec<Attempt>, v6: Vec<Attempt>) -> Vec<StageResult> {
+    let mut rows = results(stages);
+    for (family, attempts) in [(Family::V4, v4), (Family::V6, v6)] {
+        rows.push(StageResult {
+            family: Some(family),
+            kind: RowKind::Family,
+            ..row(AH, RouteKind::Direct, attempts)
+        });
+    }
+    rows
+}
+
+#[test]
+fn a_dead_family_is_named_before_the_stage_advice() {
+    let v = verdict_of(&with_families(all_ok(), vec![ok()], vec![timed_out()]));
+    assert_eq!(
+        v.text,
+        "IPv6 times out at the connect phase — a dead IPv6 path — and IPv4 works: a client \
+         without happy eyeballs stalls here. Every stage works"
+    );
+    assert_eq!(v.recommended, Some(AH));
+
+    let v = verdict_of(&with_families(
+        all_ok(),
+        vec![timed_out()],
+        vec![ok(), ok()],
+    ));
+    assert!(
+        v.text
+            .starts_with("IPv4 times out at the connect phase — a dead IPv4 path — and IPv6 works"),
+        "{}",
+        v.text
+    );
+
+    let unreachable = || fail(FailPhase::Connect(Phase::Connect), "network unreachable");
+    let v = verdict_of(&with_families(all_ok(), vec![ok()], vec![unreachable()]));
+    assert!(
+        v.text.starts_with(
+            "IPv6 fails at the connect phase (network unreachable) and IPv4 works: a client that \
+             tries IPv6 without falling back to IPv4 fails here. Every stage works"
+        ),
+        "{}",
+        v.text
+    );
+}
+
+#[test]
+fn families_that_both_fail_or_both_work() {
+    let v = verdict_of(&with_families(all_ok(), vec![ok()], vec![ok()]));
+    assert_eq!(v.text, "every stage works", "no finding when both work");
+
+    let v = verdict_of(&with_families(
+        all_ok(),
+        vec![timed_out()],
+        vec![timed_out()],
+    ));
+    assert!(
+        v.text
+            .starts_with("both address families fail at the connect phase (timed out). "),
+        "{}",
+        v.text
+    );
+    let v = verdict_of(&with_families(
+        all_ok(),
+        vec![fail(TLS, RESET)],
+        vec![timed_out()],
+    ));
+    assert!(
+        v.text.starts_with(
+            "IPv4 fails at the tls phase (connection reset by peer) and IPv6 at the connect phase \
+             (timed out)"
+        ),
+        "{}",
+        v.text
+    );
+
+    // A direct route that fails at every stage already says it all.
+    let refused = || fail(FailPhase::Connect(Phase::Connect), "connection refused");
+    let v = verdict_of(&with_families(
+        all(refused),
+        vec![refused()],
+        vec![refused()],
+    ));
+    assert_eq!(
+        v.text,
+        "every probed stage fails at the connect phase (connection refused): the endpoint is \
+         unreachable regardless of keepalive"
+    );
+}
+
+#[test]
+fn a_family_failing_some_of_the_time_is_judged_by_its_rate() {
+    let v = verdict_of(&with_families(
+        all_ok(),
+        attempts(10, &[], ok),
+        attempts(10, &[0, 2, 4, 6, 8], timed_out),
+    ));
+    assert!(
+        v.text.starts_with(
+            "IPv4 failed 0 of 10 times, IPv6 5 of 10, at the connect phase (timed out): IPv6 is \
+             unreliable here"
+        ),
+        "{}",
+        v.text
+    );
+    let v = verdict_of(&with_families(
+        all_ok(),
+        attempts(10, &[], ok),
+        attempts(10, &[3], timed_out),
+    ));
+    assert!(
+        v.text.starts_with(
+            "IPv4 failed 0 of 10 times, IPv6 1 of 10, at the connect phase (timed out): a \
+             difference within chance"
+        ),
+        "{}",
+        v.text
     );
 }
