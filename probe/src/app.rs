@@ -130,7 +130,7 @@ struct Settings {
     rules: Rules,
     /// `--route`, when given.
     route_choice: Option<RouteChoice>,
-    /// The routes to probe (decided again for the embedded server once it runs).
+    /// The routes to probe (direct only for the embedded server).
     routes: RoutePlan,
     /// `--family`.
     family: FamilyChoice,
@@ -249,7 +249,7 @@ impl Settings {
             handshake_timeout: cli.handshake_timeout.as_ref().map(Seconds::duration),
             rules,
             route_choice: cli.route,
-            routes: RoutePlan::embedded(),
+            routes: RoutePlan::embedded(None)?,
             family: cli.family,
             json: cli.json,
             given,
@@ -259,18 +259,7 @@ impl Settings {
         let user = settings.connector(Mode::Off, RouteKind::Proxy, None, &settings.trust)?;
         settings.routes = match &settings.url {
             Some(url) => RoutePlan::decide(&user, url, &settings.rules, settings.route_choice)?,
-            None if matches!(
-                settings.route_choice,
-                Some(RouteChoice::Proxy | RouteChoice::Both)
-            ) =>
-            {
-                return Err(ProbeError::Usage(
-                    "error: --route: the embedded server is on this host's loopback and is \
-                     reached directly only; give a URL to compare routes"
-                        .to_owned(),
-                ))
-            }
-            None => RoutePlan::embedded(),
+            None => RoutePlan::embedded(settings.route_choice)?,
         };
         let forced = settings.family.forced();
         for mode in Mode::ALL {

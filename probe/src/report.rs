@@ -13,7 +13,7 @@ use keepalive_connector::Keepalive;
 use crate::family::FamilyPlan;
 use crate::model::{family_name, millis, Mode, RouteKind, RowKind, StageResult, PHASES};
 use crate::route::RoutePlan;
-use crate::table::{truncate, wrap, Align, Palette, Table, Tone};
+use crate::table::{plural, truncate, wrap, Align, Palette, Table, Tone};
 use crate::verdict::Verdict;
 
 /// The width the report is laid out for.
@@ -399,19 +399,12 @@ fn ms(d: Option<Duration>) -> String {
     }
 }
 
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{Attempt, ConnDetails, FailPhase, Failure, HttpResponse, PhaseTimes};
     use crate::verdict::verdict;
+    use keepalive_connector::Family;
     use keepalive_connector::{Phase, Stage};
 
     fn sample() -> Report {
@@ -484,7 +477,7 @@ mod tests {
             repeat: 1,
             keepalive: ka,
             verdict: verdict(&results, None),
-            routes: RoutePlan::embedded(),
+            routes: RoutePlan::embedded(None).unwrap(),
             route_choice_given: false,
             families: FamilyPlan {
                 choice: crate::cli::FamilyChoice::Both,
@@ -512,6 +505,59 @@ mod tests {
         assert!(text.contains("TLSv1.3"));
         assert!(text.contains("verdict: keepalive before connect (before-connect) fails"));
         assert!(!text.contains('\x1b'));
+    }
+
+    /// The sample's rows through a proxy and direct, with family rows: every row under its
+    /// route's section line, the family rows labelled, within 100 columns.
+    #[test]
+    fn routes_and_families_get_sections() {
+        let mut report = sample();
+        let proxied: Vec<StageResult> = report
+            .results
+            .iter()
+            .map(|r| StageResult {
+                route: RouteKind::Proxy,
+                ..r.clone()
+            })
+            .collect();
+        let mut families = Vec::new();
+        for family in [Family::V4, Family::V6] {
+            families.push(StageResult {
+                family: Some(family),
+                kind: RowKind::Family,
+                ..report.results[1].clone()
+            });
+        }
+        report.results = proxied.into_iter().chain(report.results).collect();
+        report.results.extend(families);
+        report.routes.routes = vec![RouteKind::Proxy, RouteKind::Direct];
+        report.routes.proxy = Some(crate::verdict::ProxyName {
+            url: "http://proxy.test:3128/".into(),
+            source: keepalive_connector::ProxySource::Env("HTTPS_PROXY"),
+        });
+        let text = render(&report, Palette { enabled: false });
+        for line in text.lines().filter(|l| !l.starts_with("verdict:")) {
+            assert!(line.chars().count() <= WIDTH, "too wide: {line:?}");
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        let at = |title: &str| lines.iter().position(|l| *l == title).unwrap();
+        let proxy = at("via proxy http://proxy.test:3128/ (HTTPS_PROXY):");
+        let direct = at("direct:");
+        let family = at("direct, one address family at a time:");
+        assert!(proxy < direct && direct < family, "{text}");
+        assert!(lines[proxy + 1].starts_with("before-connect "), "{text}");
+        assert!(
+            lines[family + 1].starts_with("after-connect IPv4 "),
+            "{text}"
+        );
+        assert!(
+            lines[family + 2].starts_with("after-connect IPv6 "),
+            "{text}"
+        );
+        assert!(
+            text.contains("  proxy before-connect, direct before-connect: tls handshake"),
+            "the error notes name the route: {text}"
+        );
     }
 
     #[test]

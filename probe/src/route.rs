@@ -67,14 +67,18 @@ pub(crate) struct RoutePlan {
 }
 
 impl RoutePlan {
-    /// The embedded server's plan: direct only.
-    pub(crate) fn embedded() -> Self {
-        RoutePlan {
+    /// The embedded server's plan: direct only, and `--route proxy|both` a usage error.
+    pub(crate) fn embedded(choice: Option<RouteChoice>) -> Result<Self, ProbeError> {
+        let plan = RoutePlan {
             routes: vec![RouteKind::Direct],
             proxy: None,
             why: Why::Embedded,
             host: "localhost".to_owned(),
             scheme: "https",
+        };
+        match choice {
+            Some(wanted @ (RouteChoice::Proxy | RouteChoice::Both)) => Err(plan.refuse(wanted)),
+            _ => Ok(plan),
         }
     }
 
@@ -132,14 +136,7 @@ impl RoutePlan {
                     host,
                     scheme,
                 };
-                return Err(ProbeError::Usage(format!(
-                    "error: --route {}: {}",
-                    match wanted {
-                        RouteChoice::Proxy => "proxy",
-                        _ => "both",
-                    },
-                    plan.why_no_proxy()
-                )));
+                return Err(plan.refuse(wanted));
             }
         };
         Ok(RoutePlan {
@@ -151,7 +148,16 @@ impl RoutePlan {
         })
     }
 
-    /// Why no proxy applies, for a usage error.
+    /// The usage error for `--route proxy|both` when no proxy applies: why none does.
+    fn refuse(&self, wanted: RouteChoice) -> ProbeError {
+        let flag = match wanted {
+            RouteChoice::Proxy => "proxy",
+            _ => "both",
+        };
+        ProbeError::Usage(format!("error: --route {flag}: {}", self.why_no_proxy()))
+    }
+
+    /// Why no proxy applies.
     fn why_no_proxy(&self) -> String {
         match (&self.why, &self.proxy) {
             (Why::Exempt(var), Some(proxy)) => format!(

@@ -144,6 +144,15 @@ impl Table {
     }
 }
 
+/// `1 connection`, `3 connections`.
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// Cuts `text` to `max` characters, ending with `…` when cut.
 pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

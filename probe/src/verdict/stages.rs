@@ -12,8 +12,9 @@
 use keepalive_connector::Stage;
 
 use super::stats::{fisher_greater, significant};
-use super::words::{how_often, join, main_symptom, names, plural, subject, verb, Symptom, RERUN};
+use super::words::{how_often, join, main_symptom, names, subject, verb, Symptom, RERUN};
 use crate::model::{Mode, StageResult};
+use crate::table::plural;
 
 /// Fewer connections per mode than this make a clean split ask for a rerun.
 const FEW: usize = 5;

@@ -173,6 +173,21 @@ fn repeated(per_mode: [Vec<Attempt>; 4]) -> Vec<StageResult> {
 
 const AH: Mode = Mode::At(Stage::AfterHandshake);
 
+/// `n` attempts per mode; before-connect's at `failed` fail with a reset, all others work.
+fn before_connect_resets(n: usize, failed: &[usize]) -> Vec<StageResult> {
+    repeated([
+        attempts(n, failed, || fail(TLS, RESET)),
+        attempts(n, &[], ok),
+        attempts(n, &[], ok),
+        attempts(n, &[], ok),
+    ])
+}
+
+/// `0..n`: every attempt.
+fn every(n: usize) -> Vec<usize> {
+    (0..n).collect()
+}
+
 // Defect 1: one failed attempt out of --repeat N must not disqualify a stage.
 #[test]
 fn one_reset_in_twenty_on_every_stage_is_flaky_not_unreachable() {
@@ -208,13 +223,7 @@ fn one_failure_on_after_handshake_only_blames_no_stage() {
 
 #[test]
 fn two_failures_in_ten_are_not_enough_to_blame_a_stage() {
-    let reset = || fail(TLS, RESET);
-    let v = verdict_of(&repeated([
-        attempts(10, &[2, 6], reset),
-        attempts(10, &[], ok),
-        attempts(10, &[], ok),
-        attempts(10, &[], ok),
-    ]));
+    let v = verdict_of(&before_connect_resets(10, &[2, 6]));
     assert!(v.text.contains("flaky"), "{}", v.text);
     assert!(!v.text.contains("use Stage::"), "{}", v.text);
     assert_eq!(v.recommended, Some(AH));
@@ -233,13 +242,7 @@ fn a_clean_split_on_one_connection_asks_for_a_rerun() {
 
 #[test]
 fn ten_of_ten_against_none_of_ten_needs_no_rerun() {
-    let reset = || fail(TLS, RESET);
-    let v = verdict_of(&repeated([
-        attempts(10, &(0..10).collect::<Vec<_>>(), reset),
-        attempts(10, &[], ok),
-        attempts(10, &[], ok),
-        attempts(10, &[], ok),
-    ]));
+    let v = verdict_of(&before_connect_resets(10, &every(10)));
     assert!(v.text.contains("use Stage::AfterHandshake"), "{}", v.text);
     assert!(!v.text.contains("rerun"), "{}", v.text);
     assert_eq!(v.recommended, Some(AH));
@@ -303,7 +306,7 @@ fn a_later_stage_failing_every_time_is_worse_but_not_explained_by_keepalive() {
     let v = verdict_of(&repeated([
         attempts(10, &[], ok),
         attempts(10, &[], ok),
-        attempts(10, &(0..10).collect::<Vec<_>>(), closed),
+        attempts(10, &every(10), closed),
         attempts(10, &[], ok),
     ]));
     assert_eq!(v.recommended, Some(Mode::At(Stage::AfterConnect)));
@@ -321,7 +324,7 @@ fn a_later_stage_failing_every_time_is_worse_but_not_explained_by_keepalive() {
 fn other_failures_within_chance_are_counted_beside_the_finding() {
     let reset = || fail(TLS, RESET);
     let v = verdict_of(&repeated([
-        attempts(10, &(0..10).collect::<Vec<_>>(), reset),
+        attempts(10, &every(10), reset),
         attempts(10, &[4], reset),
         attempts(10, &[], ok),
         attempts(10, &[], ok),

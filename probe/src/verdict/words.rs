@@ -94,14 +94,5 @@ pub(super) fn join(items: &[&str]) -> String {
     }
 }
 
-/// `1 connection`, `3 connections`.
-pub(super) fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
 /// The rerun advice for counts too small to be sure.
 pub(super) const RERUN: &str = "rerun with --repeat 10 to confirm";
