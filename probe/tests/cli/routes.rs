@@ -57,15 +57,15 @@ fn stages_of<'a>(doc: &'a Value, route: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-/// The README's route comparison: `--proxy`, then `HTTPS_PROXY`; the verdict names the route
+/// The README's route comparison: `HTTPS_PROXY`, then `--proxy`; the verdict names the route
 /// first, every row names its route, and the exit status is 1 (direct failed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_that_reaches_what_direct_cannot_is_named_first() {
     let net = only_the_proxy_works(None).await;
     let port = net.direct.addr().port();
     let mut args = local_args(port, &net.ca);
-    args.extend(["--proxy".to_owned(), net.proxy.url()]);
-    let out = probe_async(args.clone()).await;
+    let vars = vec![("HTTPS_PROXY".to_owned(), net.proxy.url())];
+    let out = probe_env_async(args.clone(), vars).await;
     let text = stdout(&out);
     // Shown with --nocapture: the README's route comparison comes from here.
     println!("{text}");
@@ -77,11 +77,13 @@ async fn a_proxy_that_reaches_what_direct_cannot_is_named_first() {
     );
     let proxy_url = format!("{}/", net.proxy.url());
     assert!(
-        text.contains(&format!("proxy: {proxy_url} (from --proxy;")),
+        text.contains(&format!(
+            "proxy: {proxy_url} (from HTTPS_PROXY; NO_PROXY does not exempt localhost)"
+        )),
         "{text}"
     );
     assert!(
-        text.contains(&format!("via proxy {proxy_url} (--proxy):")),
+        text.contains(&format!("via proxy {proxy_url} (HTTPS_PROXY):")),
         "{text}"
     );
     let section = |title: &str| {
@@ -100,7 +102,7 @@ async fn a_proxy_that_reaches_what_direct_cannot_is_named_first() {
             "{text}"
         );
     }
-    let proxied = section(&format!("via proxy {proxy_url} (--proxy):"));
+    let proxied = section(&format!("via proxy {proxy_url} (HTTPS_PROXY):"));
     for (line, stage) in proxied.iter().zip(STAGES) {
         assert!(line.starts_with(stage), "{text}");
         assert!(line.contains("200 HTTP/2"), "{text}");
@@ -108,31 +110,30 @@ async fn a_proxy_that_reaches_what_direct_cannot_is_named_first() {
     assert_eq!(
         verdict(&text),
         "verdict: direct fails at the tls phase (connection reset by peer) and the proxy works: \
-         this network needs the proxy (--proxy); a client that bypasses it fails the same way. \
+         this network needs the proxy (HTTPS_PROXY); a client that bypasses it fails the same \
+         way. \
          Through the proxy: every stage works"
     );
     assert_eq!(net.proxy.accepted(), 4, "one tunnel per stage");
     assert_eq!(net.healthy.accepted(), 4);
     assert_eq!(net.direct.accepted(), 4);
 
-    // The same network, with the proxy from the environment, as JSON.
-    args.truncate(args.len() - 2);
-    args.push("--json".into());
-    let vars = vec![("HTTPS_PROXY".to_owned(), net.proxy.url())];
-    let out = probe_env_async(args, vars).await;
+    // The same network, with the proxy named by --proxy, as JSON.
+    args.extend(["--proxy".to_owned(), net.proxy.url(), "--json".into()]);
+    let out = probe_async(args).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc = json(&out);
     assert_schema(&doc);
     assert_eq!(doc["proxy"], proxy_url.as_str());
-    assert_eq!(doc["proxy_source"], "HTTPS_PROXY");
+    assert_eq!(doc["proxy_source"], "--proxy");
     assert_eq!(doc["no_proxy_matched"], false);
     assert_eq!(doc["routes"], serde_json::json!(["proxy", "direct"]));
     assert_eq!(doc["recommended_stage"], "after-handshake");
     assert_eq!(doc["recommended_route"], "proxy");
     assert!(
         doc["verdict"].as_str().unwrap().starts_with(
-            "direct fails at the tls phase (connection reset by peer) and the proxy \
-                          works: this network needs the proxy (HTTPS_PROXY)"
+            "direct fails at the tls phase (connection reset by peer) and the proxy works: this \
+             network needs the proxy (--proxy)"
         ),
         "{doc}"
     );
