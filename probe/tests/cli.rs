@@ -526,8 +526,9 @@ async fn plain_http_works_too() {
     assert_eq!(doc["verdict"], "every stage works");
 }
 
-/// The route the environment chose is kept: with `HTTPS_PROXY` set, every stage's connection
-/// goes through the proxy (tinyproxy logs one CONNECT per stage).
+/// The route the environment chose is kept: with `HTTPS_PROXY` set, every stage of the proxy
+/// route goes through the proxy (tinyproxy logs one CONNECT per stage), and the direct route's
+/// do not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_environment_proxy_is_followed_at_every_stage() {
     let Some(tinyproxy) = require(Tinyproxy::start(None), "probe through HTTPS_PROXY") else {
@@ -557,6 +558,25 @@ async fn the_environment_proxy_is_followed_at_every_stage() {
         "one CONNECT per stage: {:?}",
         tinyproxy.requests()
     );
+    // Then the same stages direct, for comparison.
+    let doc = json(&out);
+    assert_eq!(doc["routes"], serde_json::json!(["proxy", "direct"]));
+    assert_eq!(doc["proxy_source"], "HTTPS_PROXY");
+    let routes: Vec<&str> = doc["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        routes,
+        ["proxy"; 4]
+            .iter()
+            .chain(&["direct"; 4])
+            .copied()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(server.accepted(), 2 * STAGES.len());
 }
 
 /// The embedded server is on this host's loopback: reached directly whatever the environment's

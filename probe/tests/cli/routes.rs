@@ -6,6 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener};
 use std::sync::Arc;
 
+use keepalive_testserver::external::{require, Microsocks};
 use keepalive_testserver::{Behavior, ConnectProxy, ProxyBehavior, TestCa, TestServer};
 use serde_json::Value;
 
@@ -173,6 +174,42 @@ async fn proxy_credentials_are_used_and_never_shown() {
         assert!(!all.contains("hunter2"), "{all}");
         assert!(all.contains(&format!("http://127.0.0.1:{port}/")), "{all}");
     }
+}
+
+/// A real SOCKS5 proxy (microsocks) with credentials, named by `--proxy`: every stage through
+/// it works, the route is named without the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_socks5_proxy_is_probed_as_the_proxy_route() {
+    let Some(socks) = require(
+        Microsocks::start(Some(("probe", "s3cret"))),
+        "probe through microsocks",
+    ) else {
+        return;
+    };
+    let server = TestServer::start().await.unwrap();
+    let ca = CaFile::new(&server);
+    let url = format!("socks5://probe:s3cret@{}", socks.addr());
+    let mut args = local_args(server.addr().port(), &ca);
+    args.extend(["--proxy".to_owned(), url, "--json".into()]);
+    let out = probe_async(args).await;
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(!all.contains("s3cret"), "{all}");
+    let doc = json(&out);
+    assert_schema(&doc);
+    let shown = format!("socks5://{}/", socks.addr());
+    assert_eq!(doc["proxy"], shown.as_str());
+    assert_eq!(doc["routes"], serde_json::json!(["proxy", "direct"]));
+    for s in stages_of(&doc, "proxy") {
+        assert_eq!(s["ok"], true, "{s}");
+        assert_eq!(s["proxy"], shown.as_str());
+        assert_eq!(s["remote_addr"], socks.addr().to_string());
+    }
+    assert_eq!(server.accepted(), 8, "four through the proxy, four direct");
+    assert_eq!(
+        doc["verdict"],
+        "through the proxy and direct: every stage works"
+    );
 }
 
 /// The reverse: the proxy refuses every CONNECT, direct works.
