@@ -95,6 +95,13 @@ pub(crate) fn verdict(results: &[StageResult], proxy: Option<&ProxyName>) -> Ver
                 }
             }
         }
+        (false, true) if reaching_proxy(&via_proxy) => {
+            // Not the endpoint's doing: nothing got past the proxy's address.
+            let name =
+                proxy.map_or_else(String::new, |p| format!(" {} ({})", p.url, p.source_name()));
+            findings.push(format!("the proxy{name} {}", proxy_failure(&via_proxy)));
+            None
+        }
         (false, true) => Some((RouteKind::Proxy, judge(&via_proxy))),
         (true, false) => Some((RouteKind::Direct, judge(&direct))),
         (true, true) => None,
@@ -141,17 +148,23 @@ fn sentences(findings: &[String]) -> String {
 /// How the proxy route failed: `cannot be reached at the connect phase (…)` when every
 /// failure was on the way to the proxy (its name or its address), else like any route.
 fn proxy_failure(via_proxy: &[&StageResult]) -> String {
-    let reaching = via_proxy
-        .iter()
-        .flat_map(|r| r.attempts.iter())
-        .filter_map(|a| a.outcome.as_ref().err())
-        .all(|f| matches!(f.phase, FailPhase::Connect(Phase::Dns | Phase::Connect)));
     let how = how_it_fails(via_proxy);
-    if reaching {
+    if reaching_proxy(via_proxy) {
         format!("cannot be reached {how}")
     } else {
         format!("fails {how}")
     }
+}
+
+/// Whether every attempt of the proxy route failed on the way to the proxy (its name or its
+/// address): then nothing reached the endpoint.
+fn reaching_proxy(via_proxy: &[&StageResult]) -> bool {
+    let mut attempts = via_proxy.iter().flat_map(|r| r.attempts.iter());
+    attempts.all(|a| {
+        a.outcome
+            .as_ref()
+            .is_err_and(|f| matches!(f.phase, FailPhase::Connect(Phase::Dns | Phase::Connect)))
+    })
 }
 
 /// The proxy fails every attempt, direct works.

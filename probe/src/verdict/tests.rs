@@ -631,3 +631,31 @@ fn a_family_failing_some_of_the_time_is_judged_by_its_rate() {
         v.text
     );
 }
+
+#[test]
+fn an_unreachable_proxy_alone_is_not_called_an_unreachable_endpoint() {
+    let refused = || fail(FailPhase::Connect(Phase::Connect), "connection refused");
+    let rows: Vec<StageResult> = two_routes(all(refused), all_ok())
+        .into_iter()
+        .filter(|r| r.route == RouteKind::Proxy)
+        .collect();
+    let v = verdict(&rows, Some(&proxy_name(HTTPS_PROXY)));
+    assert_eq!(
+        v.text,
+        "the proxy http://proxy.test:3128/ (HTTPS_PROXY) cannot be reached at the connect phase \
+         (connection refused)"
+    );
+    assert_eq!(v.recommended, None);
+
+    // Through a proxy that was reached, a handshake failing everywhere is the endpoint's.
+    let rows: Vec<StageResult> = two_routes(all(|| fail(TLS, RESET)), all_ok())
+        .into_iter()
+        .filter(|r| r.route == RouteKind::Proxy)
+        .collect();
+    let v = verdict(&rows, Some(&proxy_name(HTTPS_PROXY)));
+    assert!(
+        v.text.contains("unreachable regardless of keepalive"),
+        "{}",
+        v.text
+    );
+}
