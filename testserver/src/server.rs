@@ -231,6 +231,11 @@ impl ServerBuilder {
         } else {
             tokio::net::TcpSocket::new_v6()?
         };
+        // `::` serves IPv4 too, on every OS: Linux defaults to that, Windows (and Wine) to
+        // IPv6 only.
+        if self.ip.is_unspecified() && addr.is_ipv6() {
+            socket2::SockRef::from(&socket).set_only_v6(false)?;
+        }
         socket.bind(addr)?;
         let listener = socket.listen(4096)?;
         let addr = listener.local_addr()?;

@@ -1,11 +1,8 @@
 //! Shared set-up: a local TLS server, a connector that trusts only its CA, a hyper-util client.
 
-// Only the Linux-only tests (dead peers in network namespaces, leak counts in /proc) re-run
-// themselves as child processes.
+// In keepalive-testserver, so the probe's tests use the same namespaces and child processes.
 #[cfg(target_os = "linux")]
-pub mod child;
-#[cfg(target_os = "linux")]
-pub mod netns;
+pub use keepalive_testserver::{child, netns};
 
 use std::net::IpAddr;
 use std::time::Duration;
