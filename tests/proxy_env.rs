@@ -8,7 +8,8 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use keepalive_connector::{
-    ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Proxy, ProxySource, Route,
+    ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Proxy, ProxySource,
+    Route, Trust,
 };
 use keepalive_testserver::external::{require, Tinyproxy};
 use keepalive_testserver::TestServer;
@@ -88,7 +89,7 @@ fn the_default_connector_follows_https_proxy() {
             rt.block_on(async {
                 let server = TestServer::start().await.unwrap();
                 let connector = Connector::builder()
-                    .builtin_roots(false)
+                    .trust(Trust::AddedRootsOnly)
                     .add_root_certificates_pem(server.ca_pem().as_bytes())
                     .build()
                     .unwrap();

@@ -15,6 +15,7 @@ mod liveness;
 mod proxy;
 mod resumption;
 mod stages;
+mod trust;
 
 // Reliability: dead peers in network namespaces, hostile servers, leaks, load, bad input.
 mod bad_input;

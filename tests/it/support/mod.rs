@@ -9,14 +9,14 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Builder, Conn, ConnectError, Connector, StaticResolver};
+use keepalive_connector::{Builder, Conn, ConnectError, Connector, StaticResolver, Trust};
 use keepalive_testserver::TestServer;
 
 /// A connector builder that trusts the test server's CA and nothing else, and resolves
 /// `localhost` to the server's loopback address without asking the system.
 pub fn builder_for(server: &TestServer) -> Builder {
     Connector::builder()
-        .builtin_roots(false)
+        .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(server.ca_pem().as_bytes())
         .resolver(localhost(server))
 }
