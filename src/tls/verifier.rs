@@ -60,6 +60,10 @@ pub(crate) fn platform(
             Ok(Arc::new(verifier))
         }
         Err(err) => {
+            let err = match err {
+                rustls::Error::General(text) => text,
+                other => other.to_string(),
+            };
             let why: Arc<str> = format!("{err}{}", store_env()).into();
             debug!(reason = %why, "platform verifier unusable");
             Err(why)
@@ -85,7 +89,7 @@ fn store_env() -> String {
         Some(value) => format!("{name}={}", value.to_string_lossy()),
         None => format!("{name} unset"),
     };
-    format!(" ({}, {})", var("SSL_CERT_FILE"), var("SSL_CERT_DIR"))
+    format!("; {}, {}", var("SSL_CERT_FILE"), var("SSL_CERT_DIR"))
 }
 
 /// The more telling of two refusals. A side that found no path to its roots says "unknown
