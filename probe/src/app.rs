@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use http::{HeaderMap, Uri};
 use keepalive_connector::{
-    Builder, ConfigError, ConfigField, Connector, Keepalive, Proxy, StaticResolver,
+    Builder, ConfigError, ConfigField, Connector, Keepalive, Proxy, StaticResolver, Trust,
 };
 use keepalive_testserver::TestServer;
 
@@ -94,11 +94,25 @@ fn init_tracing() {
         .init();
 }
 
-/// Which certificates a connector trusts.
+/// Which certificates a connector trusts: `--trust` (or its default) and the roots added on
+/// top.
 #[derive(Debug, Clone)]
-struct Trust {
-    builtin: bool,
+struct Roots {
+    trust: Trust,
+    /// Whether `--trust` was given; if not, `--cacert` (or the embedded server's CA) is all
+    /// that is trusted, as with curl's `--cacert`.
+    explicit: bool,
     pems: Vec<Vec<u8>>,
+}
+
+impl Roots {
+    /// Adds `pem`; without an explicit `--trust`, it is then the only trust.
+    fn add(&mut self, pem: Vec<u8>) {
+        if !self.explicit {
+            self.trust = Trust::AddedRootsOnly;
+        }
+        self.pems.push(pem);
+    }
 }
 
 /// Which HTTP versions are offered.
@@ -118,7 +132,7 @@ struct Settings {
     keepalive: Keepalive,
     repeat: u32,
     resolver: StaticResolver,
-    trust: Trust,
+    roots: Roots,
     http: Http,
     spec: RequestSpec,
     connect_timeout: Option<Duration>,
@@ -137,6 +151,7 @@ struct Given {
     connect_timeout: Option<String>,
     handshake_timeout: Option<String>,
     cacert: Option<String>,
+    trust: Option<String>,
 }
 
 impl Settings {
@@ -151,6 +166,7 @@ impl Settings {
             connect_timeout: raw(&cli.connect_timeout),
             handshake_timeout: raw(&cli.handshake_timeout),
             cacert: cli.cacert.as_ref().map(|p| p.display().to_string()),
+            trust: cli.trust.map(|t| t.to_string()),
         };
         let keepalive = Keepalive::new()
             .idle(
@@ -170,22 +186,18 @@ impl Settings {
                 cli.request_timeout.raw()
             )));
         }
-        let trust = match &cli.cacert {
-            None => Trust {
-                builtin: true,
-                pems: Vec::new(),
-            },
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|source| ProbeError::CaFile {
-                    path: path.clone(),
-                    source,
-                })?;
-                Trust {
-                    builtin: false,
-                    pems: vec![pem],
-                }
-            }
+        let mut roots = Roots {
+            trust: cli.trust.unwrap_or_default(),
+            explicit: cli.trust.is_some(),
+            pems: Vec::new(),
         };
+        if let Some(path) = &cli.cacert {
+            let pem = std::fs::read(path).map_err(|source| ProbeError::CaFile {
+                path: path.clone(),
+                source,
+            })?;
+            roots.add(pem);
+        }
         let resolver = cli
             .resolve
             .iter()
@@ -216,7 +228,7 @@ impl Settings {
             keepalive,
             repeat: cli.repeat,
             resolver,
-            trust,
+            roots,
             http,
             spec,
             connect_timeout: cli.connect_timeout.as_ref().map(Seconds::duration),
@@ -225,7 +237,7 @@ impl Settings {
             given,
         };
         for mode in Mode::ALL {
-            settings.connector(mode, &settings.trust, &settings.resolver)?;
+            settings.connector(mode, &settings.roots, &settings.resolver)?;
         }
         Ok(settings)
     }
@@ -235,7 +247,7 @@ impl Settings {
     fn connector(
         &self,
         mode: Mode,
-        trust: &Trust,
+        roots: &Roots,
         resolver: &StaticResolver,
     ) -> Result<Connector, ProbeError> {
         let mut builder: Builder = Connector::builder().resolver(resolver.clone());
@@ -259,8 +271,8 @@ impl Settings {
             Http::Http1 => builder.http1_only(),
             Http::Http2 => builder.http2_only(),
         };
-        builder = builder.builtin_roots(trust.builtin);
-        for pem in &trust.pems {
+        builder = builder.trust(roots.trust);
+        for pem in &roots.pems {
             builder = builder.add_root_certificates_pem(pem);
         }
         builder.build().map_err(|e| self.config_error(e))
@@ -275,9 +287,8 @@ impl Settings {
             ConfigField::KeepaliveRetries => ("--keepalive-retries", g.retries.clone()),
             ConfigField::ConnectTimeout => ("--connect-timeout", g.connect_timeout.clone()),
             ConfigField::HandshakeTimeout => ("--handshake-timeout", g.handshake_timeout.clone()),
-            ConfigField::RootCertificates | ConfigField::BuiltinRoots => {
-                ("--cacert", g.cacert.clone())
-            }
+            ConfigField::RootCertificates => ("--cacert", g.cacert.clone()),
+            ConfigField::Trust => ("--trust", g.trust.clone()),
             // A proxy variable of the environment; the value names it, credentials redacted.
             ConfigField::Proxy => ("", None),
             _ => ("option", None),
@@ -293,7 +304,7 @@ impl Settings {
 /// Probes every mode in order, `repeat` times each, one fresh connector per connection.
 async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
     let mut spec = settings.spec.clone();
-    let mut trust = settings.trust.clone();
+    let mut roots = settings.roots.clone();
     let mut resolver = settings.resolver.clone();
     let mut embedded: Option<(TestServer, SocketAddr)> = None;
     if settings.url.is_none() {
@@ -311,9 +322,8 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
             .parse()
             .expect("the test server's URL parses");
         resolver = resolver.add("localhost", addr.port(), [addr.ip()]);
-        // Trusted for this run only, and nothing else is.
-        trust.builtin = false;
-        trust.pems.push(server.ca_pem().as_bytes().to_vec());
+        // Trusted for this run only; without --trust, nothing else is.
+        roots.add(server.ca_pem().as_bytes().to_vec());
         embedded = Some((server, addr));
     }
 
@@ -321,10 +331,16 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
     let total = settings.modes.len() * settings.repeat as usize;
     let mut progress = Progress::new(total, settings.repeat > 1);
     let mut results = Vec::with_capacity(settings.modes.len());
+    // Every connector of the run trusts alike (the platform's store is read once per process,
+    // so building one more costs little).
+    let trust = settings
+        .connector(Mode::Off, &roots, &resolver)?
+        .trust()
+        .clone();
     for &mode in &settings.modes {
         let mut attempts = Vec::with_capacity(settings.repeat as usize);
         for _ in 0..settings.repeat {
-            let connector = settings.connector(mode, &trust, &resolver)?;
+            let connector = settings.connector(mode, &roots, &resolver)?;
             attempts.push(probe::attempt(&connector, &spec).await);
             progress.tick(mode.as_str());
         }
@@ -338,6 +354,7 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
         embedded: embedded.as_ref().map(|(_, addr)| *addr),
         repeat: settings.repeat,
         keepalive: settings.keepalive,
+        trust,
         verdict: verdict::verdict(&results),
         results,
     })

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use keepalive_connector::Keepalive;
+use keepalive_connector::{Keepalive, TrustInfo};
 
 use crate::model::{millis, Attempt, PhaseTimes, StageResult};
 use crate::report::Report;
@@ -18,6 +18,7 @@ struct Document<'a> {
     embedded_server: bool,
     repeat: u32,
     keepalive_requested: KeepaliveJson,
+    trust: TrustJson<'a>,
     stages: Vec<StageJson<'a>>,
     verdict: &'a str,
     recommended_stage: Option<&'static str>,
@@ -68,6 +69,27 @@ struct Percentiles {
     p50: TimingsJson,
     p90: TimingsJson,
     p99: TimingsJson,
+}
+
+/// Which trust verified certificates: `requested` and `in_force` are `platform`,
+/// `webpki-roots` or `added-roots-only`; `fallback_reason` is set when they differ.
+#[derive(Debug, Serialize)]
+struct TrustJson<'a> {
+    requested: Option<&'static str>,
+    in_force: Option<&'static str>,
+    added_roots: usize,
+    fallback_reason: Option<&'a str>,
+}
+
+impl<'a> From<&'a TrustInfo> for TrustJson<'a> {
+    fn from(t: &'a TrustInfo) -> Self {
+        TrustJson {
+            requested: t.requested().map(|t| t.as_str()),
+            in_force: t.in_force().map(|t| t.as_str()),
+            added_roots: t.added_roots(),
+            fallback_reason: t.fallback_reason(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -154,6 +176,7 @@ pub(crate) fn render(report: &Report) -> String {
         embedded_server: report.embedded.is_some(),
         repeat: report.repeat,
         keepalive_requested: report.keepalive.into(),
+        trust: (&report.trust).into(),
         stages: report.results.iter().map(stage).collect(),
         verdict: &report.verdict.text,
         recommended_stage: report.verdict.recommended.map(|m| m.as_str()),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use keepalive_connector::Keepalive;
+use keepalive_connector::{Keepalive, TrustInfo};
 
 use crate::model::{millis, StageResult, PHASES};
 use crate::table::{truncate, wrap, Align, Palette, Table, Tone};
@@ -30,6 +30,8 @@ pub(crate) struct Report {
     pub(crate) repeat: u32,
     /// The keepalive values asked for (the `off` row asks for none).
     pub(crate) keepalive: Keepalive,
+    /// What the connectors verified certificates with.
+    pub(crate) trust: TrustInfo,
     /// One result per probed mode, in probe order.
     pub(crate) results: Vec<StageResult>,
     /// The conclusion.
@@ -68,6 +70,11 @@ pub(crate) fn render(report: &Report, palette: Palette) -> String {
         ka.idle_duration().as_secs(),
         ka.interval_duration().as_secs(),
         ka.retry_count(),
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        wrap(&format!("trust: {}", report.trust), WIDTH, 7)
     );
     let _ = writeln!(
         out,
@@ -282,7 +289,7 @@ mod tests {
     use super::*;
     use crate::model::{Attempt, ConnDetails, FailPhase, Failure, HttpResponse, Mode, PhaseTimes};
     use crate::verdict::verdict;
-    use keepalive_connector::{Phase, Stage};
+    use keepalive_connector::{Connector, Phase, Stage, Trust};
 
     fn sample() -> Report {
         let conn = |keepalive| ConnDetails {
@@ -353,6 +360,12 @@ mod tests {
             embedded: None,
             repeat: 1,
             keepalive: ka,
+            trust: Connector::builder()
+                .trust(Trust::WebpkiRoots)
+                .build()
+                .unwrap()
+                .trust()
+                .clone(),
             verdict: verdict(&results),
             results,
         }
@@ -372,6 +385,7 @@ mod tests {
         assert!(text.contains("idle 30s, interval 10s, retries 3"));
         assert!(text.contains("off (SO_KEEPALIVE not set)"));
         assert!(text.contains("TLSv1.3"));
+        assert!(text.contains("\ntrust: webpki-roots\n"), "{text}");
         assert!(text.contains("verdict: keepalive before connect (before-connect) fails"));
         assert!(!text.contains('\x1b'));
     }
