@@ -332,31 +332,20 @@ const fn case(
     by_name: bool,
     routine: Routine,
 ) -> Case {
-    trust_case(
-        group,
-        security,
-        server_alpn,
-        by_name,
-        routine,
-        Roots::Shared,
-    )
-}
-
-const fn trust_case(
-    group: &'static str,
-    security: Security,
-    server_alpn: &'static [&'static [u8]],
-    by_name: bool,
-    routine: Routine,
-    roots: Roots,
-) -> Case {
     Case {
         group,
         security,
         server_alpn,
         by_name,
         routine,
-        roots,
+        roots: Roots::Shared,
+    }
+}
+
+impl Case {
+    /// The same case with the client trusting `roots`.
+    const fn trusting(self, roots: Roots) -> Case {
+        Case { roots, ..self }
     }
 }
 
@@ -377,30 +366,9 @@ pub(crate) const CASES: [Case; 12] = {
         case("tcp_concurrent_256", Plain, H2_H1, false, Burst),
         case("tls13_concurrent_256", Full, H2_H1, false, Burst),
         // The per-connection cost of each trust (by IP, so no resolver is measured with it).
-        trust_case(
-            "tls13_trust_platform",
-            Full,
-            H2_H1,
-            false,
-            Connect,
-            Platform,
-        ),
-        trust_case(
-            "tls13_trust_platform_added",
-            Full,
-            H2_H1,
-            false,
-            Connect,
-            PlatformAdded,
-        ),
-        trust_case(
-            "tls13_trust_webpki_added",
-            Full,
-            H2_H1,
-            false,
-            Connect,
-            WebpkiAdded,
-        ),
+        case("tls13_trust_platform", Full, H2_H1, false, Connect).trusting(Platform),
+        case("tls13_trust_platform_added", Full, H2_H1, false, Connect).trusting(PlatformAdded),
+        case("tls13_trust_webpki_added", Full, H2_H1, false, Connect).trusting(WebpkiAdded),
     ]
 };
 
