@@ -9,7 +9,7 @@
 //! ports and the CAs' PEMs through its environment.
 //!
 //! Elsewhere the OS verifies and these variables mean nothing: see `tests/it/trust.rs`.
-#![cfg(all(unix, not(target_os = "android"), not(target_vendor = "apple")))]
+#![cfg(native_certs)]
 
 mod env_child;
 

@@ -76,13 +76,7 @@ pub(crate) fn platform(
 /// Where the system's store was looked for, for the fallback's reason: the variables
 /// rustls-native-certs reads, on the platforms where it is what the verifier reads.
 fn store_env() -> String {
-    let native_certs = cfg!(all(
-        unix,
-        not(target_os = "android"),
-        not(target_vendor = "apple"),
-        not(target_arch = "wasm32")
-    ));
-    if !native_certs {
+    if !cfg!(native_certs) {
         return String::new();
     }
     let var = |name: &str| match std::env::var_os(name) {

@@ -43,12 +43,7 @@ async fn cert_error(connector: &Connector, server: &TestServer) -> CertificateEr
 /// unknown CA is exactly `UnknownIssuer`; the OS verifiers may word it otherwise (Wine reports
 /// a revocation failure), so elsewhere any certificate error will do.
 fn is_unknown_issuer(err: &CertificateError) -> bool {
-    let webpki_platform = cfg!(all(
-        unix,
-        not(target_os = "android"),
-        not(target_vendor = "apple")
-    ));
-    !webpki_platform || *err == CertificateError::UnknownIssuer
+    !cfg!(native_certs) || *err == CertificateError::UnknownIssuer
 }
 
 #[tokio::test]
@@ -140,7 +135,7 @@ async fn platform_with_added_roots_reports_the_telling_error() {
 /// Where the OS verifies (Windows, macOS), there is no store to find empty: `Trust::Platform`
 /// is always in force, and a connect without the CA added runs the OS's verifier, which
 /// refuses it.
-#[cfg(any(windows, target_vendor = "apple"))]
+#[cfg(not(native_certs))]
 #[tokio::test]
 async fn the_os_verifier_is_in_force_and_runs() {
     let server = TestServer::start().await.unwrap();
