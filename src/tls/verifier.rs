@@ -86,24 +86,23 @@ fn store_env() -> String {
     format!("; {}, {}", var("SSL_CERT_FILE"), var("SSL_CERT_DIR"))
 }
 
-/// The more telling of two refusals. A side that found no path to its roots says "unknown
-/// issuer", or "bad signature" when one of its roots shares its name with the chain's real
-/// issuer (two CAs of one name, different keys); the other side's refusal is then about the
-/// chain itself (a name it is not valid for, an expiry) and is the one to report. When both
-/// sides found fault with a chain of their own, the platform's word stands.
+/// The more telling of two refusals. When the added roots' verifier found a path to one of its
+/// roots, the chain is one of theirs and what failed is the chain itself (a name it is not
+/// valid for, an expiry): that is the error, whatever the platform says of a root it may not
+/// know (Windows says "untrusted root", Wine a failed revocation check). When it found none
+/// ("unknown issuer", or "bad signature" when an added root merely shares its name with the
+/// chain's real issuer), the platform's word stands.
 fn telling(added: rustls::Error, platform: rustls::Error) -> rustls::Error {
-    let no_path = |e: &rustls::Error| {
-        matches!(
-            e,
-            rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer | CertificateError::BadSignature
-            )
+    let no_path = matches!(
+        added,
+        rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer | CertificateError::BadSignature
         )
-    };
-    if !no_path(&added) && no_path(&platform) {
-        added
-    } else {
+    );
+    if no_path {
         platform
+    } else {
+        added
     }
 }
 
@@ -269,6 +268,73 @@ mod tests {
         assert!(is_expired(&err), "{err:?}");
         let err = cert_err(verify(&union, &added_ca, LeafKind::OtherName));
         assert!(is_name_error(&err), "{err:?}");
+    }
+
+    /// A platform verifier that refuses everything, as Windows' does under Wine (its
+    /// revocation check cannot run there).
+    #[derive(Debug)]
+    struct RefusesAll(rustls::Error);
+
+    impl ServerCertVerifier for RefusesAll {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Err(self.0.clone())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Err(self.0.clone())
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Err(self.0.clone())
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            Vec::new()
+        }
+    }
+
+    /// Whatever the platform's verifier says of a chain it does not know the root of, a chain
+    /// to an added root is judged by the added roots: accepted when good, refused for its own
+    /// fault otherwise.
+    #[test]
+    fn added_roots_decide_their_chains_whatever_the_platform_says() {
+        let added_ca = TestCa::named("added CA");
+        let revocation = rustls::Error::InvalidCertificate(CertificateError::Other(
+            rustls::OtherError(Arc::new(std::io::Error::other("CERT_E_REVOCATION_FAILURE"))),
+        ));
+        let union = AddedOrPlatform {
+            added: trusting(&added_ca),
+            platform: Arc::new(RefusesAll(revocation)),
+        };
+        assert_eq!(verify(&union, &added_ca, LeafKind::Good), Ok(()));
+        let err = cert_err(verify(&union, &added_ca, LeafKind::OtherName));
+        assert!(is_name_error(&err), "{err:?}");
+        let err = cert_err(verify(&union, &added_ca, LeafKind::Expired));
+        assert!(is_expired(&err), "{err:?}");
+        // A chain to no added root: the platform's word.
+        let stranger = TestCa::named("stranger CA");
+        let err = verify(&union, &stranger, LeafKind::Good).unwrap_err();
+        assert!(
+            err.to_string().contains("CERT_E_REVOCATION_FAILURE"),
+            "{err}"
+        );
     }
 
     /// The store is read once per provider: later calls get the same verifier (or the same
