@@ -10,7 +10,7 @@ use std::time::Duration;
 use socket2::SockRef;
 
 use crate::connector::{Config, Connector};
-use crate::dial::{DialConfig, DnsCache, LocalAddrs, Resolve, SystemResolver};
+use crate::dial::{DialConfig, DnsCache, Family, LocalAddrs, Resolve, SystemResolver};
 use crate::error::{between, count, non_zero, ConfigError, ConfigField};
 use crate::http_version::HttpVersions;
 use crate::proxy::{Proxy, Routes};
@@ -41,6 +41,7 @@ const MAX_DNS_CACHE_CAPACITY: usize = 65_536;
 /// | [`nodelay`](Builder::nodelay) | on, set before connect | `TCP_NODELAY` |
 /// | `tcp_user_timeout` (Linux, Android, Fuchsia) | with keepalive on: `idle + interval × retries` (60 s); off: unset | `TCP_USER_TIMEOUT` |
 /// | [`local_address`](Builder::local_address) / [`local_addresses`](Builder::local_addresses) | any | `bind(2)`, after the `BeforeConnect` options and hook |
+/// | [`ip_family`](Builder::ip_family) | both families | |
 /// | [`send_buffer_size`](Builder::send_buffer_size) / [`recv_buffer_size`](Builder::recv_buffer_size) | kernel default | `SO_SNDBUF` / `SO_RCVBUF` |
 /// | [`connect_timeout`](Builder::connect_timeout) | 10 s: one deadline for DNS and every connection attempt | |
 /// | [`happy_eyeballs`](Builder::happy_eyeballs) | on: addresses interleaved by family and raced (RFC 8305) | |
@@ -227,10 +228,17 @@ impl Builder {
     /// `BeforeConnect` options and hook, as with [`local_address`](Builder::local_address).
     /// Default: any.
     pub fn local_addresses(mut self, v4: Ipv4Addr, v6: Ipv6Addr) -> Self {
-        self.local = LocalAddrs {
-            v4: Some(v4),
-            v6: Some(v6),
-        };
+        self.local.v4 = Some(v4);
+        self.local.v6 = Some(v6);
+        self
+    }
+
+    /// Connects over this address family only, like curl's `-4`/`-6`: resolved addresses of
+    /// the other family are skipped, and a host that has none of this family (an IP literal
+    /// of the other family, too) fails with [`Phase::Connect`](crate::Phase::Connect).
+    /// Through a proxy it is the proxy's address that must be of this family. Default: both.
+    pub fn ip_family(mut self, family: Family) -> Self {
+        self.local.only = Some(family);
         self
     }
 

@@ -63,12 +63,15 @@ impl std::fmt::Debug for DialConfig {
     }
 }
 
-/// The local addresses to bind, per family. When only one family has one, only remote
-/// addresses of that family are tried.
+/// The local addresses to bind, per family, and the families allowed. When only one family has
+/// a local address, or only one family is allowed, only remote addresses of that family are
+/// tried.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct LocalAddrs {
     pub(crate) v4: Option<Ipv4Addr>,
     pub(crate) v6: Option<Ipv6Addr>,
+    /// `Builder::ip_family`: connect over this family only.
+    pub(crate) only: Option<Family>,
 }
 
 impl LocalAddrs {
@@ -83,7 +86,8 @@ impl LocalAddrs {
     /// Whether `peer` can be reached: a socket bound to an IPv4 address cannot reach an IPv6
     /// peer and vice versa.
     pub(crate) fn allows(&self, peer: &SocketAddr) -> bool {
-        (self.v4.is_none() && self.v6.is_none()) || self.for_peer(*peer).is_some()
+        self.only.is_none_or(|only| only == Family::of(peer))
+            && ((self.v4.is_none() && self.v6.is_none()) || self.for_peer(*peer).is_some())
     }
 }
 

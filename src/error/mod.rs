@@ -467,7 +467,8 @@ pub fn io_error_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
 pub(crate) enum NoAddress {
     /// The resolver answered with an empty list.
     Resolved,
-    /// Every resolved address is of the other family than the configured local address.
+    /// Every resolved address is of a family the connector may not use (`ip_family`, or the
+    /// configured local address's).
     OfLocalFamily,
 }
 
@@ -476,7 +477,8 @@ impl fmt::Display for NoAddress {
         f.write_str(match self {
             NoAddress::Resolved => "the resolver returned no addresses",
             NoAddress::OfLocalFamily => {
-                "no resolved address has the family of the configured local address"
+                "no resolved address has the address family this connector is limited to (its \
+                 ip_family or local address)"
             }
         })
     }

@@ -434,6 +434,40 @@ async fn local_addresses_per_family_keep_both_families() {
     assert!(err.attempts().is_empty());
 }
 
+/// `ip_family` (curl's `-4`/`-6`): only that family's addresses are tried.
+#[tokio::test]
+async fn ip_family_tries_one_family_only() {
+    let server = plain_server().await;
+    let port = server.addr().port();
+    // A dead IPv6 address listed first, the live IPv4 one second.
+    let resolver = Counting::new(&[LOCAL6, LOCAL4]);
+    let connector = with(&resolver).ip_family(Family::V4).build().unwrap();
+    let conn = connector.connect(&by_name(port)).await.unwrap();
+    assert_eq!(conn.info().remote_addr(), server.addr());
+    let tried: Vec<IpAddr> = conn
+        .info()
+        .attempts()
+        .iter()
+        .map(|a| a.addr().ip())
+        .collect();
+    assert_eq!(tried, [LOCAL4], "the IPv6 address is never tried");
+
+    let v6_only = with(&Counting::new(&[LOCAL4]))
+        .ip_family(Family::V6)
+        .build()
+        .unwrap();
+    let err = v6_only.connect(&by_name(port)).await.unwrap_err();
+    assert_eq!(err.phase(), Phase::Connect, "{err}");
+    assert!(err.attempts().is_empty());
+    assert!(err.to_string().contains("ip_family"), "{err}");
+    // An IP literal of the other family, too.
+    let err = v6_only
+        .connect(&server.url("/").parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.phase(), Phase::Connect, "{err}");
+}
+
 #[test]
 fn dial_settings_are_validated_at_build() {
     let cases = [
