@@ -275,6 +275,15 @@ impl Env {
         Arc::new(config)
     }
 
+    /// The CA that signs a server's certificate when the client trusts `roots`: the one in the
+    /// system store for [`Roots::Platform`], the one trusted in code otherwise.
+    pub(crate) fn ca_for(&self, roots: Roots) -> &Arc<TestCa> {
+        match roots {
+            Roots::Platform => &self.system_ca,
+            _ => &self.ca,
+        }
+    }
+
     /// Our builder for `roots` (apart from keepalive, which each contender sets), given the
     /// shared configuration `config` for [`Roots::Shared`].
     pub(crate) fn ours(&self, roots: Roots, config: &Arc<ClientConfig>) -> Builder {
@@ -390,11 +399,8 @@ impl Case {
             let target = Target::new(server.addr, server.tls, self.by_name);
             (target, Server::Burst(server))
         } else {
-            let ca = match self.roots {
-                Roots::Platform => &env.system_ca,
-                _ => &env.ca,
-            };
-            let server = env.server_signed_by(ca, self.security, self.server_alpn);
+            let server =
+                env.server_signed_by(env.ca_for(self.roots), self.security, self.server_alpn);
             let tls = server.tls_config().is_some();
             let target = Target::new(server.addr(), tls, self.by_name);
             (target, Server::Test(server))
