@@ -9,16 +9,19 @@ use std::time::Duration;
 use clap::Parser;
 use http::{HeaderMap, Uri};
 use keepalive_connector::{
-    Builder, ConfigError, ConfigField, Connector, Keepalive, Proxy, StaticResolver, Trust,
+    Builder, ConfigError, ConfigField, Connector, Family, Keepalive, Origin, Phase, Proxy, Stage,
+    StaticResolver, Trust,
 };
 use keepalive_testserver::TestServer;
 
-use crate::cli::{Cli, Seconds};
+use crate::cli::{Cli, FamilyChoice, RouteChoice, Seconds};
 use crate::error::{Exit, ProbeError};
-use crate::model::{Mode, StageResult};
+use crate::family::FamilyPlan;
+use crate::model::{Attempt, FailPhase, Mode, RouteKind, RowKind, StageResult};
 use crate::probe::{self, RequestSpec};
 use crate::progress::Progress;
 use crate::report::{self, Report};
+use crate::route::{RoutePlan, Rules};
 use crate::table::Palette;
 use crate::{json, verdict};
 
@@ -137,6 +140,14 @@ struct Settings {
     spec: RequestSpec,
     connect_timeout: Option<Duration>,
     handshake_timeout: Option<Duration>,
+    /// Where the proxy route's rules come from.
+    rules: Rules,
+    /// `--route`, when given.
+    route_choice: Option<RouteChoice>,
+    /// The routes to probe (direct only for the embedded server).
+    routes: RoutePlan,
+    /// `--family`.
+    family: FamilyChoice,
     json: bool,
     /// What the user typed, to name it when the connector refuses a value.
     given: Given,
@@ -222,7 +233,22 @@ impl Settings {
             spec.headers.remove(name);
         }
         spec.headers.extend(user);
-        let settings = Settings {
+        let rules = match (&cli.url, cli.proxy, cli.no_proxy) {
+            (None, proxy, _) => {
+                if proxy.is_some() {
+                    return Err(ProbeError::Usage(
+                        "error: --proxy needs a URL: the embedded server is on this host's \
+                         loopback and is reached directly only"
+                            .to_owned(),
+                    ));
+                }
+                Rules::Embedded
+            }
+            (Some(_), Some(proxy), _) => Rules::Explicit(proxy),
+            (Some(_), None, true) => Rules::Ignored,
+            (Some(_), None, false) => Rules::Env,
+        };
+        let mut settings = Settings {
             url: cli.url,
             modes: cli.stage.modes(),
             keepalive,
@@ -233,28 +259,61 @@ impl Settings {
             spec,
             connect_timeout: cli.connect_timeout.as_ref().map(Seconds::duration),
             handshake_timeout: cli.handshake_timeout.as_ref().map(Seconds::duration),
+            rules,
+            route_choice: cli.route,
+            routes: RoutePlan::embedded(None)?,
+            family: cli.family,
             json: cli.json,
             given,
         };
+        // The user's rules, built once: a proxy variable or --proxy URL the library refuses
+        // is a usage error before anything touches the network.
+        let user = settings.connector(Mode::Off, RouteKind::Proxy, None, &settings.roots)?;
+        settings.routes = match &settings.url {
+            Some(url) => RoutePlan::decide(&user, url, &settings.rules, settings.route_choice)?,
+            None => RoutePlan::embedded(settings.route_choice)?,
+        };
+        let forced = settings.family.forced();
         for mode in Mode::ALL {
-            settings.connector(mode, &settings.roots, &settings.resolver)?;
+            settings.connector(mode, RouteKind::Direct, forced, &settings.roots)?;
         }
         Ok(settings)
     }
 
-    /// A fresh connector for `mode`: its own TLS session cache, so every handshake is a full
-    /// one and no stage profits from an earlier stage's session.
+    /// A fresh connector for `mode` on `route`, over `family` alone when given: its own TLS
+    /// session cache, so every handshake is a full one and no stage profits from an earlier
+    /// stage's session. The direct route goes direct whatever the environment says; the proxy
+    /// route keeps the user's rules. The embedded server's rows are all direct: it listens on
+    /// this host's loopback, which only direct reaches.
     fn connector(
         &self,
         mode: Mode,
+        route: RouteKind,
+        family: Option<Family>,
+        roots: &Roots,
+    ) -> Result<Connector, ProbeError> {
+        self.connector_with(mode, route, family, roots, &self.resolver)
+    }
+
+    /// [`connector`](Settings::connector) with another resolver (the embedded server's).
+    fn connector_with(
+        &self,
+        mode: Mode,
+        route: RouteKind,
+        family: Option<Family>,
         roots: &Roots,
         resolver: &StaticResolver,
     ) -> Result<Connector, ProbeError> {
         let mut builder: Builder = Connector::builder().resolver(resolver.clone());
-        if self.url.is_none() {
-            // The embedded server listens on this host's loopback: only direct reaches it,
-            // whatever proxy the environment names for the Internet.
-            builder = builder.proxy(Proxy::none());
+        let rule = match route {
+            RouteKind::Direct => Some(Proxy::none()),
+            RouteKind::Proxy => self.rules.proxy_rule(),
+        };
+        if let Some(rule) = rule {
+            builder = builder.proxy(rule);
+        }
+        if let Some(family) = family {
+            builder = builder.ip_family(family);
         }
         builder = match mode {
             Mode::At(stage) => builder.keepalive(self.keepalive).keepalive_at(stage),
@@ -289,7 +348,11 @@ impl Settings {
             ConfigField::HandshakeTimeout => ("--handshake-timeout", g.handshake_timeout.clone()),
             ConfigField::RootCertificates => ("--cacert", g.cacert.clone()),
             ConfigField::Trust => ("--trust", g.trust.clone()),
-            // A proxy variable of the environment; the value names it, credentials redacted.
+            // --proxy, or a proxy variable of the environment (the value names it); the
+            // library's value has the credentials redacted, so it is what is shown.
+            ConfigField::Proxy if matches!(self.rules, Rules::Explicit(_)) => {
+                ("--proxy", Some(source.value().trim_matches('"').to_owned()))
+            }
             ConfigField::Proxy => ("", None),
             _ => ("option", None),
         };
@@ -301,7 +364,10 @@ impl Settings {
     }
 }
 
-/// Probes every mode in order, `repeat` times each, one fresh connector per connection.
+/// Probes every row, `repeat` rounds, one fresh connector per connection. Each round makes one
+/// connection per row in a fixed order — the proxy route's stages, the direct route's, then
+/// the family rows — so a server can tell connections apart by their index, and a change in
+/// the network during a long run falls on every row alike instead of on one stage.
 async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
     let mut spec = settings.spec.clone();
     let mut roots = settings.roots.clone();
@@ -327,24 +393,62 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
         embedded = Some((server, addr));
     }
 
+    let routes = &settings.routes;
+    let forced = settings.family.forced();
+    let origin = Origin::from_uri(&spec.uri).expect("the URL was checked when it was parsed");
+    let families = FamilyPlan::decide(
+        settings.family,
+        &origin,
+        &resolver,
+        routes.routes.contains(&RouteKind::Direct),
+        settings.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+    )
+    .await;
+    // One stage probed: the family rows use it; all of them: the default.
+    let family_mode = match settings.modes.as_slice() {
+        [one] => *one,
+        _ => Mode::At(Stage::AfterHandshake),
+    };
+    let mut rows: Vec<StageResult> = Vec::new();
+    for &route in &routes.routes {
+        for &mode in &settings.modes {
+            rows.push(StageResult {
+                family: forced,
+                ..StageResult::stage(mode, route)
+            });
+        }
+    }
+    for &family in &families.rows {
+        rows.push(StageResult {
+            family: Some(family),
+            kind: RowKind::Family,
+            ..StageResult::stage(family_mode, RouteKind::Direct)
+        });
+    }
+
     crate::warmup::warm_up().await;
-    let total = settings.modes.len() * settings.repeat as usize;
-    let mut progress = Progress::new(total, settings.repeat > 1);
-    let mut results = Vec::with_capacity(settings.modes.len());
     // Every connector of the run trusts alike (the platform's store is read once per process,
     // so building one more costs little).
     let trust = settings
-        .connector(Mode::Off, &roots, &resolver)?
+        .connector_with(Mode::Off, RouteKind::Direct, None, &roots, &resolver)?
         .trust()
         .clone();
-    for &mode in &settings.modes {
-        let mut attempts = Vec::with_capacity(settings.repeat as usize);
-        for _ in 0..settings.repeat {
-            let connector = settings.connector(mode, &roots, &resolver)?;
-            attempts.push(probe::attempt(&connector, &spec).await);
-            progress.tick(mode.as_str());
+    let repeat = settings.repeat as usize;
+    let mut progress = Progress::new(rows.len() * repeat, settings.repeat > 1);
+    let mut stopped = vec![false; rows.len()];
+    for _ in 0..repeat {
+        for (row, stopped) in rows.iter_mut().zip(&mut stopped) {
+            if !*stopped {
+                let connector =
+                    settings.connector_with(row.mode, row.route, row.family, &roots, &resolver)?;
+                let attempt = probe::attempt(&connector, &spec).await;
+                // A family that black-holes costs the connect timeout per attempt: once is
+                // enough to name it.
+                *stopped = row.kind == RowKind::Family && black_holed(&attempt);
+                row.attempts.push(attempt);
+            }
+            progress.tick(&row.label());
         }
-        results.push(StageResult { mode, attempts });
     }
     progress.finish();
 
@@ -355,9 +459,25 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
         repeat: settings.repeat,
         keepalive: settings.keepalive,
         trust,
-        verdict: verdict::verdict(&results),
-        results,
+        verdict: verdict::verdict(&rows, routes.probed_proxy()),
+        routes: routes.clone(),
+        route_choice_given: settings.route_choice.is_some(),
+        families,
+        family_mode,
+        results: rows,
     })
+}
+
+/// The connector's default connect timeout, which also bounds the probe's own lookup of the
+/// host's families.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether `attempt` timed out connecting: silence, as from a black-holed path.
+fn black_holed(attempt: &Attempt) -> bool {
+    attempt
+        .outcome
+        .as_ref()
+        .is_err_and(|f| f.timeout && f.phase == FailPhase::Connect(Phase::Connect))
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use http::{Method, Uri};
-use keepalive_connector::{Origin, ResolveEntry, Stage, Trust};
+use keepalive_connector::{Family, Origin, Proxy, ResolveEntry, Stage, Trust};
 pub(crate) use keepalive_probe::{Header, Seconds};
 
 use crate::model::Mode;
@@ -25,11 +25,22 @@ Examples:
       One stage, custom keepalive values, one JSON document on stdout.
   keepalive-probe https://intranet.example/ --trust webpki
       Whether the endpoint works with Mozilla's roots only, without the system's own CAs.
+  HTTPS_PROXY=http://proxy.corp:3128 keepalive-probe https://api.example.com/
+      Every stage through the proxy, then direct: does this network need the proxy?
+  keepalive-probe https://api.example.com/ --proxy http://proxy.corp:3128 --route proxy
+      Through this proxy only, whatever the environment says.
+
+Routes and families:
+  With a proxy for the URL (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, the system's, or --proxy) the
+  stages are probed through it and then direct, unless --route says otherwise. With --family
+  both (the default) and a host name with IPv4 and IPv6 addresses, the stage (after-handshake
+  when all are probed) is also tried over each family alone, direct. Through a proxy, the
+  proxy picks the origin's family; --family 4|6 then applies to the hop to the proxy.
 
 Exit status:
-  0  every probed stage got an HTTP response (a 4xx or 5xx counts: the connection worked)
-  1  at least one stage failed to connect or got no response
-  2  usage error (bad URL, bad option value)";
+  0  every probed row got an HTTP response (a 4xx or 5xx counts: the connection worked)
+  1  at least one connection failed or got no response, on any route or family
+  2  usage error (bad URL, bad option value, a --route that no proxy applies to)";
 
 /// `keepalive-probe`: connects to one URL once per keepalive stage, with everything else
 /// equal, and says which stage to configure.
@@ -129,6 +140,27 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "SECONDS", default_value = "30")]
     pub(crate) request_timeout: Seconds,
 
+    /// Probe through this proxy instead of the environment's (http://, https://, socks5://,
+    /// socks5h://, optionally with user:password@, which is never shown). The environment's
+    /// proxy settings, NO_PROXY included, are then ignored.
+    #[arg(long, value_name = "URL", value_parser = parse_proxy, conflicts_with = "no_proxy")]
+    pub(crate) proxy: Option<Proxy>,
+
+    /// Ignore the environment's and the system's proxy settings: direct only.
+    #[arg(long)]
+    pub(crate) no_proxy: bool,
+
+    /// Which routes to probe: proxy, direct or both. Default: both when a proxy applies to the
+    /// URL, else direct (a proxy or both then is a usage error naming why none applies).
+    #[arg(long, value_name = "ROUTE", value_enum)]
+    pub(crate) route: Option<RouteChoice>,
+
+    /// 4 or 6: every connection over that address family only (curl's -4/-6). both: as the
+    /// connector does by default (happy eyeballs), plus the stage tried over each family
+    /// alone when the host name has addresses of both.
+    #[arg(long, value_name = "FAMILY", value_enum, default_value = "both")]
+    pub(crate) family: FamilyChoice,
+
     /// Print one JSON document (stable field names) instead of the table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -155,6 +187,47 @@ impl StageChoice {
             StageChoice::One(mode) => vec![mode],
         }
     }
+}
+
+/// `--route`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RouteChoice {
+    /// Through the proxy only.
+    Proxy,
+    /// Direct only.
+    Direct,
+    /// Through the proxy, then direct.
+    Both,
+}
+
+/// `--family`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FamilyChoice {
+    /// IPv4 only.
+    #[value(name = "4", alias = "ipv4")]
+    V4,
+    /// IPv6 only.
+    #[value(name = "6", alias = "ipv6")]
+    V6,
+    /// Both, compared when the name has both.
+    Both,
+}
+
+impl FamilyChoice {
+    /// The family every connection is forced to, if any.
+    pub(crate) fn forced(self) -> Option<Family> {
+        match self {
+            FamilyChoice::V4 => Some(Family::V4),
+            FamilyChoice::V6 => Some(Family::V6),
+            FamilyChoice::Both => None,
+        }
+    }
+}
+
+/// `--proxy`: an explicit rule for every origin. The URL is checked when the connector is
+/// built; [`Proxy`]'s `Debug` never shows credentials.
+fn parse_proxy(s: &str) -> Result<Proxy, String> {
+    Ok(Proxy::all(s))
 }
 
 /// `--stage`: the library's [`Stage`] parser, plus `off` and `all`.
@@ -282,5 +355,31 @@ mod tests {
         assert_eq!(cli.repeat, 3);
         assert!(Cli::try_parse_from(["keepalive-probe", "--repeat", "0"]).is_err());
         assert!(Cli::try_parse_from(["keepalive-probe", "--http1", "--http2"]).is_err());
+    }
+
+    #[test]
+    fn route_and_family_options_parse() {
+        let cli = Cli::try_parse_from(["keepalive-probe"]).unwrap();
+        assert_eq!(cli.route, None);
+        assert_eq!(cli.family, FamilyChoice::Both);
+        assert!(cli.proxy.is_none() && !cli.no_proxy);
+        let cli = Cli::try_parse_from([
+            "keepalive-probe",
+            "--proxy",
+            "http://me:hunter2@127.0.0.1:3128",
+            "--route",
+            "proxy",
+            "--family",
+            "6",
+        ])
+        .unwrap();
+        assert_eq!(cli.route, Some(RouteChoice::Proxy));
+        assert_eq!(cli.family.forced(), Some(Family::V6));
+        assert!(!format!("{cli:?}").contains("hunter2"), "{cli:?}");
+        let parse = |f: &str| Cli::try_parse_from(["keepalive-probe", "--family", f]);
+        assert_eq!(parse("ipv4").unwrap().family, FamilyChoice::V4);
+        assert!(parse("5").is_err());
+        let both = ["keepalive-probe", "--proxy", "http://p:1", "--no-proxy"];
+        assert!(Cli::try_parse_from(both).is_err());
     }
 }

@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use keepalive_connector::{Keepalive, TrustInfo};
 
-use crate::model::{millis, Attempt, PhaseTimes, StageResult};
+use crate::cli::FamilyChoice;
+use crate::model::{family_str, millis, Attempt, PhaseTimes, RouteKind, RowKind, StageResult};
 use crate::report::Report;
 
 #[derive(Debug, Serialize)]
@@ -19,15 +20,31 @@ struct Document<'a> {
     repeat: u32,
     keepalive_requested: KeepaliveJson,
     trust: TrustJson<'a>,
+    /// The proxy the rules name for the URL (also when NO_PROXY exempts it), no credentials.
+    proxy: Option<&'a str>,
+    /// `HTTPS_PROXY`, `--proxy`, `the system proxy settings`, …
+    proxy_source: Option<String>,
+    no_proxy_matched: bool,
+    /// The routes probed, in connection order.
+    routes: Vec<&'static str>,
+    /// `both`, `ipv4`, `ipv6`.
+    family_requested: &'static str,
+    /// The families the host has, when it was looked up (or is an IP literal).
+    resolved_families: Option<Vec<&'static str>>,
     stages: Vec<StageJson<'a>>,
+    family_rows: Vec<StageJson<'a>>,
     verdict: &'a str,
     recommended_stage: Option<&'static str>,
+    recommended_route: Option<&'static str>,
     ok: bool,
 }
 
 #[derive(Debug, Serialize)]
 struct StageJson<'a> {
     stage: &'static str,
+    route: &'static str,
+    proxy: Option<&'a str>,
+    family: Option<&'static str>,
     ok: bool,
     attempts: usize,
     ok_attempts: usize,
@@ -129,12 +146,15 @@ fn phase_times(t: &PhaseTimes) -> [Option<Duration>; 5] {
     std::array::from_fn(|i| t.get(i))
 }
 
-fn stage(result: &StageResult) -> StageJson<'_> {
+fn stage<'a>(result: &'a StageResult, proxy: Option<&'a str>) -> StageJson<'a> {
     let rep: &Attempt = result.representative();
     let conn = rep.conn.as_ref();
     let response = result.first_response();
     StageJson {
         stage: result.mode.as_str(),
+        route: result.route.as_str(),
+        proxy: proxy.filter(|_| result.route == RouteKind::Proxy),
+        family: result.family_used().map(family_str),
         ok: result.ok(),
         attempts: result.attempts.len(),
         ok_attempts: result.ok_count(),
@@ -170,6 +190,16 @@ fn stage(result: &StageResult) -> StageJson<'_> {
 
 /// Renders the report as one pretty-printed JSON document.
 pub(crate) fn render(report: &Report) -> String {
+    let routes = &report.routes;
+    let proxy = routes.proxy.as_ref().map(|p| p.url.as_str());
+    let rows = |kind: RowKind| {
+        report
+            .results
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| stage(r, proxy))
+            .collect()
+    };
     let doc = Document {
         url: &report.url,
         method: &report.method,
@@ -177,9 +207,21 @@ pub(crate) fn render(report: &Report) -> String {
         repeat: report.repeat,
         keepalive_requested: report.keepalive.into(),
         trust: (&report.trust).into(),
-        stages: report.results.iter().map(stage).collect(),
+        proxy,
+        proxy_source: routes.proxy.as_ref().map(|p| p.source_name()),
+        no_proxy_matched: routes.no_proxy_matched(),
+        routes: routes.routes.iter().map(|r| r.as_str()).collect(),
+        family_requested: match report.families.choice {
+            FamilyChoice::Both => "both",
+            FamilyChoice::V4 => "ipv4",
+            FamilyChoice::V6 => "ipv6",
+        },
+        resolved_families: report.families.resolved(),
+        stages: rows(RowKind::Stage),
+        family_rows: rows(RowKind::Family),
         verdict: &report.verdict.text,
         recommended_stage: report.verdict.recommended.map(|m| m.as_str()),
+        recommended_route: report.verdict.route.map(RouteKind::as_str),
         ok: report.all_ok(),
     };
     // Serializing plain structs of strings and numbers cannot fail.

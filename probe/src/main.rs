@@ -3,11 +3,13 @@
 mod app;
 mod cli;
 mod error;
+mod family;
 mod json;
 mod model;
 mod probe;
 mod progress;
 mod report;
+mod route;
 mod table;
 mod verdict;
 mod warmup;

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use keepalive_connector::{Keepalive, Phase, Stage};
+use keepalive_connector::{Family, Keepalive, Phase, Stage};
 
 /// What one row of the probe tries: keepalive applied at a [`Stage`], or keepalive off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,7 +44,8 @@ impl Mode {
         match phase {
             FailPhase::Connect(Phase::Uri | Phase::Dns) => false,
             FailPhase::Connect(Phase::Connect) => stage == Stage::BeforeConnect,
-            FailPhase::Connect(Phase::Tls) => stage != Stage::AfterHandshake,
+            // The proxy hop and the origin's handshake both come before AfterHandshake.
+            FailPhase::Connect(Phase::Proxy | Phase::Tls) => stage != Stage::AfterHandshake,
             // Socket (an option the kernel refused), HTTP, and phases added later.
             _ => true,
         }
@@ -55,6 +56,51 @@ impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Which way a row's connections went: through the proxy the user's rules name for the URL
+/// (the environment's, or `--proxy`), or direct (`Proxy::none()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum RouteKind {
+    /// Through the proxy.
+    Proxy,
+    /// Direct.
+    Direct,
+}
+
+impl RouteKind {
+    /// `proxy` or `direct`, as in JSON.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RouteKind::Proxy => "proxy",
+            RouteKind::Direct => "direct",
+        }
+    }
+}
+
+/// `ipv4` or `ipv6`, as in JSON.
+pub(crate) fn family_str(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "ipv4",
+        Family::V6 => "ipv6",
+    }
+}
+
+/// `IPv4` or `IPv6`, as in the table and the verdict.
+pub(crate) fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "IPv4",
+        Family::V6 => "IPv6",
+    }
+}
+
+/// What a row compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum RowKind {
+    /// One mode of the stage comparison, on one route.
+    Stage,
+    /// One address family (`Builder::ip_family`), direct, at one mode.
+    Family,
 }
 
 /// Where an attempt failed: a phase of the library's connect path, or the HTTP exchange on a
@@ -184,16 +230,63 @@ impl Attempt {
     }
 }
 
-/// Every attempt of one mode.
+/// Every attempt of one row: one mode, on one route, over one family or both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StageResult {
     /// The mode probed.
     pub(crate) mode: Mode,
+    /// Through the proxy or direct.
+    pub(crate) route: RouteKind,
+    /// The one address family every connection was forced to (`--family 4|6`, or a family
+    /// row); `None` when the connector could use both.
+    pub(crate) family: Option<Family>,
+    /// A stage row or a family row.
+    pub(crate) kind: RowKind,
     /// At least one attempt, in order.
     pub(crate) attempts: Vec<Attempt>,
 }
 
 impl StageResult {
+    /// A stage row of `mode` on `route`, over both families, with no attempts yet.
+    pub(crate) fn stage(mode: Mode, route: RouteKind) -> Self {
+        StageResult {
+            mode,
+            route,
+            family: None,
+            kind: RowKind::Stage,
+            attempts: Vec::new(),
+        }
+    }
+
+    /// The row's name in the table: the mode, then the family of a family row
+    /// (`after-handshake IPv6`).
+    pub(crate) fn label(&self) -> String {
+        match (self.kind, self.family) {
+            (RowKind::Family, Some(family)) => format!("{} {}", self.mode, family_name(family)),
+            _ => self.mode.to_string(),
+        }
+    }
+
+    /// The family the row's connections used: the forced one, else the family of the address
+    /// the representative attempt connected to or failed on (the proxy's, through a proxy).
+    pub(crate) fn family_used(&self) -> Option<Family> {
+        self.family.or_else(|| {
+            self.representative()
+                .remote_addr()
+                .map(|addr| Family::of(&addr))
+        })
+    }
+
+    /// How many attempts failed.
+    pub(crate) fn failed_count(&self) -> usize {
+        self.attempts.len() - self.ok_count()
+    }
+
+    /// `true` when every attempt failed.
+    pub(crate) fn all_failed(&self) -> bool {
+        self.ok_count() == 0
+    }
+
     /// `true` when every attempt got an HTTP response.
     pub(crate) fn ok(&self) -> bool {
         self.attempts.iter().all(|a| a.outcome.is_ok())
@@ -289,5 +382,11 @@ mod tests {
         assert!(!ah.can_cause(FailPhase::Connect(Phase::Tls)));
         assert!(ah.can_cause(FailPhase::Http));
         assert!(!Mode::Off.can_cause(FailPhase::Http));
+        let proxy = FailPhase::Connect(Phase::Proxy);
+        assert!(bc.can_cause(proxy));
+        assert!(
+            !ah.can_cause(proxy),
+            "the proxy hop ends before the handshake"
+        );
     }
 }

@@ -149,7 +149,7 @@ async fn exchange(
     start: Instant,
     times: &mut PhaseTimes,
 ) -> Result<HttpResponse, HttpError> {
-    let deadline = Instant::now() + spec.timeout;
+    let deadline = deadline_after(Instant::now(), spec.timeout);
     let req = spec.build();
     debug!(h2 = conn.is_h2(), method = %req.method(), uri = %req.uri(), "sending request");
     let head = async {
@@ -175,6 +175,16 @@ async fn exchange(
         body_bytes,
         body_error,
     })
+}
+
+/// `start + timeout`, or for a timeout too large to add (`--request-timeout
+/// 10000000000000000000`) a deadline decades away: no deadline, as the connector treats its own
+/// huge timeouts, rather than an overflow panic.
+fn deadline_after(start: Instant, timeout: Duration) -> Instant {
+    const DECADES: Duration = Duration::from_secs(30 * 365 * 86_400);
+    start
+        .checked_add(timeout)
+        .unwrap_or_else(|| start + DECADES)
 }
 
 /// Runs a hyper connection to its end, logging how it ended.
@@ -309,6 +319,17 @@ mod tests {
         assert_eq!(req.uri(), "https://example.com:8443/a?b=c");
         assert_eq!(req.headers()[HOST], "other");
         assert_eq!(req.method(), Method::GET);
+    }
+
+    #[test]
+    fn a_timeout_too_large_to_add_is_no_deadline() {
+        let now = Instant::now();
+        let far = deadline_after(now, Duration::MAX);
+        assert!(far > now + Duration::from_secs(10 * 365 * 86_400));
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(3)),
+            now + Duration::from_secs(3)
+        );
     }
 
     #[tokio::test]

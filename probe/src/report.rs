@@ -1,6 +1,8 @@
-//! The human-readable report: a header, the timings table, the connection table, the errors,
-//! percentiles with `--repeat`, and the verdict line. Aligned, at most 100 columns wide
-//! (except for free text, which is wrapped), colour only when asked.
+//! The human-readable report: a header (target, proxy, routes, families), the timings table,
+//! the connection table, the errors, percentiles with `--repeat`, and the verdict line. Rows
+//! are grouped in sections by route (`via proxy …:`, `direct:`) and the family rows come last.
+//! Aligned, at most 100 columns wide (except for the verdict line; other free text is
+//! wrapped), colour only when asked.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -8,14 +10,19 @@ use std::time::Duration;
 
 use keepalive_connector::{Keepalive, TrustInfo};
 
-use crate::model::{millis, StageResult, PHASES};
-use crate::table::{truncate, wrap, Align, Palette, Table, Tone};
+use crate::family::FamilyPlan;
+use crate::model::{family_name, millis, Mode, RouteKind, RowKind, StageResult, PHASES};
+use crate::route::RoutePlan;
+use crate::table::{plural, truncate, wrap, Align, Palette, Table, Tone};
 use crate::verdict::Verdict;
 
 /// The width the report is laid out for.
 const WIDTH: usize = 100;
 /// The widest outcome cell, so the timings table stays within [`WIDTH`].
 const OUTCOME_MAX: usize = 40;
+/// The widest the five timing columns get, with their gaps: `connect` (7) and four of at most
+/// six characters (`100000` ms), each after two spaces.
+const TIMINGS_WIDTH: usize = 7 + 4 * 6 + 5 * 2;
 
 /// Everything the probe learned, ready to render.
 #[derive(Debug, Clone)]
@@ -26,22 +33,71 @@ pub(crate) struct Report {
     pub(crate) method: String,
     /// The embedded server's address, when no URL was given.
     pub(crate) embedded: Option<SocketAddr>,
-    /// Connections per stage.
+    /// Connections per row.
     pub(crate) repeat: u32,
     /// The keepalive values asked for (the `off` row asks for none).
     pub(crate) keepalive: Keepalive,
     /// What the connectors verified certificates with.
     pub(crate) trust: TrustInfo,
-    /// One result per probed mode, in probe order.
+    /// The routes probed, and the proxy setting behind them.
+    pub(crate) routes: RoutePlan,
+    /// Whether `--route` was given.
+    pub(crate) route_choice_given: bool,
+    /// The families compared, and what the host resolved to.
+    pub(crate) families: FamilyPlan,
+    /// The mode of the family rows.
+    pub(crate) family_mode: Mode,
+    /// Every row in probe order: the stage rows by route, then the family rows.
     pub(crate) results: Vec<StageResult>,
     /// The conclusion.
     pub(crate) verdict: Verdict,
 }
 
 impl Report {
-    /// `true` when every probed stage got an HTTP response on every attempt.
+    /// `true` when every row got an HTTP response on every attempt.
     pub(crate) fn all_ok(&self) -> bool {
         self.results.iter().all(StageResult::ok)
+    }
+
+    /// The rows in sections: each section's title and its rows, in probe order.
+    fn sections(&self) -> Vec<(String, Vec<&StageResult>)> {
+        let mut out: Vec<(String, Vec<&StageResult>)> = Vec::new();
+        for row in &self.results {
+            let title = self.section_title(row);
+            match out.last_mut() {
+                Some((t, rows)) if *t == title => rows.push(row),
+                _ => out.push((title, vec![row])),
+            }
+        }
+        out
+    }
+
+    fn section_title(&self, row: &StageResult) -> String {
+        let only = self
+            .families
+            .choice
+            .forced()
+            .map(|f| format!(", {} only", family_name(f)))
+            .unwrap_or_default();
+        let title = match (row.kind, row.route, &self.routes.proxy) {
+            (RowKind::Family, _, _) => "direct, one address family at a time:".to_owned(),
+            (_, RouteKind::Proxy, Some(proxy)) => {
+                format!("via proxy {} ({}){only}:", proxy.url, proxy.source_name())
+            }
+            (_, RouteKind::Proxy, None) => format!("via proxy{only}:"),
+            (_, RouteKind::Direct, _) => format!("direct{only}:"),
+        };
+        truncate(&title, WIDTH)
+    }
+
+    /// How a row is named outside the tables: with its route when there are several
+    /// sections (`direct before-connect`), else by its label alone.
+    fn row_name(&self, row: &StageResult, sections: usize) -> String {
+        if sections > 1 {
+            format!("{} {}", row.route.as_str(), row.label())
+        } else {
+            row.label()
+        }
     }
 }
 
@@ -63,6 +119,17 @@ pub(crate) fn render(report: &Report, palette: Palette) -> String {
              this run only"
         );
     }
+    let routes = &report.routes;
+    let family = report
+        .families
+        .line(&routes.host, report.family_mode.as_str());
+    for (label, text) in [
+        ("proxy", routes.proxy_line()),
+        ("routes", routes.routes_line(report.route_choice_given)),
+        ("families", family),
+    ] {
+        let _ = writeln!(out, "{}", wrap(&format!("{label}: {text}"), WIDTH, 8));
+    }
     let ka = &report.keepalive;
     let _ = writeln!(
         out,
@@ -71,6 +138,11 @@ pub(crate) fn render(report: &Report, palette: Palette) -> String {
         ka.interval_duration().as_secs(),
         ka.retry_count(),
     );
+    let per = if report.repeat > 1 {
+        format!("{} per row, in rounds of one per row", report.repeat)
+    } else {
+        "1 per row".to_owned()
+    };
     let _ = writeln!(
         out,
         "{}",
@@ -78,9 +150,15 @@ pub(crate) fn render(report: &Report, palette: Palette) -> String {
     );
     let _ = writeln!(
         out,
-        "connections: {} per stage, each on a fresh connector (full TLS handshake, no session \
-         reuse)",
-        report.repeat
+        "{}",
+        wrap(
+            &format!(
+                "connections: {per}, each on a fresh connector (full TLS handshake, no session \
+                 reuse)"
+            ),
+            WIDTH,
+            8
+        )
     );
     out.push('\n');
     out.push_str(&timings_table(report, palette));
@@ -100,16 +178,45 @@ pub(crate) fn render(report: &Report, palette: Palette) -> String {
     out
 }
 
+/// A table of `columns` with one row per result, from `cells`, in sections.
+fn sectioned(
+    report: &Report,
+    columns: &[(&str, Align)],
+    mut cells: impl FnMut(&StageResult) -> Vec<Vec<(String, Tone)>>,
+) -> Table {
+    let mut table = Table::new(columns);
+    for (title, rows) in report.sections() {
+        table.section(title);
+        for row in rows {
+            for line in cells(row) {
+                table.toned_row(line);
+            }
+        }
+    }
+    table
+}
+
+fn plain(cells: Vec<String>) -> Vec<(String, Tone)> {
+    cells.into_iter().map(|c| (c, Tone::Plain)).collect()
+}
+
 fn timings_table(report: &Report, palette: Palette) -> String {
     let repeat = report.repeat > 1;
     let mut columns = vec![("stage", Align::Left), ("outcome", Align::Left)];
     columns.extend(PHASES.iter().map(|p| (*p, Align::Right)));
-    let mut table = Table::new(&columns);
-    for result in &report.results {
+    // The outcome column gives way to long labels (`after-handshake IPv6`).
+    let label = report
+        .results
+        .iter()
+        .map(|r| r.label().chars().count())
+        .max()
+        .unwrap_or(0);
+    let outcome_max = OUTCOME_MAX.min(WIDTH.saturating_sub(label + 2 + TIMINGS_WIDTH));
+    let table = sectioned(report, &columns, |result| {
         let (text, tone) = outcome(result);
         let mut row = vec![
-            (result.mode.to_string(), Tone::Plain),
-            (truncate(&text, OUTCOME_MAX), tone),
+            (result.label(), Tone::Plain),
+            (truncate(&text, outcome_max), tone),
         ];
         let times: [Option<Duration>; 5] = if repeat {
             result.percentiles().map_or([None; 5], |p| p[0])
@@ -118,8 +225,8 @@ fn timings_table(report: &Report, palette: Palette) -> String {
             std::array::from_fn(|i| t.get(i))
         };
         row.extend(times.iter().map(|t| (ms(*t), Tone::Plain)));
-        table.toned_row(row);
-    }
+        vec![row]
+    });
     let title = if repeat {
         "timings in ms (p50 over the connections that got a response)"
     } else {
@@ -129,19 +236,19 @@ fn timings_table(report: &Report, palette: Palette) -> String {
 }
 
 fn connection_table(report: &Report) -> String {
-    let mut table = Table::new(&[
+    let columns = [
         ("stage", Align::Left),
         ("remote", Align::Left),
         ("tls", Align::Left),
         ("alpn", Align::Left),
         ("keepalive read back from the socket", Align::Left),
-    ]);
-    for result in &report.results {
+    ];
+    let table = sectioned(report, &columns, |result| {
         let attempt = result.representative();
         let conn = attempt.conn.as_ref();
         let dash = || "-".to_owned();
-        table.row(vec![
-            result.mode.to_string(),
+        vec![plain(vec![
+            result.label(),
             attempt.remote_addr().map_or_else(dash, |a| a.to_string()),
             conn.and_then(|c| c.tls_version.as_deref())
                 .map_or_else(dash, |v| v.replace('_', ".")),
@@ -160,26 +267,36 @@ fn connection_table(report: &Report) -> String {
                     },
                 ),
             },
-        ]);
-    }
+        ])]
+    });
     table.render(Palette { enabled: false })
 }
 
-/// The full error of each failing stage (stages that failed with the same message share a
-/// line), and any body that did not finish.
+/// The full error of each failing row (rows that failed with the same message share a line),
+/// any body that did not finish, and family rows stopped after a black-holed connect.
 fn notes(report: &Report) -> String {
-    let mut errors: Vec<(Vec<&str>, &str)> = Vec::new();
+    let sections = report.sections().len();
+    let mut errors: Vec<(Vec<&StageResult>, &str)> = Vec::new();
     for result in &report.results {
         if let Some(failure) = result.first_failure() {
             match errors.iter_mut().find(|(_, m)| *m == failure.message) {
-                Some((modes, _)) => modes.push(result.mode.as_str()),
-                None => errors.push((vec![result.mode.as_str()], &failure.message)),
+                Some((rows, _)) => rows.push(result),
+                None => errors.push((vec![result], &failure.message)),
             }
         }
     }
     let mut out = String::new();
-    for (modes, message) in errors {
-        let line = format!("  {}: {message}", modes.join(", "));
+    for (rows, message) in errors {
+        // `proxy before-connect, after-connect`: the route once for rows of one route.
+        let names: Vec<String> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match i.checked_sub(1).map(|p| rows[p]) {
+                Some(prev) if prev.route == r.route && prev.kind == r.kind => r.label(),
+                _ => report.row_name(r, sections),
+            })
+            .collect();
+        let line = format!("  {}: {message}", names.join(", "));
         let _ = writeln!(out, "{}", wrap(&line, WIDTH, 4));
     }
     for result in &report.results {
@@ -191,7 +308,17 @@ fn notes(report: &Report) -> String {
         {
             let line = format!(
                 "  {}: the response head arrived, but reading the body failed: {err}",
-                result.mode
+                report.row_name(result, sections)
+            );
+            let _ = writeln!(out, "{}", wrap(&line, WIDTH, 4));
+        }
+    }
+    for result in &report.results {
+        if result.kind == RowKind::Family && result.attempts.len() < report.repeat as usize {
+            let line = format!(
+                "  {}: not tried again after its connect timed out (each try would wait the \
+                 connect timeout again)",
+                report.row_name(result, sections)
             );
             let _ = writeln!(out, "{}", wrap(&line, WIDTH, 4));
         }
@@ -206,27 +333,30 @@ fn notes(report: &Report) -> String {
 fn percentile_table(report: &Report) -> String {
     let mut columns = vec![("stage", Align::Left), ("", Align::Left)];
     columns.extend(PHASES.iter().map(|p| (*p, Align::Right)));
-    let mut table = Table::new(&columns);
-    for result in &report.results {
+    let table = sectioned(report, &columns, |result| {
         let Some(pcts) = result.percentiles() else {
-            let mut row = vec![result.mode.to_string(), "-".to_owned()];
+            let mut row = vec![result.label(), "-".to_owned()];
             row.extend(PHASES.iter().map(|_| "-".to_owned()));
-            table.row(row);
-            continue;
+            return vec![plain(row)];
         };
-        for (i, (name, values)) in ["p50", "p90", "p99"].iter().zip(pcts).enumerate() {
-            let stage = if i == 0 {
-                result.mode.to_string()
-            } else {
-                String::new()
-            };
-            let mut row = vec![stage, (*name).to_owned()];
-            row.extend(values.iter().map(|v| ms(*v)));
-            table.row(row);
-        }
-    }
+        ["p50", "p90", "p99"]
+            .iter()
+            .zip(pcts)
+            .enumerate()
+            .map(|(i, (name, values))| {
+                let label = if i == 0 {
+                    result.label()
+                } else {
+                    String::new()
+                };
+                let mut row = vec![label, (*name).to_owned()];
+                row.extend(values.iter().map(|v| ms(*v)));
+                plain(row)
+            })
+            .collect()
+    });
     format!(
-        "percentiles in ms over {} per stage (those that got a response)\n{}",
+        "percentiles in ms over {} per row (those that got a response)\n{}",
         plural(report.repeat as usize, "connection"),
         table.render(Palette { enabled: false })
     )
@@ -276,19 +406,12 @@ fn ms(d: Option<Duration>) -> String {
     }
 }
 
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Attempt, ConnDetails, FailPhase, Failure, HttpResponse, Mode, PhaseTimes};
+    use crate::model::{Attempt, ConnDetails, FailPhase, Failure, HttpResponse, PhaseTimes};
     use crate::verdict::verdict;
+    use keepalive_connector::Family;
     use keepalive_connector::{Connector, Phase, Stage, Trust};
 
     fn sample() -> Report {
@@ -338,20 +461,20 @@ mod tests {
         };
         let results: Vec<StageResult> = vec![
             StageResult {
-                mode: Mode::At(Stage::BeforeConnect),
                 attempts: vec![failed],
+                ..StageResult::stage(Mode::At(Stage::BeforeConnect), RouteKind::Direct)
             },
             StageResult {
-                mode: Mode::At(Stage::AfterConnect),
                 attempts: vec![ok(Some(ka))],
+                ..StageResult::stage(Mode::At(Stage::AfterConnect), RouteKind::Direct)
             },
             StageResult {
-                mode: Mode::At(Stage::AfterHandshake),
                 attempts: vec![ok(Some(ka))],
+                ..StageResult::stage(Mode::At(Stage::AfterHandshake), RouteKind::Direct)
             },
             StageResult {
-                mode: Mode::Off,
                 attempts: vec![ok(None)],
+                ..StageResult::stage(Mode::Off, RouteKind::Direct)
             },
         ];
         Report {
@@ -366,7 +489,15 @@ mod tests {
                 .unwrap()
                 .trust()
                 .clone(),
-            verdict: verdict(&results),
+            verdict: verdict(&results, None),
+            routes: RoutePlan::embedded(None).unwrap(),
+            route_choice_given: false,
+            families: FamilyPlan {
+                choice: crate::cli::FamilyChoice::Both,
+                lookup: crate::family::Lookup::Literal("127.0.0.1".parse().unwrap()),
+                rows: Vec::new(),
+            },
+            family_mode: Mode::At(Stage::AfterHandshake),
             results,
         }
     }
@@ -388,6 +519,59 @@ mod tests {
         assert!(text.contains("\ntrust: webpki-roots\n"), "{text}");
         assert!(text.contains("verdict: keepalive before connect (before-connect) fails"));
         assert!(!text.contains('\x1b'));
+    }
+
+    /// The sample's rows through a proxy and direct, with family rows: every row under its
+    /// route's section line, the family rows labelled, within 100 columns.
+    #[test]
+    fn routes_and_families_get_sections() {
+        let mut report = sample();
+        let proxied: Vec<StageResult> = report
+            .results
+            .iter()
+            .map(|r| StageResult {
+                route: RouteKind::Proxy,
+                ..r.clone()
+            })
+            .collect();
+        let mut families = Vec::new();
+        for family in [Family::V4, Family::V6] {
+            families.push(StageResult {
+                family: Some(family),
+                kind: RowKind::Family,
+                ..report.results[1].clone()
+            });
+        }
+        report.results = proxied.into_iter().chain(report.results).collect();
+        report.results.extend(families);
+        report.routes.routes = vec![RouteKind::Proxy, RouteKind::Direct];
+        report.routes.proxy = Some(crate::verdict::ProxyName {
+            url: "http://proxy.test:3128/".into(),
+            source: keepalive_connector::ProxySource::Env("HTTPS_PROXY"),
+        });
+        let text = render(&report, Palette { enabled: false });
+        for line in text.lines().filter(|l| !l.starts_with("verdict:")) {
+            assert!(line.chars().count() <= WIDTH, "too wide: {line:?}");
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        let at = |title: &str| lines.iter().position(|l| *l == title).unwrap();
+        let proxy = at("via proxy http://proxy.test:3128/ (HTTPS_PROXY):");
+        let direct = at("direct:");
+        let family = at("direct, one address family at a time:");
+        assert!(proxy < direct && direct < family, "{text}");
+        assert!(lines[proxy + 1].starts_with("before-connect "), "{text}");
+        assert!(
+            lines[family + 1].starts_with("after-connect IPv4 "),
+            "{text}"
+        );
+        assert!(
+            lines[family + 2].starts_with("after-connect IPv6 "),
+            "{text}"
+        );
+        assert!(
+            text.contains("  proxy before-connect, direct before-connect: tls handshake"),
+            "the error notes name the route: {text}"
+        );
     }
 
     #[test]

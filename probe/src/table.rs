@@ -48,11 +48,20 @@ impl Palette {
     }
 }
 
-/// Rows of cells under a header.
+/// Rows of cells under a header, and section lines between them.
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
     columns: Vec<(String, Align)>,
-    rows: Vec<Vec<(String, Tone)>>,
+    rows: Vec<Line>,
+}
+
+/// One line under the header.
+#[derive(Debug, Clone)]
+enum Line {
+    /// Cells, aligned in the columns.
+    Cells(Vec<(String, Tone)>),
+    /// A line of its own (`direct:`), which does not widen any column.
+    Section(String),
 }
 
 impl Table {
@@ -64,15 +73,14 @@ impl Table {
         }
     }
 
-    /// Adds a row of plain cells.
-    pub(crate) fn row(&mut self, cells: Vec<String>) {
-        self.rows
-            .push(cells.into_iter().map(|c| (c, Tone::Plain)).collect());
-    }
-
     /// Adds a row of cells with their tones.
     pub(crate) fn toned_row(&mut self, cells: Vec<(String, Tone)>) {
-        self.rows.push(cells);
+        self.rows.push(Line::Cells(cells));
+    }
+
+    /// Adds a section line, printed as it is.
+    pub(crate) fn section(&mut self, text: String) {
+        self.rows.push(Line::Section(text));
     }
 
     /// Renders the header and rows, two spaces between columns, no trailing spaces.
@@ -82,7 +90,10 @@ impl Table {
             .map(|i| {
                 self.rows
                     .iter()
-                    .filter_map(|r| r.get(i))
+                    .filter_map(|r| match r {
+                        Line::Cells(cells) => cells.get(i),
+                        Line::Section(_) => None,
+                    })
                     .map(|(c, _)| width(c))
                     .chain([width(&self.columns[i].0)])
                     .max()
@@ -119,9 +130,26 @@ impl Table {
                 .collect(),
         );
         for row in &self.rows {
-            out.push_str(&line(row.iter().map(|(c, t)| (c.as_str(), *t)).collect()));
+            match row {
+                Line::Cells(cells) => {
+                    out.push_str(&line(cells.iter().map(|(c, t)| (c.as_str(), *t)).collect()));
+                }
+                Line::Section(text) => {
+                    out.push_str(text);
+                    out.push('\n');
+                }
+            }
         }
         out
+    }
+}
+
+/// `1 connection`, `3 connections`.
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }
 
@@ -162,6 +190,12 @@ pub(crate) fn wrap(text: &str, width: usize, indent: usize) -> String {
 mod tests {
     use super::*;
 
+    impl Table {
+        fn row(&mut self, cells: Vec<String>) {
+            self.toned_row(cells.into_iter().map(|c| (c, Tone::Plain)).collect());
+        }
+    }
+
     #[test]
     fn columns_align() {
         let mut t = Table::new(&[("a", Align::Left), ("num", Align::Right)]);
@@ -170,6 +204,17 @@ mod tests {
         assert_eq!(
             t.render(Palette { enabled: false }),
             "a            num\nlong cell      1\nx          12345\n"
+        );
+    }
+
+    #[test]
+    fn sections_do_not_widen_columns() {
+        let mut t = Table::new(&[("a", Align::Left), ("b", Align::Left)]);
+        t.section("a long section line:".into());
+        t.row(vec!["x".into(), "y".into()]);
+        assert_eq!(
+            t.render(Palette { enabled: false }),
+            "a  b\na long section line:\nx  y\n"
         );
     }
 

@@ -9,6 +9,12 @@ use keepalive_testserver::external::{require, Tinyproxy};
 use keepalive_testserver::{Behavior, TestServer};
 use serde_json::Value;
 
+// More tests of this binary, by area, in `tests/cli/` (one binary keeps link time down).
+#[path = "cli/netns.rs"]
+mod netns;
+#[path = "cli/routes.rs"]
+mod routes;
+
 const STAGES: [&str; 4] = ["before-connect", "after-connect", "after-handshake", "off"];
 
 /// The variables that choose a proxy: removed from every run, set only where a test says.
@@ -312,6 +318,43 @@ fn usage_errors_exit_2_with_one_line_naming_the_value() {
     }
 }
 
+/// Every number a user can type either works or is a usage error: never a panic (exit 101).
+#[test]
+fn huge_numbers_never_panic() {
+    let huge = "10000000000000000000";
+    let max = "18446744073709551615.999999999";
+    for (flag, value) in [
+        ("--request-timeout", huge),
+        ("--request-timeout", max),
+        ("--connect-timeout", huge),
+        ("--connect-timeout", max),
+        ("--handshake-timeout", huge),
+        ("--handshake-timeout", max),
+    ] {
+        let out = probe(&["--stage", "off", flag, value]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{flag} {value}: a huge timeout means no deadline: {}",
+            stderr(&out)
+        );
+    }
+    for (flag, value) in [
+        ("--keepalive-idle", huge),
+        ("--keepalive-interval", max),
+        ("--keepalive-retries", "4294967295"),
+        ("--keepalive-retries", "4294967296"),
+        ("--repeat", "4294967296"),
+        ("--request-timeout", "18446744073709551616"),
+    ] {
+        let out = probe(&["--stage", "off", flag, value]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert_eq!(err.lines().count(), 1, "{flag} {value}: {err}");
+        assert!(err.contains(value), "{flag} {value}: {err}");
+    }
+}
+
 #[test]
 fn help_and_version() {
     let out = probe(&["--help"]);
@@ -421,7 +464,8 @@ async fn a_handshake_reset_for_one_stage_gives_a_verdict_naming_the_working_stag
         verdict(&text),
         "verdict: keepalive before connect (before-connect) fails at the tls phase (connection \
          reset by peer); after-connect, after-handshake and off work — use \
-         Stage::AfterHandshake for this host"
+         Stage::AfterHandshake for this host (1 connection per stage: rerun with --repeat 10 to \
+         confirm)"
     );
     assert_eq!(server.accepted(), 4);
 
@@ -499,8 +543,9 @@ async fn plain_http_works_too() {
     assert_eq!(doc["verdict"], "every stage works");
 }
 
-/// The route the environment chose is kept: with `HTTPS_PROXY` set, every stage's connection
-/// goes through the proxy (tinyproxy logs one CONNECT per stage).
+/// The route the environment chose is kept: with `HTTPS_PROXY` set, every stage of the proxy
+/// route goes through the proxy (tinyproxy logs one CONNECT per stage), and the direct route's
+/// do not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_environment_proxy_is_followed_at_every_stage() {
     let Some(tinyproxy) = require(Tinyproxy::start(None), "probe through HTTPS_PROXY") else {
@@ -530,6 +575,25 @@ async fn the_environment_proxy_is_followed_at_every_stage() {
         "one CONNECT per stage: {:?}",
         tinyproxy.requests()
     );
+    // Then the same stages direct, for comparison.
+    let doc = json(&out);
+    assert_eq!(doc["routes"], serde_json::json!(["proxy", "direct"]));
+    assert_eq!(doc["proxy_source"], "HTTPS_PROXY");
+    let routes: Vec<&str> = doc["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        routes,
+        ["proxy"; 4]
+            .iter()
+            .chain(&["direct"; 4])
+            .copied()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(server.accepted(), 2 * STAGES.len());
 }
 
 /// The embedded server is on this host's loopback: reached directly whatever the environment's

@@ -8,9 +8,17 @@
 //!
 //! Proxies: [`ConnectProxy`] (HTTP `CONNECT`, optionally over TLS, with a fault plan) and
 //! [`SocksProxy`] in process; tinyproxy and microsocks as real processes in [`external`].
+//!
+//! Two hosts (Linux): [`netns::Pair`] joins two network namespaces with a veth pair, and
+//! [`child`] re-runs a test of the current binary inside one, in a role.
 
+// Processes and namespaces for tests that need more than one host: Linux only, as `ip netns`.
+#[cfg(target_os = "linux")]
+pub mod child;
 pub mod external;
 mod h2watch;
+#[cfg(target_os = "linux")]
+pub mod netns;
 mod pki;
 mod proxy;
 mod server;

@@ -1,7 +1,8 @@
 //! Shared set-up: a local TLS server, a connector that trusts only its CA, a hyper-util client.
 
-pub mod child;
-pub mod netns;
+// In keepalive-testserver, so the probe's tests use the same namespaces and child processes.
+#[cfg(target_os = "linux")]
+pub use keepalive_testserver::{child, netns};
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -1,4 +1,7 @@
-//! Two network namespaces joined by a veth pair, deleted on drop.
+//! Two network namespaces joined by a veth pair, deleted on drop: a server side and a client
+//! side with nothing else configured, for tests that need a real path between two hosts (a
+//! peer that vanishes, an address that black-holes). Needs root for `ip netns`; a test without
+//! it skips loudly ([`crate::child::skip`]), and under `CI=true` fails.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::Command;
@@ -45,6 +48,8 @@ fn euid() -> Option<u32> {
 }
 
 impl Pair {
+    /// Creates the two namespaces and the veth pair between them (IPv4 only), or says why it
+    /// cannot (not root, no `ip`).
     pub fn create() -> Result<Pair, Unavailable> {
         match euid() {
             Some(0) => {}
@@ -144,26 +149,33 @@ impl Pair {
         Ok(pair)
     }
 
+    /// The server's namespace, for `ip netns exec NAME …`.
     pub fn server_ns(&self) -> &str {
         &self.server_ns
     }
 
+    /// The client's namespace.
     pub fn client_ns(&self) -> &str {
         &self.client_ns
     }
 
+    /// The server side's IPv4 address, `10.123.N.1`.
     pub fn server_ip(&self) -> Ipv4Addr {
         Ipv4Addr::new(10, 123, self.subnet, 1)
     }
 
+    /// The client side's IPv4 address, `10.123.N.2`.
     pub fn client_ip(&self) -> Ipv4Addr {
         Ipv4Addr::new(10, 123, self.subnet, 2)
     }
 
+    /// The server side's IPv6 address, `fd00:6b61:N::1` (after
+    /// [`create_dual_stack`](Pair::create_dual_stack)).
     pub fn server_ip6(&self) -> Ipv6Addr {
         Ipv6Addr::new(0xfd00, 0x6b61, self.subnet.into(), 0, 0, 0, 0, 1)
     }
 
+    /// The client side's IPv6 address, `fd00:6b61:N::2`.
     pub fn client_ip6(&self) -> Ipv6Addr {
         Ipv6Addr::new(0xfd00, 0x6b61, self.subnet.into(), 0, 0, 0, 0, 2)
     }

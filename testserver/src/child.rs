@@ -1,4 +1,4 @@
-//! Re-running one test of this binary as a child process in a given role.
+//! Re-running one test of the current test binary as a child process in a given role.
 //!
 //! Some tests need a process of their own: the dead-peer tests must run the client and the
 //! server in two network namespaces (`ip netns exec NS exe …`: a process enters a namespace
