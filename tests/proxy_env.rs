@@ -2,8 +2,6 @@
 //! variables it sets (every proxy variable of the parent removed), so no test can see another's
 //! environment and none races the threads of the main test binary.
 
-mod env_child;
-
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -11,6 +9,7 @@ use keepalive_connector::{
     ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Proxy, ProxySource,
     Route, Trust,
 };
+use keepalive_testserver::child_env;
 use keepalive_testserver::external::{require, Tinyproxy};
 use keepalive_testserver::TestServer;
 
@@ -29,7 +28,7 @@ const PROXY_VARS: &[&str] = &[
 
 /// Runs `body` in a child process whose environment has only `vars` of the proxy variables.
 fn in_env(test: &str, case: &str, vars: &[(&str, &str)], body: impl FnOnce()) {
-    env_child::in_env(test, case, PROXY_VARS, vars, body);
+    child_env::run(test, case, PROXY_VARS, vars, body);
 }
 
 fn route(connector: &Connector, url: &str) -> Route {
@@ -49,7 +48,7 @@ fn proxy_of(route: Route) -> (String, ProxySource) {
 #[test]
 fn the_default_connector_follows_https_proxy() {
     // The parent starts tinyproxy and reads its log; the child only connects.
-    let tinyproxy = if env_child::is_child() {
+    let tinyproxy = if child_env::is_child() {
         None
     } else {
         match require(Tinyproxy::start(None), "HTTPS_PROXY through tinyproxy") {

@@ -11,13 +11,11 @@
 //! Elsewhere the OS verifies and these variables mean nothing: see `tests/it/trust.rs`.
 #![cfg(native_certs)]
 
-mod env_child;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use keepalive_connector::{Builder, ConnectError, Connector, Phase, Proxy, Trust};
-use keepalive_testserver::{LeafKind, TestCa, TestServer};
+use keepalive_testserver::{child_env, LeafKind, TestCa, TestServer};
 use rustls::CertificateError;
 
 /// What the child reads the store from; removed first from every child's environment.
@@ -90,7 +88,7 @@ fn case(
     body: impl FnOnce(),
 ) {
     let Some(p) = parent else {
-        return env_child::in_env(test, case, STORE_VARS, &[], body);
+        return child_env::run(test, case, STORE_VARS, &[], body);
     };
     let store = store(p);
     let ports = p
@@ -105,12 +103,12 @@ fn case(
         (SYSTEM_CA, p.system_ca.cert_pem()),
         (PRIVATE_CA, p.private_ca.cert_pem()),
     ]);
-    env_child::in_env(test, case, STORE_VARS, &vars, body);
+    child_env::run(test, case, STORE_VARS, &vars, body);
 }
 
 /// The parent, unless this process is a child.
 fn parent(name: &str) -> Option<Parent> {
-    (!env_child::is_child()).then(|| Parent::start(name))
+    (!child_env::is_child()).then(|| Parent::start(name))
 }
 
 /// `SSL_CERT_FILE` naming a bundle that holds the system CA.
