@@ -22,6 +22,7 @@ fn main() {
         "keepalive_switch_only",
         "sock_nonblock",
         "system_proxy",
+        "native_certs",
     ] {
         println!("cargo::rustc-check-cfg=cfg({alias})");
     }
@@ -39,6 +40,15 @@ fn main() {
         "linux" | "android" | "fuchsia" | "freebsd" | "netbsd" | "dragonfly"
     ) {
         println!("cargo::rustc-cfg=sock_nonblock");
+    }
+    // rustls-platform-verifier is webpki over the system's CA store on these (read by
+    // rustls-native-certs: SSL_CERT_FILE, SSL_CERT_DIR, the distribution's paths); elsewhere
+    // the OS verifies.
+    let unix = std::env::var_os("CARGO_CFG_UNIX").is_some();
+    let vendor = std::env::var("CARGO_CFG_TARGET_VENDOR").unwrap_or_default();
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    if unix && os != "android" && vendor != "apple" && arch != "wasm32" {
+        println!("cargo::rustc-cfg=native_certs");
     }
     // hyper-util's matcher reads system proxy settings on these (elsewhere: the environment).
     if matches!(os.as_str(), "macos" | "windows") {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use keepalive_connector::Connector;
+use keepalive_connector::{Connector, Trust};
 
 /// The longest silence tolerated between two body chunks.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
@@ -23,7 +23,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(2);
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let server = keepalive_testserver::TestServer::start().await?;
     let connector = Connector::builder()
-        .builtin_roots(false)
+        .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(server.ca_pem().as_bytes())
         .http1_only()
         .build()?;

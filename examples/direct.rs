@@ -12,7 +12,7 @@ use std::error::Error;
 use bytes::Bytes;
 use http::{Request, StatusCode, Version};
 use http_body_util::{BodyExt, Empty};
-use keepalive_connector::{Conn, Connector};
+use keepalive_connector::{Conn, Connector, Trust};
 
 /// A boxed error, enough for an example.
 pub type BoxError = Box<dyn Error + Send + Sync>;
@@ -68,7 +68,7 @@ async fn main() -> Result<(), BoxError> {
         None => {
             let server = keepalive_testserver::TestServer::start().await?;
             let connector = Connector::builder()
-                .builtin_roots(false)
+                .trust(Trust::AddedRootsOnly)
                 .add_root_certificates_pem(server.ca_pem().as_bytes())
                 .build()?;
             println!("no URL given: using an embedded local HTTPS server");

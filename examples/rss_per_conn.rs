@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use keepalive_connector::{Conn, Connector, StaticResolver};
+use keepalive_connector::{Conn, Connector, StaticResolver, Trust};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -110,7 +110,7 @@ async fn main() -> Result<(), BoxError> {
     let ca = next("CA ")?.replace('|', "\n");
 
     let mut builder = Connector::builder()
-        .builtin_roots(false)
+        .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(ca.as_bytes())
         .resolver(
             StaticResolver::new()

@@ -15,7 +15,7 @@ use crate::error::{between, count, non_zero, ConfigError, ConfigField};
 use crate::http_version::HttpVersions;
 use crate::proxy::{Proxy, Routes};
 use crate::socket::{Keepalive, SocketPolicy, Stage};
-use crate::tls::{TlsOptions, TlsSetup};
+use crate::tls::{TlsOptions, TlsSetup, Trust};
 use crate::tunnel::TunnelSetup;
 
 /// RFC 8305 §5: the connection attempt delay "MUST NOT" be below 10 ms and "SHOULD NOT" be
@@ -49,7 +49,7 @@ const MAX_DNS_CACHE_CAPACITY: usize = 65_536;
 /// | [`dns_cache_ttl`](Builder::dns_cache_ttl) / [`dns_cache_capacity`](Builder::dns_cache_capacity) | answers kept 60 s, at most 256 names | |
 /// | [`handshake_timeout`](Builder::handshake_timeout) | 10 s | |
 /// | HTTP versions | `h2` and `http/1.1` offered by ALPN | |
-/// | trust store | webpki-roots (Mozilla's roots), hostname verification on | |
+/// | [`trust`](Builder::trust) | [`Trust::Platform`]: the OS's verifier and store (Linux: the system's CA bundle, `SSL_CERT_FILE`, `SSL_CERT_DIR`), webpki-roots where there is none; hostname verification on | |
 /// | resolver | the system's (`getaddrinfo` on tokio's blocking pool) | |
 ///
 /// ```
@@ -332,18 +332,36 @@ impl Builder {
         self
     }
 
-    /// Trusts the certificates in this PEM data (a private CA), in addition to the built-in
-    /// roots. Parsed in [`build`](Builder::build), which fails if the data holds no certificate.
-    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
-        self.tls.extra_roots_pem.push(pem.to_vec());
+    /// Where trust in server certificates comes from: the platform's verifier (the OS's store
+    /// and policy; on Linux the system's CA bundle, `SSL_CERT_FILE` and `SSL_CERT_DIR`
+    /// honoured), Mozilla's roots compiled in, or only the roots added here. See [`Trust`]
+    /// for each, and [`Connector::trust`] for what [`build`](Builder::build) put in force.
+    /// Default: [`Trust::Platform`], falling back to [`Trust::WebpkiRoots`] where the system
+    /// has no CA store.
+    ///
+    /// ```
+    /// use keepalive_connector::{Connector, Trust};
+    /// # let ca_pem = keepalive_testserver::TestCa::new().cert_pem().to_owned();
+    /// // A private CA, and nothing else.
+    /// let connector = Connector::builder()
+    ///     .trust(Trust::AddedRootsOnly)
+    ///     .add_root_certificates_pem(ca_pem.as_bytes())
+    ///     .build()?;
+    /// assert_eq!(connector.trust().to_string(), "added-roots-only (1 root)");
+    /// # Ok::<(), keepalive_connector::ConfigError>(())
+    /// ```
+    pub fn trust(mut self, trust: Trust) -> Self {
+        self.tls.trust = Some(trust);
         self
     }
 
-    /// Whether to trust the built-in roots (webpki-roots, Mozilla's list). Turn off to trust
-    /// only what [`add_root_certificates_pem`](Builder::add_root_certificates_pem) adds.
-    /// Default: on.
-    pub fn builtin_roots(mut self, enabled: bool) -> Self {
-        self.tls.builtin_roots = enabled;
+    /// Trusts the certificates in this PEM data (a private CA) on top of the
+    /// [`trust`](Builder::trust) in force; with [`Trust::AddedRootsOnly`], they are the only
+    /// roots. Parsed in [`build`](Builder::build), which fails if the data holds no
+    /// certificate. Under [`Trust::Platform`], a chain to one of them is verified by webpki
+    /// (no revocation check), before the platform's verifier is asked.
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
+        self.tls.extra_roots_pem.push(pem.to_vec());
         self
     }
 
@@ -351,8 +369,9 @@ impl Builder {
     /// verifiers, key logging). Its verifier is then the one used: a `dangerous()` verifier in it
     /// weakens verification. If its `alpn_protocols` is empty, the ALPN list of
     /// [`http1_only`](Builder::http1_only) / [`http2_only`](Builder::http2_only) is filled in;
-    /// otherwise it is kept, and `build()` refuses a list that contradicts them. Root-certificate
-    /// settings of this builder are then refused.
+    /// otherwise it is kept, and `build()` refuses a list that contradicts them. It wins over
+    /// [`trust`](Builder::trust) and [`add_root_certificates_pem`](Builder::add_root_certificates_pem),
+    /// which are then refused rather than silently ignored.
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls.tls_config = Some(config);
         self
@@ -441,8 +460,10 @@ impl Builder {
             self.dns_cache_capacity as u64,
             MAX_DNS_CACHE_CAPACITY as u64,
         )?;
+        let (config, trust) = self.tls.build(self.http)?;
         let tls = TlsSetup {
-            config: self.tls.build(self.http)?,
+            config,
+            trust,
             handshake_timeout: self.handshake_timeout,
             http: self.http,
         };

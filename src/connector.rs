@@ -19,7 +19,7 @@ use crate::origin::Origin;
 use crate::proxy::{Decision, ProxyInfo, Route, Routes};
 use crate::socket::{self, SocketPolicy, Stage};
 use crate::stream::{Conn, Transport};
-use crate::tls::{self, TlsSetup};
+use crate::tls::{self, TlsSetup, TrustInfo};
 use crate::tunnel::{self, TunnelSetup, TunnelStream};
 
 /// The validated configuration shared (behind an `Arc`) by every clone of a [`Connector`]: one
@@ -79,6 +79,21 @@ impl Connector {
     /// The rustls configuration every connection shares (with its ALPN list).
     pub fn tls_config(&self) -> &Arc<rustls::ClientConfig> {
         &self.config.tls.config
+    }
+
+    /// Which trust this connector verifies certificates with (of origins and `https://`
+    /// proxies alike): what [`Builder::trust`] asked for, what is in force (webpki-roots after
+    /// a fallback, and why), how many roots were added.
+    ///
+    /// ```
+    /// use keepalive_connector::{Connector, Trust};
+    /// let connector = Connector::builder().trust(Trust::WebpkiRoots).build()?;
+    /// assert_eq!(connector.trust().in_force(), Some(Trust::WebpkiRoots));
+    /// assert_eq!(connector.trust().to_string(), "webpki-roots");
+    /// # Ok::<(), keepalive_connector::ConfigError>(())
+    /// ```
+    pub fn trust(&self) -> &TrustInfo {
+        &self.config.tls.trust
     }
 
     /// Connects to `uri`'s host and port: resolves the name, connects, does the TLS handshake

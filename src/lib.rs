@@ -78,9 +78,14 @@
 //! - A socket option the configuration asked for that the kernel refuses fails the connection
 //!   ([`Phase::Socket`]); it is not just logged.
 //! - One rustls `ClientConfig` is shared by all connections of a connector, so TLS sessions
-//!   resume. Certificates and host names are verified against webpki-roots (or the roots you
-//!   add) unless you bring your own `tls_config` with a verifier of your own. The crypto
-//!   provider is the process default if the application installed one, else aws-lc-rs.
+//!   resume. Certificates and host names are verified with what the system trusts
+//!   ([`Trust::Platform`], through `rustls-platform-verifier`: the OS's verifier on Windows,
+//!   macOS, iOS and Android; the system's CA store with `SSL_CERT_FILE`/`SSL_CERT_DIR` on
+//!   Linux), so a corporate or private CA installed in the system works without code; where
+//!   the system has no store, webpki-roots, and [`Connector::trust`] says so. Roots you add
+//!   count on top ([`Builder::add_root_certificates_pem`]); [`Trust::WebpkiRoots`] and
+//!   [`Trust::AddedRootsOnly`] narrow it; a `tls_config` of yours brings its own verifier. The
+//!   crypto provider is the process default if the application installed one, else aws-lc-rs.
 //! - The route is the environment's: without a [`Builder::proxy`] call, the proxy variables
 //!   (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, …) and the macOS/Windows system settings apply, as
 //!   in reqwest and curl, so turning keepalive on never sends traffic around the user's proxy.
@@ -145,6 +150,7 @@ pub use socket::{
     SocketOptionError, Stage,
 };
 pub use stream::Conn;
+pub use tls::{ParseTrustError, Trust, TrustInfo};
 pub use tunnel::TunnelStream;
 
 /// The README's examples, compiled and run as doc tests.

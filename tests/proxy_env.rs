@@ -2,19 +2,17 @@
 //! variables it sets (every proxy variable of the parent removed), so no test can see another's
 //! environment and none races the threads of the main test binary.
 
-use std::process::Command;
-
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use keepalive_connector::{
-    ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Proxy, ProxySource, Route,
+    ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Proxy, ProxySource,
+    Route, Trust,
 };
+use keepalive_testserver::child_env;
 use keepalive_testserver::external::{require, Tinyproxy};
 use keepalive_testserver::TestServer;
 
-/// Set in a child: the name of the test it runs.
-const CHILD: &str = "KA_PROXY_ENV_CHILD";
 /// Every variable that could change a route; removed from each child's environment.
 const PROXY_VARS: &[&str] = &[
     "HTTP_PROXY",
@@ -28,30 +26,9 @@ const PROXY_VARS: &[&str] = &[
     "REQUEST_METHOD",
 ];
 
-/// Runs `body` in a child process (running test `test` again, as case `case`) whose
-/// environment has only `vars` of the proxy variables. In a child, only the named case runs.
+/// Runs `body` in a child process whose environment has only `vars` of the proxy variables.
 fn in_env(test: &str, case: &str, vars: &[(&str, &str)], body: impl FnOnce()) {
-    let me = format!("{test}#{case}");
-    match std::env::var(CHILD) {
-        Ok(child) if child == me => return body(),
-        Ok(_) => return,
-        Err(_) => {}
-    }
-    let mut cmd = Command::new(std::env::current_exe().expect("the test binary"));
-    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
-    for var in PROXY_VARS {
-        cmd.env_remove(var);
-    }
-    cmd.envs(vars.iter().copied()).env(CHILD, &me);
-    let out = cmd.output().expect("the child runs");
-    print!("{}", String::from_utf8_lossy(&out.stdout));
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    let ran = String::from_utf8_lossy(&out.stdout).contains("1 passed");
-    assert!(
-        out.status.success() && ran,
-        "child {me} failed: {}",
-        out.status
-    );
+    child_env::run(test, case, PROXY_VARS, vars, body);
 }
 
 fn route(connector: &Connector, url: &str) -> Route {
@@ -71,12 +48,13 @@ fn proxy_of(route: Route) -> (String, ProxySource) {
 #[test]
 fn the_default_connector_follows_https_proxy() {
     // The parent starts tinyproxy and reads its log; the child only connects.
-    let tinyproxy = match std::env::var(CHILD) {
-        Ok(_) => None,
-        Err(_) => match require(Tinyproxy::start(None), "HTTPS_PROXY through tinyproxy") {
+    let tinyproxy = if child_env::is_child() {
+        None
+    } else {
+        match require(Tinyproxy::start(None), "HTTPS_PROXY through tinyproxy") {
             Some(tinyproxy) => Some(tinyproxy),
             None => return,
-        },
+        }
     };
     let url = tinyproxy.as_ref().map(Tinyproxy::url).unwrap_or_default();
     in_env(
@@ -88,7 +66,7 @@ fn the_default_connector_follows_https_proxy() {
             rt.block_on(async {
                 let server = TestServer::start().await.unwrap();
                 let connector = Connector::builder()
-                    .builtin_roots(false)
+                    .trust(Trust::AddedRootsOnly)
                     .add_root_certificates_pem(server.ca_pem().as_bytes())
                     .build()
                     .unwrap();

@@ -13,7 +13,7 @@ use http::Uri;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::{Connection, HttpConnector};
 use hyper_util::rt::TokioIo;
-use keepalive_connector::{Conn, Connector, Keepalive, Stage};
+use keepalive_connector::{Builder, Conn, Connector, Keepalive, Stage};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 use tokio::net::TcpStream;
@@ -127,8 +127,21 @@ pub(crate) enum Client {
 }
 
 impl Client {
-    /// Builds `who` over `config`. `floor_nodelay` sets `TCP_NODELAY` on the floor's socket.
+    /// Builds `who` over `config` (ours through `tls_config`). `floor_nodelay` sets
+    /// `TCP_NODELAY` on the floor's socket.
     pub(crate) fn new(who: Contender, config: &Arc<ClientConfig>, floor_nodelay: bool) -> Client {
+        Client::with_ours(who, config, floor_nodelay, || {
+            Connector::builder().tls_config(Arc::clone(config))
+        })
+    }
+
+    /// [`Client::new`], ours starting from the builder `ours` makes (its trust settings).
+    pub(crate) fn with_ours(
+        who: Contender,
+        config: &Arc<ClientConfig>,
+        floor_nodelay: bool,
+        ours: impl Fn() -> Builder,
+    ) -> Client {
         match who {
             Contender::Floor => Client::Floor {
                 tls: TlsConnector::from(Arc::clone(config)),
@@ -156,15 +169,13 @@ impl Client {
                 )
             }
             Contender::Ours(stage) => Client::Ours(
-                Connector::builder()
-                    .tls_config(Arc::clone(config))
+                ours()
                     .keepalive_at(stage)
                     .build()
                     .expect("a valid connector"),
             ),
             Contender::OursOff => Client::Ours(
-                Connector::builder()
-                    .tls_config(Arc::clone(config))
+                ours()
                     .keepalive(Keepalive::off())
                     .build()
                     .expect("a valid connector"),

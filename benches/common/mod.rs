@@ -7,7 +7,9 @@
 //!   run on a separate one-worker runtime, so the server's handshake work happens on another
 //!   thread for every contender alike;
 //! - floor, anchor and ours get the same `Arc<rustls::ClientConfig>` (the anchor gets a clone of
-//!   it, because hyper-rustls insists on setting the ALPN list itself; it sets the same one);
+//!   it, because hyper-rustls insists on setting the ALPN list itself; it sets the same one),
+//!   except in the trust cases ([`Roots`]), where ours is built with `Builder::trust` and the
+//!   floor and the anchor get the verifier a hyper-rustls user would build for the same trust;
 //! - only the connection setup (or setup + first response) is timed; closing is not. Every
 //!   connection is closed with `SO_LINGER` 0 (an RST), so no TIME_WAIT sockets pile up and slow
 //!   down later `connect(2)` calls of whichever contender runs last;
@@ -25,6 +27,7 @@ pub(crate) mod names;
 pub(crate) use contender::{Client, Contender, Stream, Target};
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +35,7 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::Empty;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use keepalive_connector::{Builder, Connector, Trust};
 use keepalive_testserver::{ServerBuilder, TestCa, TestServer};
 use rustls::ClientConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,17 +55,66 @@ pub(crate) enum Security {
     Resumed,
 }
 
-/// The runtimes and the CA every case shares.
+/// Whom the client trusts in a case, and how each contender is told so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Roots {
+    /// The test CA only, in the one shared `ClientConfig` (ours through `tls_config`).
+    Shared,
+    /// The platform's verifier, the server's CA being in the system store (the bundle
+    /// `SSL_CERT_FILE` names, see [`Env::new`]). Ours: `trust(Trust::Platform)`; floor and
+    /// anchor: `rustls_platform_verifier::Verifier::new`.
+    Platform,
+    /// The platform's verifier with the server's CA added in code. Ours: `Trust::Platform` +
+    /// `add_root_certificates_pem`; floor and anchor: `Verifier::new_with_extra_roots`.
+    PlatformAdded,
+    /// webpki-roots with the server's CA added. Ours: `Trust::WebpkiRoots` +
+    /// `add_root_certificates_pem`; floor and anchor: `with_root_certificates(webpki-roots +
+    /// CA)`.
+    WebpkiAdded,
+}
+
+/// The runtimes and the CAs every case shares.
 pub(crate) struct Env {
     /// The client's runtime: `current_thread`, driven by the benchmark's own thread.
     pub(crate) rt: Runtime,
     server_rt: Runtime,
     ca: Arc<TestCa>,
+    /// The CA of the system store, for [`Roots::Platform`].
+    system_ca: Arc<TestCa>,
+    /// The bundle `SSL_CERT_FILE` names, removed on drop.
+    bundle: PathBuf,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.bundle);
+    }
 }
 
 impl Env {
-    /// Builds the runtimes and one ECDSA P-256 test CA.
+    /// Builds the runtimes and two ECDSA P-256 test CAs: one trusted in code, one put in the
+    /// system store. The system store is this machine's bundle (`SSL_CERT_FILE`, else Debian's
+    /// path) plus that CA, in a file `SSL_CERT_FILE` is set to for this process (and
+    /// `SSL_CERT_DIR` removed), so the platform's verifier reads as many roots as it would here
+    /// anyway. Set before any thread starts, as `set_var` requires.
     pub(crate) fn new() -> Env {
+        let system_ca = Arc::new(TestCa::named("bench system CA"));
+        let system = std::env::var_os("SSL_CERT_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+        let mut bundle_pem = std::fs::read_to_string(&system).unwrap_or_else(|e| {
+            eprintln!(
+                "no system bundle at {} ({e}): the store holds one CA",
+                system.display()
+            );
+            String::new()
+        });
+        bundle_pem.push_str(system_ca.cert_pem());
+        let bundle =
+            std::env::temp_dir().join(format!("keepalive-bench-{}.pem", std::process::id()));
+        std::fs::write(&bundle, bundle_pem).expect("the temp dir is writable");
+        std::env::set_var("SSL_CERT_FILE", &bundle);
+        std::env::remove_var("SSL_CERT_DIR");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -76,6 +129,8 @@ impl Env {
             rt,
             server_rt,
             ca: Arc::new(TestCa::new()),
+            system_ca,
+            bundle,
         }
     }
 
@@ -92,8 +147,17 @@ impl Env {
     /// Starts a server on the server runtime. `alpn` is what it accepts, in its order of
     /// preference.
     pub(crate) fn server(&self, security: Security, alpn: &[&[u8]]) -> TestServer {
+        self.server_signed_by(&self.ca, security, alpn)
+    }
+
+    /// [`Env::server`] with a certificate signed by `ca`.
+    fn server_signed_by(&self, ca: &Arc<TestCa>, security: Security, alpn: &[&[u8]]) -> TestServer {
         self.server_rt
-            .block_on(self.server_builder(security, alpn).start())
+            .block_on(
+                self.server_builder(security, alpn)
+                    .ca(Arc::clone(ca))
+                    .start(),
+            )
             .expect("the test server starts")
     }
 
@@ -173,6 +237,68 @@ impl Env {
         }
         Arc::new(config)
     }
+
+    /// The floor's and the anchor's configuration for `roots`: what a hyper-rustls user builds
+    /// for that trust (aws-lc-rs, rustls's defaults, ALPN `h2` then `http/1.1`). Resumption
+    /// stays on, as in ours, which has no switch for it (the servers of the full-handshake
+    /// cases send no tickets, so every handshake is full all the same).
+    pub(crate) fn trust_config(&self, roots: Roots) -> Arc<ClientConfig> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let ca = self.ca.cert_der().clone();
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .expect("aws-lc-rs supports TLS 1.2 and 1.3");
+        let platform = |v: Result<rustls_platform_verifier::Verifier, rustls::Error>| {
+            Arc::new(v.expect("the platform verifier builds"))
+        };
+        let builder = match roots {
+            Roots::Shared => return self.client_config(Security::Full),
+            Roots::Platform => builder
+                .dangerous()
+                .with_custom_certificate_verifier(platform(
+                    rustls_platform_verifier::Verifier::new(provider),
+                )),
+            Roots::PlatformAdded => builder
+                .dangerous()
+                .with_custom_certificate_verifier(platform(
+                    rustls_platform_verifier::Verifier::new_with_extra_roots([ca], provider),
+                )),
+            Roots::WebpkiAdded => {
+                let mut store = rustls::RootCertStore::empty();
+                store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                store.add(ca).expect("the test CA parses");
+                builder.with_root_certificates(store)
+            }
+        };
+        let mut config = builder.with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Arc::new(config)
+    }
+
+    /// The CA that signs a server's certificate when the client trusts `roots`: the one in the
+    /// system store for [`Roots::Platform`], the one trusted in code otherwise.
+    pub(crate) fn ca_for(&self, roots: Roots) -> &Arc<TestCa> {
+        match roots {
+            Roots::Platform => &self.system_ca,
+            _ => &self.ca,
+        }
+    }
+
+    /// Our builder for `roots` (apart from keepalive, which each contender sets), given the
+    /// shared configuration `config` for [`Roots::Shared`].
+    pub(crate) fn ours(&self, roots: Roots, config: &Arc<ClientConfig>) -> Builder {
+        let ca = self.ca.cert_pem().as_bytes();
+        match roots {
+            Roots::Shared => Connector::builder().tls_config(Arc::clone(config)),
+            Roots::Platform => Connector::builder().trust(Trust::Platform),
+            Roots::PlatformAdded => Connector::builder()
+                .trust(Trust::Platform)
+                .add_root_certificates_pem(ca),
+            Roots::WebpkiAdded => Connector::builder()
+                .trust(Trust::WebpkiRoots)
+                .add_root_certificates_pem(ca),
+        }
+    }
 }
 
 /// What one iteration of a case does.
@@ -201,6 +327,8 @@ pub(crate) struct Case {
     pub(crate) by_name: bool,
     /// What one iteration does.
     pub(crate) routine: Routine,
+    /// Whom the client trusts.
+    pub(crate) roots: Roots,
 }
 
 const H2_H1: &[&[u8]] = &[b"h2", b"http/1.1"];
@@ -219,11 +347,20 @@ const fn case(
         server_alpn,
         by_name,
         routine,
+        roots: Roots::Shared,
+    }
+}
+
+impl Case {
+    /// The same case with the client trusting `roots`.
+    const fn trusting(self, roots: Roots) -> Case {
+        Case { roots, ..self }
     }
 }
 
 /// Every case, in the order of [`names::GROUPS`].
-pub(crate) const CASES: [Case; 9] = {
+pub(crate) const CASES: [Case; 12] = {
+    use Roots::*;
     use Routine::*;
     use Security::*;
     [
@@ -237,6 +374,10 @@ pub(crate) const CASES: [Case; 9] = {
         case("h2_first_response", Full, H2_H1, false, FirstResponse),
         case("tcp_concurrent_256", Plain, H2_H1, false, Burst),
         case("tls13_concurrent_256", Full, H2_H1, false, Burst),
+        // The per-connection cost of each trust (by IP, so no resolver is measured with it).
+        case("tls13_trust_platform", Full, H2_H1, false, Connect).trusting(Platform),
+        case("tls13_trust_platform_added", Full, H2_H1, false, Connect).trusting(PlatformAdded),
+        case("tls13_trust_webpki_added", Full, H2_H1, false, Connect).trusting(WebpkiAdded),
     ]
 };
 
@@ -258,15 +399,20 @@ impl Case {
             let target = Target::new(server.addr, server.tls, self.by_name);
             (target, Server::Burst(server))
         } else {
-            let server = env.server(self.security, self.server_alpn);
+            let server =
+                env.server_signed_by(env.ca_for(self.roots), self.security, self.server_alpn);
             let tls = server.tls_config().is_some();
             let target = Target::new(server.addr(), tls, self.by_name);
             (target, Server::Test(server))
         };
+        let config = match self.roots {
+            Roots::Shared => env.client_config(self.security),
+            roots => env.trust_config(roots),
+        };
         Running {
             case: *self,
             target: Arc::new(target),
-            config: env.client_config(self.security),
+            config,
             _server: server,
         }
     }
@@ -279,7 +425,12 @@ impl Running {
     pub(crate) fn client(&self, env: &Env, who: Contender) -> Client {
         let case = &self.case;
         // The floor sets TCP_NODELAY where a request follows, as the fastest client would.
-        let mut client = Client::new(who, &self.config, case.routine == Routine::FirstResponse);
+        let mut client = Client::with_ours(
+            who,
+            &self.config,
+            case.routine == Routine::FirstResponse,
+            || env.ours(case.roots, &self.config),
+        );
         let mut last = None;
         for _ in 0..3 {
             let stream = env.rt.block_on(client.connect(&self.target));

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 /// One criterion group per case: its name (a directory under `target/criterion`) and the label
 /// the summary prints.
-pub(crate) const GROUPS: [(&str, &str); 9] = [
+pub(crate) const GROUPS: [(&str, &str); 12] = [
     ("tcp_connect", "plain TCP connect, 127.0.0.1"),
     ("tcp_connect_localhost", "plain TCP connect, `localhost`"),
     ("tls13_full", "TLS 1.3 full handshake, 127.0.0.1"),
@@ -26,6 +26,18 @@ pub(crate) const GROUPS: [(&str, &str); 9] = [
     (
         "tls13_concurrent_256",
         "256 TLS 1.3 full handshakes at once",
+    ),
+    (
+        "tls13_trust_platform",
+        "TLS 1.3 full, platform trust (CA in the system store)",
+    ),
+    (
+        "tls13_trust_platform_added",
+        "TLS 1.3 full, platform trust + added root",
+    ),
+    (
+        "tls13_trust_webpki_added",
+        "TLS 1.3 full, webpki-roots + added root",
     ),
 ];
 

@@ -38,7 +38,7 @@ use hyper::body::{Body, Incoming};
 use hyper_util::rt::TokioIo;
 use keepalive_connector::{
     ConfigError, ConfigField, Connector, Keepalive, Origin, Phase, ResolveEntry, Stage,
-    StaticResolver,
+    StaticResolver, Trust,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -108,7 +108,7 @@ fn real_connectors() -> &'static Connectors {
         [0, 1, 2].map(|http| {
             with_http(
                 Connector::builder()
-                    .builtin_roots(false)
+                    .trust(Trust::AddedRootsOnly)
                     .add_root_certificates_pem(CA_PEM),
                 http,
             )
@@ -640,8 +640,8 @@ pub mod config_flags {
     pub const HTTP1_ONLY: u8 = 0x02;
     /// `http2_only()` (after `http1_only()` when both are set: the last one wins).
     pub const HTTP2_ONLY: u8 = 0x04;
-    /// `builtin_roots(false)`.
-    pub const NO_BUILTIN_ROOTS: u8 = 0x08;
+    /// `trust(Trust::AddedRootsOnly)`.
+    pub const ADDED_ROOTS_ONLY: u8 = 0x08;
     /// `add_root_certificates_pem(CA_PEM)`.
     pub const ADD_CA: u8 = 0x10;
     /// `add_root_certificates_pem(<the fourth text field>)`.
@@ -865,8 +865,8 @@ fn check_builder(numbers: &mut Numbers<'_>, pem: &[u8]) {
     if flags & config_flags::HTTP2_ONLY != 0 {
         builder = builder.http2_only();
     }
-    if flags & config_flags::NO_BUILTIN_ROOTS != 0 {
-        builder = builder.builtin_roots(false);
+    if flags & config_flags::ADDED_ROOTS_ONLY != 0 {
+        builder = builder.trust(Trust::AddedRootsOnly);
     }
     if flags & config_flags::ADD_CA != 0 {
         builder = builder.add_root_certificates_pem(CA_PEM);
@@ -931,7 +931,7 @@ fn check_builder(numbers: &mut Numbers<'_>, pem: &[u8]) {
     refuse(!connect_timeout.is_zero(), "connect_timeout");
     refuse(!handshake_timeout.is_zero(), "handshake_timeout");
     let any_pem = flags & (config_flags::ADD_CA | config_flags::ADD_PEM_FIELD) != 0;
-    let builtin = flags & config_flags::NO_BUILTIN_ROOTS == 0;
+    let trust_set = flags & config_flags::ADDED_ROOTS_ONLY != 0;
     if use_tls_config {
         // Roots cannot be changed, and a non-empty ALPN list must agree with http1/http2_only
         // (the last of the two set wins).
@@ -945,12 +945,12 @@ fn check_builder(numbers: &mut Numbers<'_>, pem: &[u8]) {
         } else {
             true
         };
-        refuse(!any_pem && builtin && alpn_ok, "tls_config");
+        refuse(!any_pem && !trust_set && alpn_ok, "tls_config");
     }
     // Whether the PEM field holds certificates is for the library to say.
     let pem_may_fail = !use_tls_config && flags & config_flags::ADD_PEM_FIELD != 0;
-    if !use_tls_config && !builtin && !any_pem {
-        refuse(false, "builtin_roots");
+    if !use_tls_config && trust_set && !any_pem {
+        refuse(false, "trust");
     }
 
     let result: Result<Connector, ConfigError> = builder.build();

@@ -10,7 +10,7 @@ use clap::Parser;
 use http::{HeaderMap, Uri};
 use keepalive_connector::{
     Builder, ConfigError, ConfigField, Connector, Family, Keepalive, Origin, Phase, Proxy, Stage,
-    StaticResolver,
+    StaticResolver, Trust,
 };
 use keepalive_testserver::TestServer;
 
@@ -94,11 +94,25 @@ fn init_tracing() {
         .init();
 }
 
-/// Which certificates a connector trusts.
+/// Which certificates a connector trusts: `--trust` (or its default) and the roots added on
+/// top.
 #[derive(Debug, Clone)]
-struct Trust {
-    builtin: bool,
+struct Roots {
+    trust: Trust,
+    /// Whether `--trust` was given; if not, `--cacert` (or the embedded server's CA) is all
+    /// that is trusted, as with curl's `--cacert`.
+    explicit: bool,
     pems: Vec<Vec<u8>>,
+}
+
+impl Roots {
+    /// Adds `pem`; without an explicit `--trust`, it is then the only trust.
+    fn add(&mut self, pem: Vec<u8>) {
+        if !self.explicit {
+            self.trust = Trust::AddedRootsOnly;
+        }
+        self.pems.push(pem);
+    }
 }
 
 /// Which HTTP versions are offered.
@@ -118,7 +132,7 @@ struct Settings {
     keepalive: Keepalive,
     repeat: u32,
     resolver: StaticResolver,
-    trust: Trust,
+    roots: Roots,
     http: Http,
     spec: RequestSpec,
     connect_timeout: Option<Duration>,
@@ -145,6 +159,7 @@ struct Given {
     connect_timeout: Option<String>,
     handshake_timeout: Option<String>,
     cacert: Option<String>,
+    trust: Option<String>,
 }
 
 impl Settings {
@@ -159,6 +174,7 @@ impl Settings {
             connect_timeout: raw(&cli.connect_timeout),
             handshake_timeout: raw(&cli.handshake_timeout),
             cacert: cli.cacert.as_ref().map(|p| p.display().to_string()),
+            trust: cli.trust.map(|t| t.to_string()),
         };
         // Only what the user typed is a requirement: a value left at its default gives way to
         // the OS's own where this OS cannot set it (Windows's TCP_KEEPCNT before 10 1703).
@@ -178,22 +194,18 @@ impl Settings {
                 cli.request_timeout.raw()
             )));
         }
-        let trust = match &cli.cacert {
-            None => Trust {
-                builtin: true,
-                pems: Vec::new(),
-            },
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|source| ProbeError::CaFile {
-                    path: path.clone(),
-                    source,
-                })?;
-                Trust {
-                    builtin: false,
-                    pems: vec![pem],
-                }
-            }
+        let mut roots = Roots {
+            trust: cli.trust.unwrap_or_default(),
+            explicit: cli.trust.is_some(),
+            pems: Vec::new(),
         };
+        if let Some(path) = &cli.cacert {
+            let pem = std::fs::read(path).map_err(|source| ProbeError::CaFile {
+                path: path.clone(),
+                source,
+            })?;
+            roots.add(pem);
+        }
         let resolver = cli
             .resolve
             .iter()
@@ -239,7 +251,7 @@ impl Settings {
             keepalive,
             repeat: cli.repeat,
             resolver,
-            trust,
+            roots,
             http,
             spec,
             connect_timeout: cli.connect_timeout.as_ref().map(Seconds::duration),
@@ -253,14 +265,14 @@ impl Settings {
         };
         // The user's rules, built once: a proxy variable or --proxy URL the library refuses
         // is a usage error before anything touches the network.
-        let user = settings.connector(Mode::Off, RouteKind::Proxy, None, &settings.trust)?;
+        let user = settings.connector(Mode::Off, RouteKind::Proxy, None, &settings.roots)?;
         settings.routes = match &settings.url {
             Some(url) => RoutePlan::decide(&user, url, &settings.rules, settings.route_choice)?,
             None => RoutePlan::embedded(settings.route_choice)?,
         };
         let forced = settings.family.forced();
         for mode in Mode::ALL {
-            settings.connector(mode, RouteKind::Direct, forced, &settings.trust)?;
+            settings.connector(mode, RouteKind::Direct, forced, &settings.roots)?;
         }
         Ok(settings)
     }
@@ -275,9 +287,9 @@ impl Settings {
         mode: Mode,
         route: RouteKind,
         family: Option<Family>,
-        trust: &Trust,
+        roots: &Roots,
     ) -> Result<Connector, ProbeError> {
-        self.connector_with(mode, route, family, trust, &self.resolver)
+        self.connector_with(mode, route, family, roots, &self.resolver)
     }
 
     /// [`connector`](Settings::connector) with another resolver (the embedded server's).
@@ -286,7 +298,7 @@ impl Settings {
         mode: Mode,
         route: RouteKind,
         family: Option<Family>,
-        trust: &Trust,
+        roots: &Roots,
         resolver: &StaticResolver,
     ) -> Result<Connector, ProbeError> {
         let mut builder: Builder = Connector::builder().resolver(resolver.clone());
@@ -315,8 +327,8 @@ impl Settings {
             Http::Http1 => builder.http1_only(),
             Http::Http2 => builder.http2_only(),
         };
-        builder = builder.builtin_roots(trust.builtin);
-        for pem in &trust.pems {
+        builder = builder.trust(roots.trust);
+        for pem in &roots.pems {
             builder = builder.add_root_certificates_pem(pem);
         }
         builder.build().map_err(|e| self.config_error(e))
@@ -331,9 +343,8 @@ impl Settings {
             ConfigField::KeepaliveRetries => ("--keepalive-retries", g.retries.clone()),
             ConfigField::ConnectTimeout => ("--connect-timeout", g.connect_timeout.clone()),
             ConfigField::HandshakeTimeout => ("--handshake-timeout", g.handshake_timeout.clone()),
-            ConfigField::RootCertificates | ConfigField::BuiltinRoots => {
-                ("--cacert", g.cacert.clone())
-            }
+            ConfigField::RootCertificates => ("--cacert", g.cacert.clone()),
+            ConfigField::Trust => ("--trust", g.trust.clone()),
             // --proxy, or a proxy variable of the environment (the value names it); the
             // library's value has the credentials redacted, so it is what is shown.
             ConfigField::Proxy if matches!(self.rules, Rules::Explicit(_)) => {
@@ -356,7 +367,7 @@ impl Settings {
 /// the network during a long run falls on every row alike instead of on one stage.
 async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
     let mut spec = settings.spec.clone();
-    let mut trust = settings.trust.clone();
+    let mut roots = settings.roots.clone();
     let mut resolver = settings.resolver.clone();
     let mut embedded: Option<(TestServer, SocketAddr)> = None;
     if settings.url.is_none() {
@@ -374,9 +385,8 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
             .parse()
             .expect("the test server's URL parses");
         resolver = resolver.add("localhost", addr.port(), [addr.ip()]);
-        // Trusted for this run only, and nothing else is.
-        trust.builtin = false;
-        trust.pems.push(server.ca_pem().as_bytes().to_vec());
+        // Trusted for this run only; without --trust, nothing else is.
+        roots.add(server.ca_pem().as_bytes().to_vec());
         embedded = Some((server, addr));
     }
 
@@ -414,6 +424,12 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
     }
 
     crate::warmup::warm_up().await;
+    // Every connector of the run trusts alike (the platform's store is read once per process,
+    // so building one more costs little).
+    let trust = settings
+        .connector_with(Mode::Off, RouteKind::Direct, None, &roots, &resolver)?
+        .trust()
+        .clone();
     let repeat = settings.repeat as usize;
     let mut progress = Progress::new(rows.len() * repeat, settings.repeat > 1);
     let mut stopped = vec![false; rows.len()];
@@ -421,7 +437,7 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
         for (row, stopped) in rows.iter_mut().zip(&mut stopped) {
             if !*stopped {
                 let connector =
-                    settings.connector_with(row.mode, row.route, row.family, &trust, &resolver)?;
+                    settings.connector_with(row.mode, row.route, row.family, &roots, &resolver)?;
                 let attempt = probe::attempt(&connector, &spec).await;
                 // A family that black-holes costs the connect timeout per attempt: once is
                 // enough to name it.
@@ -439,6 +455,7 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
         embedded: embedded.as_ref().map(|(_, addr)| *addr),
         repeat: settings.repeat,
         keepalive: settings.keepalive,
+        trust,
         verdict: verdict::verdict(&rows, routes.probed_proxy()),
         routes: routes.clone(),
         route_choice_given: settings.route_choice.is_some(),

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use clap::{Parser, ValueEnum};
 use http::{Method, Uri};
 use keepalive_connector::{
-    Availability, Family, Keepalive, OptionSupport, Origin, Proxy, ResolveEntry, Stage,
+    Availability, Family, Keepalive, OptionSupport, Origin, Proxy, ResolveEntry, Stage, Trust,
 };
 pub(crate) use keepalive_probe::{Header, Seconds};
 
@@ -25,6 +25,8 @@ Examples:
       Probe one backend by address, keeping the host name for SNI and Host.
   keepalive-probe https://api.example.com/ --stage before-connect --keepalive-idle 15 --json
       One stage, custom keepalive values, one JSON document on stdout.
+  keepalive-probe https://intranet.example/ --trust webpki
+      Whether the endpoint works with Mozilla's roots only, without the system's own CAs.
   HTTPS_PROXY=http://proxy.corp:3128 keepalive-probe https://api.example.com/
       Every stage through the proxy, then direct: does this network need the proxy?
   keepalive-probe https://api.example.com/ --proxy http://proxy.corp:3128 --route proxy
@@ -109,8 +111,14 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub(crate) resolve: Vec<ResolveEntry>,
 
-    /// Trust only the CA certificates in this PEM file instead of the built-in roots (curl's
-    /// meaning).
+    /// Where trust in certificates comes from: platform (what the operating system trusts;
+    /// on Linux the system's CA bundle, SSL_CERT_FILE and SSL_CERT_DIR) or webpki (Mozilla's
+    /// roots compiled in). Default: platform, or with --cacert only that file.
+    #[arg(long, value_name = "TRUST", value_parser = parse_trust)]
+    pub(crate) trust: Option<Trust>,
+
+    /// Trust the CA certificates in this PEM file: alone (curl's meaning), or on top of
+    /// --trust when it is given.
     #[arg(long, value_name = "FILE")]
     pub(crate) cacert: Option<PathBuf>,
 
@@ -288,6 +296,13 @@ fn parse_stages(s: &str) -> Result<StageChoice, String> {
         })
 }
 
+/// `--trust`: the library's [`Trust`] parser (`platform`, `webpki`, `webpki-roots`,
+/// `added-roots-only`).
+fn parse_trust(s: &str) -> Result<Trust, String> {
+    s.parse::<Trust>()
+        .map_err(|_| "expected platform or webpki".to_owned())
+}
+
 /// The URL: an `http::Uri` that the library can turn into an [`Origin`] (scheme
 /// `http`/`https`, a host, a valid port).
 fn parse_url(s: &str) -> Result<Uri, String> {
@@ -332,6 +347,20 @@ mod tests {
         );
         assert!(parse_stages("during-handshake").is_err());
         assert_eq!(StageChoice::All.modes().len(), 4);
+    }
+
+    #[test]
+    fn trust_uses_the_library_names() {
+        assert_eq!(parse_trust("platform"), Ok(Trust::Platform));
+        assert_eq!(parse_trust("webpki"), Ok(Trust::WebpkiRoots));
+        assert_eq!(parse_trust("webpki-roots"), Ok(Trust::WebpkiRoots));
+        assert!(parse_trust("system").is_err());
+        let cli = Cli::try_parse_from(["keepalive-probe", "--trust", "webpki"]).unwrap();
+        assert_eq!(cli.trust, Some(Trust::WebpkiRoots));
+        assert_eq!(
+            Cli::try_parse_from(["keepalive-probe"]).unwrap().trust,
+            None
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use keepalive_connector::Keepalive;
+use keepalive_connector::{Keepalive, TrustInfo};
 
 use crate::cli::FamilyChoice;
 use crate::model::{
@@ -21,6 +21,7 @@ struct Document<'a> {
     embedded_server: bool,
     repeat: u32,
     keepalive_requested: KeepaliveJson,
+    trust: TrustJson<'a>,
     /// The proxy the rules name for the URL (also when NO_PROXY exempts it), no credentials.
     proxy: Option<&'a str>,
     /// `HTTPS_PROXY`, `--proxy`, `the system proxy settings`, …
@@ -87,6 +88,27 @@ struct Percentiles {
     p50: TimingsJson,
     p90: TimingsJson,
     p99: TimingsJson,
+}
+
+/// Which trust verified certificates: `requested` and `in_force` are `platform`,
+/// `webpki-roots` or `added-roots-only`; `fallback_reason` is set when they differ.
+#[derive(Debug, Serialize)]
+struct TrustJson<'a> {
+    requested: Option<&'static str>,
+    in_force: Option<&'static str>,
+    added_roots: usize,
+    fallback_reason: Option<&'a str>,
+}
+
+impl<'a> From<&'a TrustInfo> for TrustJson<'a> {
+    fn from(t: &'a TrustInfo) -> Self {
+        TrustJson {
+            requested: t.requested().map(|t| t.as_str()),
+            in_force: t.in_force().map(|t| t.as_str()),
+            added_roots: t.added_roots(),
+            fallback_reason: t.fallback_reason(),
+        }
+    }
 }
 
 /// The values asked for; `retries_chosen` is false when the count was left at its default,
@@ -215,6 +237,7 @@ pub(crate) fn render(report: &Report) -> String {
         embedded_server: report.embedded.is_some(),
         repeat: report.repeat,
         keepalive_requested: report.keepalive.into(),
+        trust: (&report.trust).into(),
         proxy,
         proxy_source: routes.proxy.as_ref().map(|p| p.source_name()),
         no_proxy_matched: routes.no_proxy_matched(),

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use keepalive_connector::{Availability, Keepalive, OptionSupport, ValueSource};
+use keepalive_connector::{Availability, Keepalive, OptionSupport, TrustInfo, ValueSource};
 
 use crate::family::FamilyPlan;
 use crate::model::{
@@ -39,6 +39,8 @@ pub(crate) struct Report {
     pub(crate) repeat: u32,
     /// The keepalive values asked for (the `off` row asks for none).
     pub(crate) keepalive: Keepalive,
+    /// What the connectors verified certificates with.
+    pub(crate) trust: TrustInfo,
     /// The routes probed, and the proxy setting behind them.
     pub(crate) routes: RoutePlan,
     /// Whether `--route` was given.
@@ -147,6 +149,11 @@ pub(crate) fn render(report: &Report, palette: Palette) -> String {
     } else {
         "1 per row".to_owned()
     };
+    let _ = writeln!(
+        out,
+        "{}",
+        wrap(&format!("trust: {}", report.trust), WIDTH, 7)
+    );
     let _ = writeln!(
         out,
         "{}",
@@ -488,7 +495,7 @@ mod tests {
     use crate::model::{Attempt, ConnDetails, FailPhase, Failure, HttpResponse, PhaseTimes};
     use crate::verdict::verdict;
     use keepalive_connector::Family;
-    use keepalive_connector::{Phase, Stage};
+    use keepalive_connector::{Connector, Phase, Stage, Trust};
 
     /// Keepalive as 30 s / 10 s / `retries`, idle and interval from `timers`.
     fn seen(timers: ValueSource, retries: Option<u32>, count: ValueSource) -> KeepaliveSeen {
@@ -576,6 +583,12 @@ mod tests {
             embedded: None,
             repeat: 1,
             keepalive: asked,
+            trust: Connector::builder()
+                .trust(Trust::WebpkiRoots)
+                .build()
+                .unwrap()
+                .trust()
+                .clone(),
             verdict: verdict(&results, None),
             routes: RoutePlan::embedded(None).unwrap(),
             route_choice_given: false,
@@ -603,6 +616,7 @@ mod tests {
         assert!(text.contains("idle 30s, interval 10s, retries 3"));
         assert!(text.contains("off (SO_KEEPALIVE not set)"));
         assert!(text.contains("TLSv1.3"));
+        assert!(text.contains("\ntrust: webpki-roots\n"), "{text}");
         assert!(text.contains("verdict: keepalive before connect (before-connect) fails"));
         assert!(!text.contains('\x1b'));
     }

@@ -6,7 +6,7 @@
 //! slow. The warm-up uses no network: client and server talk over an in-memory pipe, with a
 //! throw-away CA, so it adds no connection the probed server could see or count.
 
-use keepalive_connector::{Connector, Origin};
+use keepalive_connector::{Connector, Origin, Trust};
 use keepalive_testserver::{TestCa, TestServer};
 use tracing::debug;
 
@@ -15,7 +15,7 @@ pub(crate) async fn warm_up() {
     let ca = TestCa::new();
     let server_config = TestServer::builder().server_config(&ca);
     let Ok(connector) = Connector::builder()
-        .builtin_roots(false)
+        .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(ca.cert_pem().as_bytes())
         .build()
     else {

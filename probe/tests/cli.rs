@@ -38,9 +38,15 @@ fn probe(args: &[&str]) -> Output {
 
 /// Runs the probe with `args` and, of the proxy variables, only `vars`.
 fn probe_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    probe_without(args, &[], vars)
+}
+
+/// Runs the probe with `args`, without the proxy variables nor those in `removed`, with
+/// `vars`.
+fn probe_without(args: &[&str], removed: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keepalive-probe"));
     cmd.args(args).env_remove("RUST_LOG");
-    for var in PROXY_VARS {
+    for var in PROXY_VARS.iter().chain(removed) {
         cmd.env_remove(var);
     }
     cmd.envs(vars.iter().copied())
@@ -394,6 +400,11 @@ fn usage_errors_exit_2_with_one_line_naming_the_value() {
             "localhost:x:127.0.0.1",
         ),
         (vec!["--repeat", "0"], "0"),
+        (vec!["--trust", "system"], "system"),
+        (
+            vec!["--trust", "added-roots-only"],
+            "--trust added-roots-only",
+        ),
     ] {
         let out = probe(&args);
         let err = stderr(&out);
@@ -446,7 +457,13 @@ fn help_and_version() {
     let out = probe(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
     let help = stdout(&out);
-    for needle in ["Examples:", "--resolve", "--keepalive-idle", "Exit status:"] {
+    for needle in [
+        "Examples:",
+        "--resolve",
+        "--keepalive-idle",
+        "--trust",
+        "Exit status:",
+    ] {
         assert!(help.contains(needle), "{needle}");
     }
     let out = probe(&["--version"]);
@@ -710,4 +727,147 @@ fn an_unusable_proxy_variable_is_a_usage_error() {
     );
     assert!(err.contains("unsupported proxy scheme"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+/// `--cacert` alone keeps curl's meaning (that file only), and the embedded server's run is
+/// trusted alone unless `--trust` is given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cacert_alone_trusts_only_that_file() {
+    let server = TestServer::start().await.unwrap();
+    let ca = CaFile::new(&server);
+    let mut args = local_args(server.addr().port(), &ca);
+    args.extend(["--stage".into(), "off".into(), "--json".into()]);
+    let out = probe_async(args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["trust"]["requested"], "added-roots-only");
+    assert_eq!(doc["trust"]["in_force"], "added-roots-only");
+    assert_eq!(doc["trust"]["added_roots"], 1);
+
+    let text = stdout(&probe(&["--stage", "off"]));
+    assert!(
+        text.contains("\ntrust: added-roots-only (1 root)\n"),
+        "{text}"
+    );
+    let text = stdout(&probe(&["--stage", "off", "--trust", "webpki"]));
+    assert!(
+        text.contains("\ntrust: webpki-roots + 1 added root\n"),
+        "{text}"
+    );
+}
+
+/// The system's CA store, where rustls-native-certs reads it (`SSL_CERT_FILE`, `SSL_CERT_DIR`:
+/// Linux and the BSDs; elsewhere the OS verifies and these variables mean nothing).
+#[cfg(all(unix, not(target_os = "android"), not(target_vendor = "apple")))]
+mod system_store {
+    use super::*;
+
+    /// What the system's CA store is read from (Linux, the BSDs); removed where a test sets it.
+    const STORE_VARS: &[&str] = &["SSL_CERT_FILE", "SSL_CERT_DIR"];
+
+    /// [`probe_without`] the store variables, on a blocking thread.
+    async fn probe_store_async(args: Vec<String>, store: Vec<(&'static str, String)>) -> Output {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let vars: Vec<(&str, &str)> = store.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            probe_without(&args, STORE_VARS, &vars)
+        })
+        .await
+        .expect("the probe thread finishes")
+    }
+
+    /// `--trust platform` (the default) trusts a private CA in the bundle `SSL_CERT_FILE` names,
+    /// `--trust webpki` does not, and the report says which trust was used; `--cacert` on top of
+    /// `--trust webpki` adds its CA.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn trust_platform_follows_ssl_cert_file_and_webpki_does_not() {
+        let server = TestServer::start().await.unwrap();
+        let ca = CaFile::new(&server);
+        let port = server.addr().port();
+        let store = || vec![("SSL_CERT_FILE", ca.path())];
+        let args = |extra: &[&str]| {
+            let mut args = vec![
+                format!("https://localhost:{port}/"),
+                "--resolve".into(),
+                format!("localhost:{port}:127.0.0.1"),
+                "--stage".into(),
+                "after-handshake".into(),
+            ];
+            args.extend(extra.iter().map(|a| a.to_string()));
+            args
+        };
+        for trust in [&["--trust", "platform"][..], &[]] {
+            let out = probe_store_async(args(trust), store()).await;
+            let text = stdout(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{trust:?}: {text}{}",
+                stderr(&out)
+            );
+            assert!(text.contains("\ntrust: platform\n"), "{text}");
+        }
+
+        let out = probe_store_async(args(&["--trust", "webpki", "--json"]), store()).await;
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let doc = json(&out);
+        assert_eq!(doc["trust"]["requested"], "webpki-roots");
+        assert_eq!(doc["trust"]["in_force"], "webpki-roots");
+        assert!(doc["trust"]["fallback_reason"].is_null());
+        let error = &doc["stages"][0]["error"];
+        assert_eq!(error["phase"], "tls", "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("UnknownIssuer"), "{message}");
+
+        let cacert = ca.path();
+        let out = probe_store_async(
+            args(&["--trust", "webpki", "--cacert", &cacert, "--json"]),
+            store(),
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let doc = json(&out);
+        assert_eq!(doc["trust"]["in_force"], "webpki-roots");
+        assert_eq!(doc["trust"]["added_roots"], 1);
+    }
+
+    /// With no CA store (the bundle missing, the directory empty), `--trust platform` falls back
+    /// to webpki-roots: the report says so and why, `-v` shows the connector's trace of it, and the
+    /// embedded server's run (its CA added) still works.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_empty_store_shows_the_fallback() {
+        let empty =
+            std::env::temp_dir().join(format!("keepalive-probe-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let store = vec![
+            (
+                "SSL_CERT_FILE",
+                empty.join("missing.pem").display().to_string(),
+            ),
+            ("SSL_CERT_DIR", empty.display().to_string()),
+        ];
+        let args = ["--trust", "platform", "--stage", "off", "-v"].map(String::from);
+        let out = probe_store_async(args.to_vec(), store.clone()).await;
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+        assert!(
+            text.contains("trust: webpki-roots + 1 added root (fallback from platform: No CA"),
+            "{text}"
+        );
+        let err = stderr(&out);
+        assert!(err.contains("platform verifier unusable"), "{err}");
+        assert!(err.contains("trust in force"), "{err}");
+
+        let out = probe_store_async(
+            vec!["--json".into(), "--trust".into(), "platform".into()],
+            store,
+        )
+        .await;
+        let _ = std::fs::remove_dir_all(&empty);
+        let doc = json(&out);
+        assert_eq!(doc["trust"]["requested"], "platform");
+        assert_eq!(doc["trust"]["in_force"], "webpki-roots");
+        let reason = doc["trust"]["fallback_reason"].as_str().unwrap();
+        assert!(reason.contains("SSL_CERT_FILE="), "{reason}");
+    }
 }

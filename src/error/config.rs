@@ -51,8 +51,8 @@ pub enum ConfigField {
     TlsConfig,
     /// [`Builder::add_root_certificates_pem`](crate::Builder::add_root_certificates_pem).
     RootCertificates,
-    /// [`Builder::builtin_roots`](crate::Builder::builtin_roots).
-    BuiltinRoots,
+    /// [`Builder::trust`](crate::Builder::trust).
+    Trust,
     /// The crypto provider rustls builds the client configuration with.
     CryptoProvider,
     /// A proxy: a [`Proxy`](crate::Proxy) rule's URL, or a proxy variable of the environment
@@ -80,7 +80,7 @@ impl ConfigField {
             ConfigField::RecvBufferSize => "recv_buffer_size",
             ConfigField::TlsConfig => "tls_config",
             ConfigField::RootCertificates => "add_root_certificates_pem",
-            ConfigField::BuiltinRoots => "builtin_roots",
+            ConfigField::Trust => "trust",
             ConfigField::CryptoProvider => "tls",
             ConfigField::Proxy => "proxy",
             ConfigField::HappyEyeballsDelay => "happy_eyeballs_delay",
@@ -163,23 +163,24 @@ impl fmt::Display for Limit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Conflict {
-    /// Root certificates were changed while a full `tls_config` (which has its own verifier)
-    /// was given.
-    RootsWithTlsConfig,
+    /// [`trust`](crate::Builder::trust) was set or root certificates were added while a full
+    /// `tls_config` (which has its own verifier) was given.
+    TrustWithTlsConfig,
     /// `http1_only()` while the `tls_config`'s ALPN list offers `h2`.
     Http1OnlyButAlpnOffersH2,
     /// `http2_only()` while the `tls_config`'s ALPN list does not offer `h2`.
     Http2OnlyButAlpnLacksH2,
-    /// The built-in roots are off and no root certificate was added.
+    /// [`Trust::AddedRootsOnly`](crate::Trust::AddedRootsOnly) and no root certificate was
+    /// added.
     NothingTrusted,
 }
 
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Conflict::RootsWithTlsConfig => {
-                "root certificates cannot be changed when a full tls_config is given; put them in \
-                 its verifier"
+            Conflict::TrustWithTlsConfig => {
+                "trust cannot be set, nor root certificates added, when a full tls_config is \
+                 given; put them in its verifier"
             }
             Conflict::Http1OnlyButAlpnOffersH2 => {
                 "http1_only() but the tls_config's ALPN list offers h2"
@@ -188,8 +189,7 @@ impl fmt::Display for Conflict {
                 "http2_only() but the tls_config's ALPN list does not offer h2"
             }
             Conflict::NothingTrusted => {
-                "the built-in roots are off and no root certificate was added: nothing would be \
-                 trusted"
+                "added-roots-only but no root certificate was added: nothing would be trusted"
             }
         })
     }

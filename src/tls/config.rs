@@ -1,92 +1,153 @@
-//! Assembling the rustls `ClientConfig` a connector shares: the crypto provider, the trust
-//! store, and the ALPN list; or checking one the user brought.
+//! Assembling the rustls `ClientConfig` a connector shares: the crypto provider, the verifier
+//! for the chosen [`Trust`], and the ALPN list; or checking one the user brought.
 
 use std::sync::Arc;
 
+use rustls::client::danger::ServerCertVerifier;
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use rustls::ClientConfig;
+use rustls::{ClientConfig, RootCertStore};
+use tracing::debug;
 
+use super::trust::{Trust, TrustInfo};
+use super::verifier::{self, AddedOrPlatform};
 use crate::error::{ConfigError, ConfigErrorReason, ConfigField, Conflict};
 use crate::http_version::HttpVersions;
 
 /// What the builder collected about trust and TLS, before validation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct TlsOptions {
+    /// `None`: not set, so [`Trust::Platform`]; refused next to a `tls_config` only when set.
+    pub(crate) trust: Option<Trust>,
     pub(crate) extra_roots_pem: Vec<Vec<u8>>,
-    pub(crate) builtin_roots: bool,
     pub(crate) tls_config: Option<Arc<ClientConfig>>,
-}
-
-impl Default for TlsOptions {
-    fn default() -> Self {
-        TlsOptions {
-            extra_roots_pem: Vec::new(),
-            builtin_roots: true,
-            tls_config: None,
-        }
-    }
 }
 
 impl TlsOptions {
     /// The one client configuration every connection of a connector shares, so its session
-    /// cache lets later connections resume TLS sessions.
-    pub(crate) fn build(self, http: HttpVersions) -> Result<Arc<ClientConfig>, ConfigError> {
+    /// cache lets later connections resume TLS sessions, and the trust it verifies with.
+    pub(crate) fn build(
+        self,
+        http: HttpVersions,
+    ) -> Result<(Arc<ClientConfig>, TrustInfo), ConfigError> {
         let Some(config) = self.tls_config else {
-            let roots = root_store(self.builtin_roots, &self.extra_roots_pem)?;
-            return client_config(roots, http.alpn()).map_err(|e| {
+            let provider = verifier::provider();
+            let (verifier, trust) = verifier_for(
+                self.trust.unwrap_or_default(),
+                &self.extra_roots_pem,
+                &provider,
+            )?;
+            debug!(%trust, "trust in force");
+            let config = client_config(provider, verifier, http.alpn()).map_err(|e| {
                 ConfigError::new(
                     ConfigField::CryptoProvider,
                     "crypto provider",
                     ConfigErrorReason::Tls(Box::new(e)),
                 )
-            });
+            })?;
+            return Ok((config, trust));
         };
-        if !self.extra_roots_pem.is_empty() || !self.builtin_roots {
+        if !self.extra_roots_pem.is_empty() || self.trust.is_some() {
             return Err(ConfigError::new(
                 ConfigField::TlsConfig,
                 "custom rustls::ClientConfig",
-                ConfigErrorReason::Conflict(Conflict::RootsWithTlsConfig),
+                ConfigErrorReason::Conflict(Conflict::TrustWithTlsConfig),
             ));
         }
         http.check_alpn_list(&config.alpn_protocols)?;
-        if config.alpn_protocols.is_empty() {
+        let config = if config.alpn_protocols.is_empty() {
             let mut config = (*config).clone();
             config.alpn_protocols = http.alpn();
-            Ok(Arc::new(config))
+            Arc::new(config)
         } else {
-            Ok(config)
-        }
+            config
+        };
+        Ok((config, TrustInfo::custom()))
     }
 }
 
-/// A client configuration with `roots` and `alpn`.
+/// The verifier for `trust` with the roots in `pems` on top, and what is in force.
+fn verifier_for(
+    trust: Trust,
+    pems: &[Vec<u8>],
+    provider: &Arc<CryptoProvider>,
+) -> Result<(Arc<dyn ServerCertVerifier>, TrustInfo), ConfigError> {
+    let added = added_roots(pems)?;
+    let count = added.len();
+    let webpki = |mut roots: RootCertStore, with_builtin: bool| {
+        if with_builtin {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        webpki_verifier(roots, provider)
+    };
+    Ok(match trust {
+        Trust::AddedRootsOnly if added.is_empty() => {
+            return Err(ConfigError::new(
+                ConfigField::Trust,
+                format_args!("{trust}"),
+                ConfigErrorReason::Conflict(Conflict::NothingTrusted),
+            ))
+        }
+        Trust::AddedRootsOnly => (webpki(added, false)?, TrustInfo::chosen(trust, count)),
+        Trust::WebpkiRoots => (webpki(added, true)?, TrustInfo::chosen(trust, count)),
+        Trust::Platform => match verifier::platform(provider) {
+            Ok(platform) if added.is_empty() => (platform, TrustInfo::chosen(trust, 0)),
+            Ok(platform) => {
+                let verifier = AddedOrPlatform {
+                    added: webpki_verifier(added, provider)?,
+                    platform,
+                };
+                (Arc::new(verifier), TrustInfo::chosen(trust, count))
+            }
+            Err(why) => (webpki(added, true)?, TrustInfo::fallback(count, why)),
+        },
+    })
+}
+
+/// webpki over `roots` (never empty here), without revocation checks, as rustls's
+/// `with_root_certificates` builds it.
+fn webpki_verifier(
+    roots: RootCertStore,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>, ConfigError> {
+    let count = roots.len();
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider))
+        .build()
+        .map_err(|e| {
+            ConfigError::new(
+                ConfigField::RootCertificates,
+                format_args!("<{count} roots>"),
+                ConfigErrorReason::BadCertificate(e.to_string()),
+            )
+        })
+}
+
+/// A client configuration with `verifier` and `alpn`.
 ///
-/// Uses the process-wide default crypto provider when the application installed one, and
-/// rustls's default (aws-lc-rs) otherwise. `ClientConfig::builder()` would panic when both
-/// `ring` and `aws-lc-rs` are compiled in and none is installed; this never does.
+/// `ClientConfig::builder()` would panic when both `ring` and `aws-lc-rs` are compiled in and
+/// none is installed; an explicit provider never does.
 fn client_config(
-    roots: rustls::RootCertStore,
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
     alpn: Vec<Vec<u8>>,
 ) -> Result<Arc<ClientConfig>, rustls::Error> {
-    let provider = rustls::crypto::CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
     // Fails only for a process-wide provider the application installed with no usable suites.
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
+        // `dangerous()` names the API for custom verifiers; this one verifies fully.
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = alpn;
     Ok(Arc::new(config))
 }
 
-/// The trust store: webpki-roots (unless turned off) plus every certificate in `pems`.
-fn root_store(builtin: bool, pems: &[Vec<u8>]) -> Result<rustls::RootCertStore, ConfigError> {
-    let mut roots = rustls::RootCertStore::empty();
-    if builtin {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
+/// The roots added with `add_root_certificates_pem`: every certificate in every PEM, each of
+/// which must hold at least one.
+fn added_roots(pems: &[Vec<u8>]) -> Result<RootCertStore, ConfigError> {
+    let mut roots = RootCertStore::empty();
     for pem in pems {
         let bad = |why: String| {
             ConfigError::new(
@@ -104,13 +165,6 @@ fn root_store(builtin: bool, pems: &[Vec<u8>]) -> Result<rustls::RootCertStore, 
         if found == 0 {
             return Err(bad("no CERTIFICATE block found".into()));
         }
-    }
-    if roots.is_empty() {
-        return Err(ConfigError::new(
-            ConfigField::BuiltinRoots,
-            false,
-            ConfigErrorReason::Conflict(Conflict::NothingTrusted),
-        ));
     }
     Ok(roots)
 }

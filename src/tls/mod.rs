@@ -16,14 +16,19 @@ use crate::info::TlsInfo;
 use crate::origin::{InvalidUri, Origin};
 
 mod config;
+mod trust;
+mod verifier;
 
 pub(crate) use config::TlsOptions;
+pub use trust::{ParseTrustError, Trust, TrustInfo};
 
 /// The TLS piece of a connector's configuration.
 #[derive(Clone)]
 pub(crate) struct TlsSetup {
     /// Shared by every connection, so sessions resume.
     pub(crate) config: Arc<ClientConfig>,
+    /// Which trust `config`'s verifier implements.
+    pub(crate) trust: TrustInfo,
     pub(crate) handshake_timeout: Duration,
     pub(crate) http: HttpVersions,
 }
@@ -36,6 +41,7 @@ impl TlsSetup {
         config.alpn_protocols = HttpVersions::Http1Only.alpn();
         TlsSetup {
             config: Arc::new(config),
+            trust: self.trust.clone(),
             handshake_timeout: self.handshake_timeout,
             http: HttpVersions::Http1Only,
         }
@@ -46,6 +52,7 @@ impl std::fmt::Debug for TlsSetup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsSetup")
             .field("alpn", &self.config.alpn_protocols)
+            .field("trust", &self.trust)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("http", &self.http)
             .finish_non_exhaustive()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keepalive_connector::{
-    Connector, Keepalive, ParseResolveErrorKind, Phase, ResolveEntry, Stage, StaticResolver,
+    Connector, Keepalive, ParseResolveErrorKind, Phase, ResolveEntry, Stage, StaticResolver, Trust,
 };
 
 /// Runs `check` for every row, collecting failures and panics instead of stopping at the first.
@@ -208,17 +208,17 @@ fn bad_configs() -> Vec<BadConfig> {
         ),
         BadConfig(
             "no roots at all",
-            || Connector::builder().builtin_roots(false).build(),
-            "builtin_roots",
-            "false",
+            || Connector::builder().trust(Trust::AddedRootsOnly).build(),
+            "trust",
+            "= added-roots-only",
         ),
         BadConfig(
-            "tls_config with roots changed",
+            "tls_config with trust set",
             || {
                 let tls = Connector::builder().build()?.tls_config().clone();
                 Connector::builder()
                     .tls_config(Arc::clone(&tls))
-                    .builtin_roots(false)
+                    .trust(Trust::AddedRootsOnly)
                     .build()
             },
             "tls_config",

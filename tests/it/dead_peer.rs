@@ -39,7 +39,9 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body, Frame, Incoming};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Builder, ConnectInfo, Connector, Keepalive, Stage, StaticResolver};
+use keepalive_connector::{
+    Builder, ConnectInfo, Connector, Keepalive, Stage, StaticResolver, Trust,
+};
 use keepalive_testserver::TestServer;
 
 const IDLE: Duration = Duration::from_secs(1);
@@ -268,7 +270,7 @@ impl Target {
     /// namespace address (its certificate names `localhost`, not that address).
     fn builder(&self, proto: Proto, stage: Stage, keepalive: Keepalive) -> Builder {
         let b = Connector::builder()
-            .builtin_roots(false)
+            .trust(Trust::AddedRootsOnly)
             .add_root_certificates_pem(self.ca.as_bytes())
             .resolver(
                 StaticResolver::new()

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use keepalive_connector::{
     ConfigErrorReason, ConfigField, Conflict, Connector, Keepalive, Limit, Phase, Resolving,
-    StaticResolver,
+    StaticResolver, Trust,
 };
 use keepalive_testserver::{Behavior, LeafKind, TestServer};
 
@@ -360,16 +360,33 @@ fn bad_root_certificates_are_refused_at_build() {
         .unwrap_err();
     assert_eq!(err.field(), ConfigField::RootCertificates);
     let err = Connector::builder()
-        .builtin_roots(false)
+        .trust(Trust::AddedRootsOnly)
         .build()
         .unwrap_err();
-    assert_eq!(err.field(), ConfigField::BuiltinRoots);
-    let err = Connector::builder()
-        .tls_config(Connector::builder().build().unwrap().tls_config().clone())
-        .builtin_roots(false)
-        .build()
-        .unwrap_err();
-    assert_eq!(err.field(), ConfigField::TlsConfig);
+    assert_eq!(err.field(), ConfigField::Trust);
+    assert_eq!(
+        err.reason(),
+        &ConfigErrorReason::Conflict(Conflict::NothingTrusted)
+    );
+    // A tls_config brings its own verifier: trust or roots next to it are refused, not ignored.
+    let tls = Connector::builder().build().unwrap().tls_config().clone();
+    let with_tls = || Connector::builder().tls_config(tls.clone());
+    let ca = keepalive_testserver::TestCa::new();
+    for builder in [
+        with_tls().trust(Trust::WebpkiRoots),
+        with_tls().trust(Trust::Platform),
+        with_tls().add_root_certificates_pem(ca.cert_pem().as_bytes()),
+    ] {
+        let err = builder.build().unwrap_err();
+        assert_eq!(err.field(), ConfigField::TlsConfig);
+        assert_eq!(
+            err.reason(),
+            &ConfigErrorReason::Conflict(Conflict::TrustWithTlsConfig)
+        );
+    }
+    let custom = with_tls().build().unwrap();
+    assert_eq!(custom.trust().in_force(), None);
+    assert_eq!(custom.trust().requested(), None);
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Builder, Connector, Phase, Resolving, Stage};
+use keepalive_connector::{Builder, Connector, Phase, Resolving, Stage, Trust};
 use keepalive_testserver::{Behavior, LeafKind, TestCa, TestServer};
 use socket2::{Domain, Socket, Type};
 use tokio::task::JoinSet;
@@ -205,7 +205,7 @@ struct Setup {
 impl Setup {
     fn builder(&self) -> Builder {
         Connector::builder()
-            .builtin_roots(false)
+            .trust(Trust::AddedRootsOnly)
             .add_root_certificates_pem(self.ca_pem.as_bytes())
             .connect_timeout(Duration::from_millis(100))
             .handshake_timeout(Duration::from_millis(150))

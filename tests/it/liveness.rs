@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Availability, Connector, Keepalive};
+use keepalive_connector::{Availability, Connector, Keepalive, Trust};
 use keepalive_testserver::{H2WatchServer, OnPing, TestCa};
 
 fn fast_keepalive() -> Keepalive {
@@ -27,7 +27,7 @@ fn fast_keepalive() -> Keepalive {
 
 fn connector_for(ca: &TestCa, keepalive: Keepalive) -> Connector {
     Connector::builder()
-        .builtin_roots(false)
+        .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(ca.cert_pem().as_bytes())
         .keepalive(keepalive)
         .build()

@@ -25,7 +25,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Connector, Keepalive, Proxy, StaticResolver};
+use keepalive_connector::{Connector, Keepalive, Proxy, StaticResolver, Trust};
 use keepalive_testserver::external::{require, Tinyproxy};
 use keepalive_testserver::TestServer;
 
@@ -231,7 +231,7 @@ fn client_role() {
         });
         let builder = || {
             Connector::builder()
-                .builtin_roots(false)
+                .trust(Trust::AddedRootsOnly)
                 .add_root_certificates_pem(ca.as_bytes())
                 .resolver(
                     StaticResolver::new()

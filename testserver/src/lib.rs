@@ -10,11 +10,13 @@
 //! [`SocksProxy`] in process; tinyproxy and microsocks as real processes in [`external`].
 //!
 //! Two hosts (Linux): [`netns::Pair`] joins two network namespaces with a veth pair, and
-//! [`child`] re-runs a test of the current binary inside one, in a role.
+//! [`child`] re-runs a test of the current binary inside one, in a role. [`child_env`] re-runs
+//! a test in a process with an environment of its own (any platform).
 
 // Processes and namespaces for tests that need more than one host: Linux only, as `ip netns`.
 #[cfg(target_os = "linux")]
 pub mod child;
+pub mod child_env;
 pub mod external;
 mod h2watch;
 #[cfg(target_os = "linux")]

@@ -42,12 +42,18 @@ pub enum LeafKind {
 }
 
 impl TestCa {
-    /// A new CA with a fresh key.
+    /// A new CA with a fresh key, named `keepalive-testserver CA` (as every other one: a
+    /// verifier tells them apart by key, see [`TestCa::named`]).
     pub fn new() -> TestCa {
+        TestCa::named("keepalive-testserver CA")
+    }
+
+    /// A new CA with a fresh key and this common name.
+    pub fn named(common_name: &str) -> TestCa {
         let key = KeyPair::generate().expect("rcgen generates an ECDSA P-256 key");
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, "keepalive-testserver CA");
+        dn.push(DnType::CommonName, common_name);
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];

@@ -729,7 +729,7 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
             "all-options",
             Numbers {
                 flags: f::HTTP2_ONLY
-                    | f::NO_BUILTIN_ROOTS
+                    | f::ADDED_ROOTS_ONLY
                     | f::ADD_CA
                     | f::TCP_USER_TIMEOUT
                     | f::BUFFERS,
@@ -744,7 +744,7 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "pem-field",
             Numbers {
-                flags: f::NO_BUILTIN_ROOTS | f::ADD_PEM_FIELD,
+                flags: f::ADDED_ROOTS_ONLY | f::ADD_PEM_FIELD,
                 ..n()
             },
             vec![
@@ -889,7 +889,7 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "no-roots",
             Numbers {
-                flags: f::NO_BUILTIN_ROOTS,
+                flags: f::ADDED_ROOTS_ONLY,
                 ..n()
             },
             vec![

@@ -547,6 +547,7 @@ fn assert_schema(doc: &Value) {
             "embedded_server",
             "repeat",
             "keepalive_requested",
+            "trust",
             "proxy",
             "proxy_source",
             "no_proxy_matched",
@@ -590,6 +591,26 @@ fn assert_schema(doc: &Value) {
     assert_eq!(
         keys(&doc["keepalive_requested"]),
         sorted(&KEEPALIVE_REQUESTED)
+    );
+    let trust = &doc["trust"];
+    assert_eq!(
+        keys(trust),
+        sorted(&["requested", "in_force", "added_roots", "fallback_reason"])
+    );
+    let trusts = ["platform", "webpki-roots", "added-roots-only"];
+    assert!(
+        trusts.contains(&trust["requested"].as_str().unwrap()),
+        "{trust}"
+    );
+    assert!(
+        trusts.contains(&trust["in_force"].as_str().unwrap()),
+        "{trust}"
+    );
+    assert!(trust["added_roots"].is_u64() && string_or_null(&trust["fallback_reason"]));
+    assert_eq!(
+        trust["fallback_reason"].is_null(),
+        trust["requested"] == trust["in_force"],
+        "{trust}"
     );
     let rows = doc["stages"]
         .as_array()

@@ -13,7 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use keepalive_connector::{
     Availability, Builder, Conn, ConnectError, Connector, Keepalive, KeepaliveInfo, OptionSupport,
-    StaticResolver, ValueSource,
+    StaticResolver, Trust, ValueSource,
 };
 pub use keepalive_testserver::under_wine as wine;
 use keepalive_testserver::TestServer;
@@ -22,7 +22,7 @@ use keepalive_testserver::TestServer;
 /// `localhost` to the server's loopback address without asking the system.
 pub fn builder_for(server: &TestServer) -> Builder {
     Connector::builder()
-        .builtin_roots(false)
+        .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(server.ca_pem().as_bytes())
         .resolver(localhost(server))
 }

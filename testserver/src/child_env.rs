@@ -1,0 +1,43 @@
+//! Running one test of the current test binary again, in a child process with an environment of
+//! its own: for tests of what a library reads from the environment (proxy variables, the
+//! system's CA store), so that no test sees another's variables and none races the threads of
+//! the parent. Portable (std only), unlike [`child`](crate::child), whose roles are for network
+//! namespaces.
+
+use std::process::Command;
+
+/// Set in a child: the test and case it runs.
+const CASE: &str = "KA_ENV_CASE";
+
+/// Whether this process is a child started by [`run`].
+pub fn is_child() -> bool {
+    std::env::var_os(CASE).is_some()
+}
+
+/// Runs `body` in a child process: test `test` of this very binary, run again as case `case`,
+/// without any variable of `removed` and with `vars`. In a child, only that case runs `body`
+/// (other cases return at once); the parent relays the child's output and fails unless the
+/// child ran the test and passed.
+pub fn run(test: &str, case: &str, removed: &[&str], vars: &[(&str, &str)], body: impl FnOnce()) {
+    let me = format!("{test}#{case}");
+    match std::env::var(CASE) {
+        Ok(child) if child == me => return body(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    for var in removed {
+        cmd.env_remove(var);
+    }
+    cmd.envs(vars.iter().copied()).env(CASE, &me);
+    let out = cmd.output().expect("the child runs");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let ran = String::from_utf8_lossy(&out.stdout).contains("1 passed");
+    assert!(
+        out.status.success() && ran,
+        "child {me} failed: {}",
+        out.status
+    );
+}
