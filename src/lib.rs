@@ -94,7 +94,8 @@
 //!
 //! # Platforms
 //!
-//! Every target socket2 supports compiles. Keepalive is applied with what each OS has, and what
+//! No OS is refused by a `compile_error!`: every OS socket2 and tokio's TCP sockets support (so
+//! not WASI) falls into one of the rows below. Keepalive is applied with what each OS has, and what
 //! an OS lacks is never silently dropped: a value chosen explicitly that the OS cannot set is a
 //! [`ConfigError`] (or, where only some versions of the OS have it, a [`Phase::Socket`] error),
 //! and a value left at its default is left to the OS, which [`KeepaliveInfo`] reports per
