@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
 use crate::builder::Builder;
-use crate::dial::{self, DialConfig, Dialed, Endpoint};
+use crate::dial::{self, deadline_after, DialConfig, Dialed, Endpoint};
 use crate::error::{ConnectError, Phase};
 use crate::info::{ConnectInfo, Timings, TlsInfo};
 use crate::origin::Origin;
@@ -215,14 +215,6 @@ fn parse_origin(uri: &Uri) -> Result<Origin, ConnectError> {
             None => err,
         }
     })
-}
-
-/// `start + budget`; a `Duration::MAX` budget means "no timeout": a deadline decades away, not
-/// an overflow.
-fn deadline_after(start: Instant, budget: std::time::Duration) -> Instant {
-    start
-        .checked_add(budget)
-        .unwrap_or_else(|| start + std::time::Duration::from_secs(30 * 365 * 86_400))
 }
 
 /// The connect path, layer by layer: route → dial → tunnel → secure, then the last stage and

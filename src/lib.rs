@@ -150,7 +150,7 @@ pub use socket::{
     Availability, Keepalive, KeepaliveSupport, OptionSupport, ParseStageError, SocketOption,
     SocketOptionError, Stage,
 };
-pub use stream::Conn;
+pub use stream::{Conn, MaybeTls};
 pub use tls::{ParseTrustError, Trust, TrustInfo};
 pub use tunnel::TunnelStream;
 

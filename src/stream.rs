@@ -11,7 +11,6 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::info::ConnectInfo;
-use crate::tunnel::TunnelStream;
 
 /// A connection made by a [`Connector`](crate::Connector): plain TCP for `http://`, TLS for
 /// `https://`.
@@ -28,24 +27,38 @@ pub struct Conn {
     forwarded: bool,
 }
 
+/// A stream, or TLS over it: what the tunnel layer hands on (the dialed socket, or TLS to an
+/// `https://` proxy: [`TunnelStream`](crate::TunnelStream)), and what a [`Conn`] carries (that,
+/// or the origin's TLS over it).
+#[derive(Debug)]
+pub enum MaybeTls<IO> {
+    /// The stream itself.
+    Plain(IO),
+    /// TLS over it.
+    Tls(Box<TlsStream<IO>>),
+}
+
+impl<IO> MaybeTls<IO> {
+    /// The stream under any TLS.
+    pub fn get_ref(&self) -> &IO {
+        match self {
+            MaybeTls::Plain(io) => io,
+            MaybeTls::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
 /// What the tunnel layer hands on: the dialed socket, or TLS to an `https://` proxy over it.
-pub(crate) type Tunneled = TunnelStream<TcpStream>;
+pub(crate) type Tunneled = MaybeTls<TcpStream>;
 
 /// The byte stream under a [`Conn`]: the tunnel itself (plain `http://`), or the origin's TLS
 /// over it.
-#[derive(Debug)]
-pub(crate) enum Transport {
-    Plain(Tunneled),
-    Tls(Box<TlsStream<Tunneled>>),
-}
+pub(crate) type Transport = MaybeTls<Tunneled>;
 
 impl Transport {
     /// The TCP stream (to the origin, or to the proxy), under any TLS.
     pub(crate) fn tcp(&self) -> &TcpStream {
-        match self {
-            Transport::Plain(tunnel) => tunnel.get_ref(),
-            Transport::Tls(tls) => tls.get_ref().0.get_ref(),
-        }
+        self.get_ref().get_ref()
     }
 }
 
@@ -87,8 +100,8 @@ impl Conn {
     /// The rustls connection state with the origin, for `https://` connections.
     pub fn tls(&self) -> Option<&rustls::ClientConnection> {
         match self.io.inner() {
-            Transport::Plain(_) => None,
-            Transport::Tls(tls) => Some(tls.get_ref().1),
+            MaybeTls::Plain(_) => None,
+            MaybeTls::Tls(tls) => Some(tls.get_ref().1),
         }
     }
 }
@@ -186,16 +199,16 @@ impl AsyncWrite for Conn {
     }
 }
 
-/// Dispatches to the plain or TLS stream. Written out because the two are distinct types and
-/// an enum keeps `Conn` free of a boxed trait object on every read and write.
+/// Dispatches to the plain or TLS stream: two distinct types, and an enum keeps every read and
+/// write free of a boxed trait object.
 macro_rules! dispatch {
     ($self:ident, $s:ident => $e:expr) => {
         match $self.get_mut() {
-            Transport::Plain($s) => {
+            MaybeTls::Plain($s) => {
                 let $s = Pin::new($s);
                 $e
             }
-            Transport::Tls($s) => {
+            MaybeTls::Tls($s) => {
                 let $s = Pin::new(&mut **$s);
                 $e
             }
@@ -203,7 +216,7 @@ macro_rules! dispatch {
     };
 }
 
-impl AsyncRead for Transport {
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTls<IO> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -213,7 +226,7 @@ impl AsyncRead for Transport {
     }
 }
 
-impl AsyncWrite for Transport {
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<IO> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -232,8 +245,8 @@ impl AsyncWrite for Transport {
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            Transport::Plain(s) => s.is_write_vectored(),
-            Transport::Tls(s) => s.is_write_vectored(),
+            MaybeTls::Plain(s) => s.is_write_vectored(),
+            MaybeTls::Tls(s) => s.is_write_vectored(),
         }
     }
 

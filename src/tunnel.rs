@@ -3,15 +3,12 @@
 //! a proxy, it runs the proxy's protocol: TLS to an `https://` proxy, then `CONNECT`, or SOCKS5.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::pki_types::{DnsName, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
-use tokio_rustls::client::TlsStream;
 
 use crate::dial::Resolve;
 use crate::error::{ConnectError, NoAddress, Phase};
@@ -19,29 +16,14 @@ use crate::origin::Origin;
 use crate::proxy::http::{self as connect, Failure};
 use crate::proxy::socks::{self, SocksTarget};
 use crate::proxy::{ProxyAuth, ProxyKind, ProxyTarget};
+use crate::stream::MaybeTls;
 use crate::tls::{self, TlsSetup};
 
 /// A stream that reaches the origin: the dialed stream itself (direct, `CONNECT`, SOCKS5), or
 /// TLS to an `https://` proxy over it. Returned by
 /// [`Connector::tunnel_handshake`](crate::Connector::tunnel_handshake); what the *secure*
 /// layer runs the origin's TLS over.
-#[derive(Debug)]
-pub enum TunnelStream<IO> {
-    /// The stream as dialed.
-    Plain(IO),
-    /// TLS to an `https://` proxy, inside which the tunnel runs.
-    Tls(Box<TlsStream<IO>>),
-}
-
-impl<IO> TunnelStream<IO> {
-    /// The dialed stream underneath (the socket to the proxy, when there is one).
-    pub fn get_ref(&self) -> &IO {
-        match self {
-            TunnelStream::Plain(io) => io,
-            TunnelStream::Tls(tls) => tls.get_ref().0,
-        }
-    }
-}
+pub type TunnelStream<IO> = MaybeTls<IO>;
 
 /// The proxy piece of a connector's configuration: what the tunnel layer needs besides the
 /// proxy itself.
@@ -183,64 +165,4 @@ fn proxy_server_name(proxy: &ProxyTarget) -> Result<ServerName<'static>, io::Err
                 ),
             )
         })
-}
-
-/// Dispatches to the plain or TLS stream: two distinct types, and an enum keeps every read and
-/// write free of a boxed trait object.
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self.get_mut() {
-            TunnelStream::Plain($s) => {
-                let $s = Pin::new($s);
-                $e
-            }
-            TunnelStream::Tls($s) => {
-                let $s = Pin::new(&mut **$s);
-                $e
-            }
-        }
-    };
-}
-
-impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TunnelStream<IO> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        dispatch!(self, s => s.poll_read(cx, buf))
-    }
-}
-
-impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TunnelStream<IO> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        dispatch!(self, s => s.poll_write(cx, buf))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        dispatch!(self, s => s.poll_write_vectored(cx, bufs))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            TunnelStream::Plain(s) => s.is_write_vectored(),
-            TunnelStream::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        dispatch!(self, s => s.poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        dispatch!(self, s => s.poll_shutdown(cx))
-    }
 }

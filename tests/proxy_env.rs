@@ -9,22 +9,9 @@ use keepalive_connector::{
     ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Proxy, ProxySource,
     Route, Trust,
 };
-use keepalive_testserver::child_env;
+use keepalive_testserver::child_env::{self, PROXY_VARS};
 use keepalive_testserver::external::{require, Tinyproxy};
 use keepalive_testserver::TestServer;
-
-/// Every variable that could change a route; removed from each child's environment.
-const PROXY_VARS: &[&str] = &[
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "REQUEST_METHOD",
-];
 
 /// Runs `body` in a child process whose environment has only `vars` of the proxy variables.
 fn in_env(test: &str, case: &str, vars: &[(&str, &str)], body: impl FnOnce()) {

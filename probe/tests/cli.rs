@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use keepalive_connector::{Availability, Keepalive};
+use keepalive_testserver::child_env::PROXY_VARS;
 use keepalive_testserver::external::{require, Tinyproxy};
 use keepalive_testserver::{under_wine, Behavior, TestServer};
 use serde_json::Value;
@@ -17,19 +18,6 @@ mod netns;
 mod routes;
 
 const STAGES: [&str; 4] = ["before-connect", "after-connect", "after-handshake", "off"];
-
-/// The variables that choose a proxy: removed from every run, set only where a test says.
-const PROXY_VARS: &[&str] = &[
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "REQUEST_METHOD",
-];
 
 /// Runs the probe with `args`; the output is what a user would see.
 fn probe(args: &[&str]) -> Output {

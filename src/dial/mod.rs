@@ -91,6 +91,14 @@ impl LocalAddrs {
     }
 }
 
+/// `start + budget`; a `Duration::MAX` budget means "no timeout": a deadline decades away, not
+/// an overflow.
+pub(crate) fn deadline_after(start: Instant, budget: Duration) -> Instant {
+    start
+        .checked_add(budget)
+        .unwrap_or_else(|| start + Duration::from_secs(30 * 365 * 86_400))
+}
+
 /// Where the socket goes: a host (a name to resolve, or an IP literal) and a port.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Endpoint<'a> {
@@ -139,10 +147,7 @@ pub(crate) async fn dial(
     to: Endpoint<'_>,
 ) -> Result<Dialed, ConnectError> {
     let start = Instant::now();
-    // A `Duration::MAX` timeout means "no timeout": a deadline decades away, not an overflow.
-    let deadline = start
-        .checked_add(cfg.connect_timeout)
-        .unwrap_or_else(|| start + Duration::from_secs(30 * 365 * 86_400));
+    let deadline = deadline_after(start, cfg.connect_timeout);
 
     let literal = to.ip.map(|ip| SocketAddr::new(ip, to.port));
     let (mut lookup, role) = match literal {

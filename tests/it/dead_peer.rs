@@ -23,11 +23,12 @@
 //! client half, takes the link down, tells the client, and reads the measured results.
 #![cfg(target_os = "linux")]
 
-use crate::support::{child, netns};
+use crate::support::child;
+use crate::support::link_down::{self, Verdict};
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -42,7 +43,6 @@ use hyper_util::rt::TokioExecutor;
 use keepalive_connector::{
     Builder, ConnectInfo, Connector, Keepalive, Stage, StaticResolver, Trust,
 };
-use keepalive_testserver::TestServer;
 
 const IDLE: Duration = Duration::from_secs(1);
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -110,63 +110,16 @@ fn run(scenario: &str, test: &str) {
     child::play(
         module_path!(),
         test,
-        server_role,
+        link_down::server,
         || client_role(scenario),
         |test| orchestrate(scenario, test),
     );
 }
 
-/// One protocol line from a client: `result <label> <ok|FAIL> <outcome> <ms> ms: <detail>`.
-#[derive(Debug)]
-struct Row {
-    label: String,
-    ok: bool,
-    line: String,
-}
-
 fn orchestrate(scenario: &str, test: &str) {
-    let pair = match netns::Pair::create() {
-        Ok(pair) => pair,
-        Err(netns::Unavailable(reason)) => return child::skip(test, &reason),
+    let Some(rows) = link_down::parent(test) else {
+        return;
     };
-    // Declared after `pair`, so the children are killed before the namespaces are deleted.
-    let mut cmd = child::command(&["ip", "netns", "exec", pair.server_ns()], test, "server");
-    cmd.env("KA_DP_SERVER_IP", pair.server_ip().to_string());
-    let mut server = child::Child::spawn("server", cmd).expect("spawn the server half");
-    let addr = server
-        .expect("listening", Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let ca = server
-        .expect("ca", Duration::from_secs(5))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut cmd = child::command(&["ip", "netns", "exec", pair.client_ns()], test, "client");
-    cmd.env("KA_DP_ADDR", &addr).env("KA_DP_CA", &ca);
-    let mut client = child::Child::spawn("client", cmd).expect("spawn the client half");
-    let ready = client
-        .expect("ready", Duration::from_secs(60))
-        .unwrap_or_else(|e| panic!("{e}"));
-    println!("client ready: {ready}");
-
-    pair.server_link_down().unwrap_or_else(|e| panic!("{e}"));
-    client.send("down").expect("tell the client");
-
-    let mut rows = Vec::new();
-    for line in client.lines_until_done(Duration::from_secs(30)) {
-        assert!(!line.starts_with("error"), "client: {line}");
-        if let Some(rest) = line.strip_prefix("result ") {
-            let mut words = rest.splitn(3, ' ');
-            let (label, verdict) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-            rows.push(Row {
-                label: label.to_owned(),
-                ok: verdict == "ok",
-                line: rest.to_owned(),
-            });
-        }
-    }
-    let status = client.finish(Duration::from_secs(20));
-    drop(server);
-    drop(pair);
-
     println!("dead peer, scenario {scenario}, link down at t=0:");
     for row in &rows {
         println!("  {}", row.line);
@@ -179,62 +132,19 @@ fn orchestrate(scenario: &str, test: &str) {
     assert_eq!(rows.len(), expected, "{rows:#?}");
     let failed: Vec<_> = rows.iter().filter(|r| !r.ok).map(|r| &r.label).collect();
     assert!(failed.is_empty(), "failed: {failed:?}\n{rows:#?}");
-    let status = status.unwrap_or_else(|e| panic!("{e}"));
-    assert!(status.success(), "the client half failed: {status}");
-}
-
-/// The server half: the test server on the namespace's address, until the parent goes away.
-fn server_role() {
-    let ip: IpAddr = std::env::var("KA_DP_SERVER_IP")
-        .expect("KA_DP_SERVER_IP")
-        .parse()
-        .expect("an IP");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let server = TestServer::builder().ip(ip).start().await.unwrap();
-        child::say(format!("listening {}", server.addr()));
-        child::say(format!("ca {}", server.ca_pem().trim().replace('\n', "|")));
-        // Serve until stdin closes (the parent finished or died), or a minute at most.
-        let eof = tokio::task::spawn_blocking(|| {
-            let mut sink = String::new();
-            while io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
-        });
-        let _ = tokio::time::timeout(Duration::from_secs(60), eof).await;
-        drop(server);
-    });
 }
 
 /// The client half: opens the scenario's connections, says `ready`, waits for `down`, then
 /// measures every connection against that instant and reports one `result` line each.
 fn client_role(scenario: &str) {
-    let addr: SocketAddr = std::env::var("KA_DP_ADDR")
-        .expect("KA_DP_ADDR")
-        .parse()
-        .expect("an address");
-    let ca = std::env::var("KA_DP_CA")
-        .expect("KA_DP_CA")
-        .replace('|', "\n");
+    let (addr, ca) = link_down::target();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let rows = rt.block_on(async {
-        let (down_tx, down_rx) = tokio::sync::oneshot::channel::<Instant>();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-                if line.trim() == "down" {
-                    let _ = down_tx.send(Instant::now());
-                    return;
-                }
-                line.clear();
-            }
-        });
+        let down_rx = link_down::down();
         let target = Target { addr, ca };
         match scenario {
             "keepalive" => keepalive_scenario(&target, down_rx).await,
@@ -243,21 +153,8 @@ fn client_role(scenario: &str) {
             other => panic!("unknown scenario {other}"),
         }
     });
-    let mut failed = 0;
-    for (label, verdict) in &rows {
-        match verdict {
-            Ok(line) => child::say(format!("result {label} ok {line}")),
-            Err(line) => {
-                failed += 1;
-                child::say(format!("result {label} FAIL {line}"));
-            }
-        }
-    }
-    child::say("done");
-    assert_eq!(failed, 0, "{failed} connection(s) did not behave");
+    link_down::report(&rows);
 }
-
-type Verdict = (String, Result<String, String>);
 
 /// Where the server half listens and the CA it trusts.
 struct Target {
@@ -406,14 +303,6 @@ fn keepalive_on() -> Keepalive {
         .retries(RETRIES)
 }
 
-/// Waits for the parent's `down`, or fails after a minute.
-async fn link_down(rx: tokio::sync::oneshot::Receiver<Instant>) -> Instant {
-    tokio::time::timeout(Duration::from_secs(60), rx)
-        .await
-        .expect("`down` from the parent within a minute")
-        .expect("the parent's stdin")
-}
-
 /// Judges a pending read that must fail with a dead-peer error within `DETECT_WITHIN` of `down`.
 async fn judge_detection(read: PendingRead, down: Instant) -> Verdict {
     let ka = read.info.keepalive().copied();
@@ -473,7 +362,7 @@ async fn keepalive_scenario(
         "ready {} streams quiet after their first chunk",
         reads.len()
     ));
-    let down = link_down(down).await;
+    let down = link_down::link_down(down).await;
     let judged = reads.into_iter().map(|r| judge_detection(r, down));
     let mut rows = Vec::new();
     for j in judged {
@@ -495,7 +384,7 @@ async fn off_scenario(
     let control = open_stream(target, Proto::H1, Stage::AfterHandshake, keepalive_on()).await;
     tokio::time::sleep(QUIET).await;
     child::say("ready 2 streams without keepalive, 1 control with keepalive");
-    let down = link_down(down).await;
+    let down = link_down::link_down(down).await;
     tokio::time::sleep_until((down + DETECT_WITHIN).into()).await;
     let mut rows = Vec::new();
     for read in reads {
@@ -661,7 +550,7 @@ async fn user_timeout_scenario(
         uploads.push((label, user_timeout, info, task, produced));
     }
     child::say(format!("ready {} uploads under way", uploads.len()));
-    let down = link_down(down).await;
+    let down = link_down::link_down(down).await;
     let deadline = down + DETECT_WITHIN.max(USER_TIMEOUT + USER_TIMEOUT_AFTER);
     let mut rows = Vec::new();
     for (label, user_timeout, info, task, produced) in uploads {

@@ -16,8 +16,6 @@
 //! very test binary, with a role).
 #![cfg(target_os = "linux")]
 
-use std::io;
-use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,9 +25,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use keepalive_connector::{Connector, Keepalive, Proxy, StaticResolver, Trust};
 use keepalive_testserver::external::{require, Tinyproxy};
-use keepalive_testserver::TestServer;
 
-use crate::support::{child, netns};
+use crate::support::child;
+use crate::support::link_down;
 
 const IDLE: Duration = Duration::from_secs(1);
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -43,106 +41,38 @@ const TEST: &str = "liveness_netns::http2_pings_detect_a_dead_origin_behind_a_pr
 
 #[test]
 fn http2_pings_detect_a_dead_origin_behind_a_proxy() {
-    match child::role().as_deref() {
-        Some("server") => server_role(),
-        Some("client") => client_role(),
-        Some(other) => panic!("unknown role {other}"),
-        None => orchestrate(),
-    }
+    child::play(
+        module_path!(),
+        "http2_pings_detect_a_dead_origin_behind_a_proxy",
+        link_down::server,
+        client_role,
+        orchestrate,
+    );
 }
 
-fn skip(reason: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "{TEST} cannot run under CI=true: {reason}");
-    use std::io::Write;
-    let _ = writeln!(io::stderr(), "SKIPPED: {TEST}: {reason}");
-}
-
-fn orchestrate() {
+fn orchestrate(test: &str) {
     if let Err(why) = which("tinyproxy") {
-        return skip(&why);
+        return child::skip(test, &why);
     }
-    let pair = match netns::Pair::create() {
-        Ok(pair) => pair,
-        Err(netns::Unavailable(reason)) => return skip(&reason),
+    let Some(rows) = link_down::parent(test) else {
+        return;
     };
-    let mut cmd = child::command(&["ip", "netns", "exec", pair.server_ns()], TEST, "server");
-    cmd.env("KA_LV_SERVER_IP", pair.server_ip().to_string());
-    let mut server = child::Child::spawn("server", cmd).expect("spawn the origin");
-    let addr = server
-        .expect("listening", Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let ca = server
-        .expect("ca", Duration::from_secs(5))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut cmd = child::command(&["ip", "netns", "exec", pair.client_ns()], TEST, "client");
-    cmd.env("KA_LV_ADDR", &addr).env("KA_LV_CA", &ca);
-    let mut client = child::Child::spawn("client", cmd).expect("spawn the client and proxy");
-    let ready = client
-        .expect("ready", Duration::from_secs(60))
-        .unwrap_or_else(|e| panic!("{e}"));
-    println!("client ready: {ready}");
-
-    pair.server_link_down().unwrap_or_else(|e| panic!("{e}"));
-    client.send("down").expect("tell the client");
-    let mut rows = Vec::new();
-    loop {
-        let line = client
-            .expect("", Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("{e}"));
-        if line == "done" {
-            break;
-        }
-        assert!(!line.starts_with("error"), "client: {line}");
-        if let Some(rest) = line.strip_prefix("result ") {
-            rows.push(rest.to_owned());
-        }
-    }
-    let status = client.finish(Duration::from_secs(20));
-    drop(server);
-    drop(pair);
     println!("dead origin behind tinyproxy, link down at t=0:");
     for row in &rows {
-        println!("  {row}");
+        println!("  {}", row.line);
     }
     assert_eq!(rows.len(), 3, "{rows:#?}");
-    let failed: Vec<_> = rows.iter().filter(|r| !r.contains(" ok ")).collect();
-    assert!(failed.is_empty(), "failed: {failed:#?}");
-    let status = status.unwrap_or_else(|e| panic!("{e}"));
-    assert!(status.success(), "the client half failed: {status}");
+    let failed: Vec<_> = rows.iter().filter(|r| !r.ok).map(|r| &r.label).collect();
+    assert!(failed.is_empty(), "failed: {failed:?}\n{rows:#?}");
 }
 
-/// Whether `program` runs here (`program -v` or `-h` exits at all).
+/// Whether `program` runs here (`program -v` exits at all).
 fn which(program: &str) -> Result<(), String> {
     std::process::Command::new(program)
         .arg("-v")
         .output()
         .map(|_| ())
         .map_err(|e| format!("{program} is not installed ({e})"))
-}
-
-/// The origin: the test server on the server namespace's address, until stdin closes.
-fn server_role() {
-    let ip: IpAddr = std::env::var("KA_LV_SERVER_IP")
-        .expect("KA_LV_SERVER_IP")
-        .parse()
-        .expect("an IP");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let server = TestServer::builder().ip(ip).start().await.unwrap();
-        child::say(format!("listening {}", server.addr()));
-        child::say(format!("ca {}", server.ca_pem().trim().replace('\n', "|")));
-        let eof = tokio::task::spawn_blocking(|| {
-            let mut sink = String::new();
-            while io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
-        });
-        let _ = tokio::time::timeout(Duration::from_secs(60), eof).await;
-        drop(server);
-    });
 }
 
 /// A `GET /stream` whose first chunk arrived, and a task waiting for the next frame.
@@ -200,13 +130,7 @@ async fn open(
 }
 
 fn client_role() {
-    let addr: SocketAddr = std::env::var("KA_LV_ADDR")
-        .expect("KA_LV_ADDR")
-        .parse()
-        .unwrap();
-    let ca = std::env::var("KA_LV_CA")
-        .expect("KA_LV_CA")
-        .replace('|', "\n");
+    let (addr, ca) = link_down::target();
     // The proxy runs in this (the client's) namespace, on its loopback.
     let Some(proxy) = require(Tinyproxy::start(None), TEST) else {
         child::say("error no tinyproxy");
@@ -218,17 +142,7 @@ fn client_role() {
         .build()
         .unwrap();
     let rows = rt.block_on(async {
-        let (down_tx, down_rx) = tokio::sync::oneshot::channel::<Instant>();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-                if line.trim() == "down" {
-                    let _ = down_tx.send(Instant::now());
-                    return;
-                }
-                line.clear();
-            }
-        });
+        let down_rx = link_down::down();
         let builder = || {
             Connector::builder()
                 .trust(Trust::AddedRootsOnly)
@@ -257,10 +171,7 @@ fn client_role() {
         let ready_h1 = open("http/1.1/connector.client()", h1.client(), &url, http::Version::HTTP_11).await;
         tokio::time::sleep(QUIET).await;
         child::say("ready 3 quiet streams through tinyproxy");
-        let down = tokio::time::timeout(Duration::from_secs(60), down_rx)
-            .await
-            .expect("`down` within a minute")
-            .expect("the parent's stdin");
+        let down = link_down::link_down(down_rx).await;
         let deadline = down + DETECT_WITHIN;
         let mut rows = Vec::new();
         // The ready client must fail within the bound.
@@ -279,7 +190,7 @@ fn client_role() {
                 }
             }
         };
-        rows.push((ready_h2.label, verdict));
+        rows.push((ready_h2.label.to_owned(), verdict));
         // The others must still be pending at the deadline.
         tokio::time::sleep_until(deadline.into()).await;
         for pending in [plain_h2, ready_h1] {
@@ -293,21 +204,10 @@ fn client_role() {
                     down.elapsed().as_millis()
                 ))
             };
-            rows.push((pending.label, verdict));
+            rows.push((pending.label.to_owned(), verdict));
         }
         rows
     });
     drop(proxy);
-    let mut failed = 0;
-    for (label, verdict) in &rows {
-        match verdict {
-            Ok(line) => child::say(format!("result {label} ok {line}")),
-            Err(line) => {
-                failed += 1;
-                child::say(format!("result {label} FAIL {line}"));
-            }
-        }
-    }
-    child::say("done");
-    assert_eq!(failed, 0, "{failed} stream(s) did not behave");
+    link_down::report(&rows);
 }

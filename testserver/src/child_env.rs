@@ -6,6 +6,20 @@
 
 use std::process::Command;
 
+/// Every variable that chooses a proxy (and `REQUEST_METHOD`, which turns `HTTP_PROXY` off):
+/// what a test of routes removes from a child's environment before setting its own.
+pub const PROXY_VARS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUEST_METHOD",
+];
+
 /// Set in a child: the test and case it runs.
 const CASE: &str = "KA_ENV_CASE";
 

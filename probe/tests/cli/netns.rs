@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use keepalive_testserver::{child, netns, TestServer};
 
-use super::{json, row, stdout, verdict, PROXY_VARS};
+use super::{json, row, stdout, verdict};
+use keepalive_testserver::child_env::PROXY_VARS;
 
 const NAME: &str = "a_black_holed_ipv6_path_is_named_and_ipv4_works";
 

@@ -4,6 +4,9 @@
 #[cfg(target_os = "linux")]
 pub use keepalive_testserver::{child, netns};
 
+#[cfg(target_os = "linux")]
+pub mod link_down;
+
 use std::net::IpAddr;
 use std::time::Duration;
 
