@@ -256,7 +256,7 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
         dns,
         dns_from_cache,
         connect,
-    } = dial::dial(&cfg.dial, &cfg.socket, to)
+    } = dial::dial(&cfg.dial, &cfg.socket, to, start)
         .await
         .map_err(named)?;
 

@@ -34,7 +34,9 @@ pub(crate) enum Contender {
     AnchorNodelay,
     /// Our connector with keepalive applied at this stage.
     Ours(Stage),
-    /// Our connector with keepalive off.
+    /// Our connector at the anchor's settings: keepalive off, and no connect or handshake
+    /// timeout (hyper-util's `HttpConnector` has no connect timeout by default, hyper-rustls no
+    /// handshake timeout at all), so neither side runs a timer.
     OursOff,
 }
 
@@ -177,6 +179,8 @@ impl Client {
             Contender::OursOff => Client::Ours(
                 ours()
                     .keepalive(Keepalive::off())
+                    .connect_timeout(Duration::MAX)
+                    .handshake_timeout(Duration::MAX)
                     .build()
                     .expect("a valid connector"),
             ),

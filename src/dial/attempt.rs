@@ -119,6 +119,8 @@ pub(crate) struct Tally {
     failures: Vec<(usize, ConnectError)>,
     /// When the first attempt started: the end of name resolution.
     first_start: Option<Instant>,
+    /// When the winning attempt connected.
+    connected_at: Option<Instant>,
 }
 
 impl Tally {
@@ -129,13 +131,19 @@ impl Tally {
             attempts: Vec::new(),
             failures: Vec::new(),
             first_start: None,
+            connected_at: None,
         }
     }
 
     /// Records that an attempt to `addr` starts now; returns its index and start time. Until
     /// it ends it counts as cancelled.
     pub(crate) fn begin(&mut self, addr: SocketAddr) -> (usize, Instant) {
-        let now = Instant::now();
+        self.begin_at(addr, Instant::now())
+    }
+
+    /// [`begin`](Tally::begin) with the time already read (a clock read is a measurable part
+    /// of a loopback connect).
+    pub(crate) fn begin_at(&mut self, addr: SocketAddr, now: Instant) -> (usize, Instant) {
         self.first_start.get_or_insert(now);
         self.attempts.push(Attempt {
             addr,
@@ -148,10 +156,14 @@ impl Tally {
 
     /// Records how attempt `index`, started at `started`, ended (`None`: connected).
     pub(crate) fn end(&mut self, index: usize, started: Instant, failure: Option<ConnectError>) {
+        let now = Instant::now();
         let attempt = &mut self.attempts[index];
-        attempt.duration = started.elapsed();
+        attempt.duration = now - started;
         attempt.outcome = match &failure {
-            None => AttemptOutcome::Connected,
+            None => {
+                self.connected_at = Some(now);
+                AttemptOutcome::Connected
+            }
             Some(err) => AttemptOutcome::of(err),
         };
         if let Some(err) = failure {
@@ -167,6 +179,11 @@ impl Tally {
     /// Whether any attempt started.
     pub(crate) fn is_empty(&self) -> bool {
         self.attempts.is_empty()
+    }
+
+    /// When the winning attempt connected, if one did.
+    pub(crate) fn connected_at(&self) -> Option<Instant> {
+        self.connected_at
     }
 
     /// When the first attempt started.

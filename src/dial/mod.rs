@@ -140,13 +140,13 @@ enum Role {
 
 /// Resolves `to` (or takes its addresses from the cache), connects to one of them within the
 /// connect timeout (racing them, unless happy eyeballs is off), and applies the `AfterConnect`
-/// options to the winner.
+/// options to the winner. `start` is when the connect began (the connector's clock, read once).
 pub(crate) async fn dial(
     cfg: &DialConfig,
     policy: &SocketPolicy,
     to: Endpoint<'_>,
+    start: Instant,
 ) -> Result<Dialed, ConnectError> {
-    let start = Instant::now();
     let deadline = deadline_after(start, cfg.connect_timeout);
 
     let literal = to.ip.map(|ip| SocketAddr::new(ip, to.port));
@@ -191,7 +191,9 @@ pub(crate) async fn dial(
         }
     };
     let first_start = tally.first_start().unwrap_or(start);
-    let connect = first_start.elapsed();
+    let connect = tally
+        .connected_at()
+        .map_or_else(|| first_start.elapsed(), |at| at - first_start);
     let dns = to.ip.is_none().then(|| first_start - start);
     let dns_from_cache = matches!(role, Role::Hit(_));
     match role {

@@ -107,6 +107,11 @@ async fn attempt(
     share: Duration,
 ) -> Result<TcpStream, ConnectError> {
     let stream = open(cfg, policy, addr)?;
+    if cfg.connect_timeout == Duration::MAX {
+        // No timeout, so no timer: registering one costs a loopback connect a few per cent
+        // (the runtime then parks with a timeout, which a VM pays for in timer exits).
+        return established(stream, addr).await;
+    }
     match tokio::time::timeout_at(deadline, established(stream, addr)).await {
         Ok(result) => result,
         Err(_elapsed) => Err(ConnectError::new(Phase::Connect)
@@ -135,7 +140,7 @@ pub(crate) async fn sequential(
         }
         let left = u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
         let share = (deadline - now) / left;
-        let (index, started) = tally.begin(addr);
+        let (index, started) = tally.begin_at(addr, now);
         match attempt(cfg, policy, addr, now + share, share).await {
             Ok(stream) => {
                 tally.end(index, started, None);

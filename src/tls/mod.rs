@@ -88,12 +88,17 @@ where
 {
     let err = || ConnectError::new(Phase::Tls);
     let connector = tokio_rustls::TlsConnector::from(Arc::clone(&setup.config));
-    let stream =
-        match tokio::time::timeout(setup.handshake_timeout, connector.connect(name, io)).await {
+    let handshake = connector.connect(name, io);
+    let stream = if setup.handshake_timeout == Duration::MAX {
+        // No timeout, so no timer (see `dial::tcp::attempt`).
+        handshake.await.map_err(|e| err().with_source(e))?
+    } else {
+        match tokio::time::timeout(setup.handshake_timeout, handshake).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return Err(err().with_source(e)),
             Err(_elapsed) => return Err(err().timed_out(setup.handshake_timeout)),
-        };
+        }
+    };
     let info = TlsInfo::of(stream.get_ref().1);
     setup
         .http
