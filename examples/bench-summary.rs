@@ -146,9 +146,11 @@ fn tables(out: &mut String, medians: &Medians) {
     let _ = writeln!(
         out,
         "\nours/floor = ours with its defaults (keepalive after the handshake) over the floor; \
-         ours/anchor (equal settings) = ours with keepalive off over the anchor with \
-         `set_nodelay(true)` (both: `TCP_NODELAY` on, no keepalive); ours/anchor (default) = \
-         both with their defaults (ours: `TCP_NODELAY` on and keepalive; the anchor: neither). \
+         ours/anchor (equal settings) = ours with keepalive off and no timeouts over the anchor \
+         with `set_nodelay(true)` (both: `TCP_NODELAY` on, no keepalive, no connect or \
+         handshake timeout); ours/anchor (default) = both with their defaults (ours: \
+         `TCP_NODELAY` on, keepalive, 10 s connect and handshake timeouts; the anchor: none of \
+         these). \
          Times are medians per connection setup (per {BURST} setups in the concurrency rows).\n"
     );
 

@@ -56,7 +56,8 @@ pub(crate) const OURS_BEFORE_CONNECT: &str = "ours_before_connect";
 pub(crate) const OURS_AFTER_CONNECT: &str = "ours_after_connect";
 /// Our connector with its defaults (keepalive after the TLS handshake).
 pub(crate) const OURS_AFTER_HANDSHAKE: &str = "ours_after_handshake";
-/// Our connector with keepalive off (`TCP_NODELAY` still on, as by default).
+/// Our connector at the anchor's settings: keepalive off and no connect or handshake timeout
+/// (`TCP_NODELAY` still on, as by default).
 pub(crate) const OURS_KEEPALIVE_OFF: &str = "ours_keepalive_off";
 
 /// Where criterion writes (`$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`, else this
