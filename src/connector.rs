@@ -12,7 +12,8 @@ use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
 use crate::builder::Builder;
-use crate::dial::{self, deadline_after, DialConfig, Dialed, Endpoint};
+use crate::deadline::deadline_after;
+use crate::dial::{self, DialConfig, Dialed, Endpoint};
 use crate::error::{ConnectError, Phase};
 use crate::info::{ConnectInfo, Timings, TlsInfo};
 use crate::origin::Origin;

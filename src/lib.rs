@@ -117,6 +117,7 @@ mod builder;
 mod client;
 mod codec;
 mod connector;
+mod deadline;
 mod dial;
 mod error;
 mod http_version;

@@ -10,6 +10,7 @@ use rustls::pki_types::{DnsName, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
+use crate::deadline::within;
 use crate::dial::Resolve;
 use crate::error::{ConnectError, NoAddress, Phase};
 use crate::origin::Origin;
@@ -96,15 +97,16 @@ where
                 _ => None,
             };
             let request = connect::request(origin.host(), origin.ip(), origin.port(), auth);
-            match tokio::time::timeout_at(
+            match within(
+                budget,
                 deadline,
                 connect::connect(&mut stream, &request, auth.is_some()),
             )
             .await
             {
-                Ok(Ok(())) => Ok(stream),
-                Ok(Err(f)) => Err(failed(f)),
-                Err(_elapsed) => Err(timed_out()),
+                Some(Ok(())) => Ok(stream),
+                Some(Err(f)) => Err(failed(f)),
+                None => Err(timed_out()),
             }
         }
         ProxyKind::Socks5 | ProxyKind::Socks5h => {
@@ -122,10 +124,10 @@ where
                     .await
                     .map_err(failed)
             };
-            match tokio::time::timeout_at(deadline, negotiate).await {
-                Ok(Ok(io)) => Ok(TunnelStream::Plain(io)),
-                Ok(Err(e)) => Err(e),
-                Err(_elapsed) => Err(timed_out()),
+            match within(budget, deadline, negotiate).await {
+                Some(Ok(io)) => Ok(TunnelStream::Plain(io)),
+                Some(Err(e)) => Err(e),
+                None => Err(timed_out()),
             }
         }
     }

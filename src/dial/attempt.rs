@@ -119,8 +119,6 @@ pub(crate) struct Tally {
     failures: Vec<(usize, ConnectError)>,
     /// When the first attempt started: the end of name resolution.
     first_start: Option<Instant>,
-    /// When the winning attempt connected.
-    connected_at: Option<Instant>,
 }
 
 impl Tally {
@@ -131,7 +129,6 @@ impl Tally {
             attempts: Vec::new(),
             failures: Vec::new(),
             first_start: None,
-            connected_at: None,
         }
     }
 
@@ -156,14 +153,10 @@ impl Tally {
 
     /// Records how attempt `index`, started at `started`, ended (`None`: connected).
     pub(crate) fn end(&mut self, index: usize, started: Instant, failure: Option<ConnectError>) {
-        let now = Instant::now();
         let attempt = &mut self.attempts[index];
-        attempt.duration = now - started;
+        attempt.duration = started.elapsed();
         attempt.outcome = match &failure {
-            None => {
-                self.connected_at = Some(now);
-                AttemptOutcome::Connected
-            }
+            None => AttemptOutcome::Connected,
             Some(err) => AttemptOutcome::of(err),
         };
         if let Some(err) = failure {
@@ -181,9 +174,13 @@ impl Tally {
         self.attempts.is_empty()
     }
 
-    /// When the winning attempt connected, if one did.
+    /// When the winning attempt connected, if one did: its start plus its duration, so the
+    /// dial's timings need no clock read of their own.
     pub(crate) fn connected_at(&self) -> Option<Instant> {
-        self.connected_at
+        self.attempts
+            .iter()
+            .find(|a| a.outcome == AttemptOutcome::Connected)
+            .map(|a| self.start + a.started + a.duration)
     }
 
     /// When the first attempt started.

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use socket2::SockRef;
 use tokio::net::TcpStream;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
+use crate::deadline::{deadline_after, within};
 use crate::error::{ConnectError, Phase};
 use crate::socket::{self, SocketPolicy, Stage};
 
@@ -89,14 +90,6 @@ impl LocalAddrs {
         self.only.is_none_or(|only| only == Family::of(peer))
             && ((self.v4.is_none() && self.v6.is_none()) || self.for_peer(*peer).is_some())
     }
-}
-
-/// `start + budget`; a `Duration::MAX` budget means "no timeout": a deadline decades away, not
-/// an overflow.
-pub(crate) fn deadline_after(start: Instant, budget: Duration) -> Instant {
-    start
-        .checked_add(budget)
-        .unwrap_or_else(|| start + Duration::from_secs(30 * 365 * 86_400))
 }
 
 /// Where the socket goes: a host (a name to resolve, or an IP literal) and a port.
@@ -197,11 +190,15 @@ pub(crate) async fn dial(
     let dns = to.ip.is_none().then(|| first_start - start);
     let dns_from_cache = matches!(role, Role::Hit(_));
     match role {
-        Role::Lead(leader) => finish_lookup(lookup, deadline, move |a| leader.store(a)),
+        Role::Lead(leader) => finish_lookup(lookup, cfg.connect_timeout, deadline, move |a| {
+            leader.store(a)
+        }),
         Role::Solo(cache) => {
             let host = to.host.to_owned();
             let port = to.port;
-            finish_lookup(lookup, deadline, move |a| cache.store(&host, port, a));
+            finish_lookup(lookup, cfg.connect_timeout, deadline, move |a| {
+                cache.store(&host, port, a)
+            });
         }
         Role::Literal | Role::Uncached | Role::Hit(_) => {}
     }
@@ -244,7 +241,8 @@ async fn source(
                 "waiting for a lookup of the same name under way"
             );
             // Nothing is ever sent: `changed` returns (an error) when the leader is done.
-            if timeout_at(deadline, done.changed()).await.is_err() {
+            let budget = cfg.connect_timeout;
+            if within(budget, deadline, done.changed()).await.is_none() {
                 return Err(ConnectError::new(Phase::Dns)
                     .with_host(to.host)
                     .timed_out(cfg.connect_timeout));
@@ -293,9 +291,9 @@ async fn connect(
         None => {
             // The sequential dial wants the whole answer first.
             while !lookup.is_done() {
-                match timeout_at(deadline, lookup.next()).await {
-                    Ok(answer) => queue.push(answer),
-                    Err(_elapsed) => {
+                match within(cfg.connect_timeout, deadline, lookup.next()).await {
+                    Some(answer) => queue.push(answer),
+                    None => {
                         return Err(Ended::NoAddress(
                             ConnectError::new(Phase::Dns)
                                 .with_host(host)
@@ -322,6 +320,7 @@ async fn connect(
 /// this connect needed.
 fn finish_lookup(
     mut lookup: Lookup,
+    budget: Duration,
     deadline: Instant,
     store: impl FnOnce(Arc<[SocketAddr]>) + Send + 'static,
 ) {
@@ -340,7 +339,7 @@ fn finish_lookup(
                 lookup.next().await;
             }
         };
-        if timeout_at(deadline, rest).await.is_ok() {
+        if within(budget, deadline, rest).await.is_some() {
             store(&lookup);
         }
     });

@@ -16,6 +16,7 @@ use tracing::debug;
 use super::attempt::Tally;
 use super::race::Ended;
 use super::DialConfig;
+use crate::deadline::within;
 use crate::error::{ConnectError, Phase};
 use crate::socket::{self, SocketPolicy, Stage};
 
@@ -107,14 +108,9 @@ async fn attempt(
     share: Duration,
 ) -> Result<TcpStream, ConnectError> {
     let stream = open(cfg, policy, addr)?;
-    if cfg.connect_timeout == Duration::MAX {
-        // No timeout, so no timer: registering one costs a loopback connect a few per cent
-        // (the runtime then parks with a timeout, which a VM pays for in timer exits).
-        return established(stream, addr).await;
-    }
-    match tokio::time::timeout_at(deadline, established(stream, addr)).await {
-        Ok(result) => result,
-        Err(_elapsed) => Err(ConnectError::new(Phase::Connect)
+    match within(cfg.connect_timeout, deadline, established(stream, addr)).await {
+        Some(result) => result,
+        None => Err(ConnectError::new(Phase::Connect)
             .with_addr(addr)
             .timed_out(share)),
     }

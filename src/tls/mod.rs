@@ -8,8 +8,10 @@ use std::time::Duration;
 use rustls::pki_types::{DnsName, ServerName};
 use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
+use crate::deadline::{deadline_after, within};
 use crate::error::{ConnectError, Phase};
 use crate::http_version::HttpVersions;
 use crate::info::TlsInfo;
@@ -88,16 +90,12 @@ where
 {
     let err = || ConnectError::new(Phase::Tls);
     let connector = tokio_rustls::TlsConnector::from(Arc::clone(&setup.config));
-    let handshake = connector.connect(name, io);
-    let stream = if setup.handshake_timeout == Duration::MAX {
-        // No timeout, so no timer (see `dial::tcp::attempt`).
-        handshake.await.map_err(|e| err().with_source(e))?
-    } else {
-        match tokio::time::timeout(setup.handshake_timeout, handshake).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return Err(err().with_source(e)),
-            Err(_elapsed) => return Err(err().timed_out(setup.handshake_timeout)),
-        }
+    let budget = setup.handshake_timeout;
+    let deadline = deadline_after(Instant::now(), budget);
+    let stream = match within(budget, deadline, connector.connect(name, io)).await {
+        Some(Ok(stream)) => stream,
+        Some(Err(e)) => return Err(err().with_source(e)),
+        None => return Err(err().timed_out(budget)),
     };
     let info = TlsInfo::of(stream.get_ref().1);
     setup
