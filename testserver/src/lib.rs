@@ -21,6 +21,7 @@ pub mod external;
 mod h2watch;
 #[cfg(target_os = "linux")]
 pub mod netns;
+pub mod nginx;
 mod pki;
 mod proxy;
 mod server;
@@ -41,4 +42,12 @@ pub fn under_wine() -> bool {
                 .join("winecfg.exe")
                 .exists()
         })
+}
+
+/// The effective uid, from `/proc/self/status` (std has no `geteuid`); `None` where there is no
+/// such file (not Linux).
+pub(crate) fn euid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }
