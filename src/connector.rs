@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
 use crate::builder::Builder;
+use crate::client::settings::ClientSettings;
 use crate::deadline::deadline_after;
 use crate::dial::{self, DialConfig, Dialed, Endpoint};
 use crate::error::{ConnectError, Phase};
@@ -32,6 +33,7 @@ pub(crate) struct Config {
     pub(crate) routes: Routes,
     pub(crate) tunnel: TunnelSetup,
     pub(crate) tls: TlsSetup,
+    pub(crate) client: ClientSettings,
 }
 
 /// Connects to `http://` and `https://` URIs with keepalive applied at a chosen [`Stage`], and

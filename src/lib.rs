@@ -116,6 +116,7 @@
 mod builder;
 mod client;
 mod codec;
+mod conn_state;
 mod connector;
 mod deadline;
 mod dial;
@@ -130,7 +131,9 @@ mod tls;
 mod tunnel;
 
 pub use builder::Builder;
-pub use client::POOL_IDLE_TIMEOUT;
+pub use client::{
+    Client, ClientError, NotResent, RequestInfo, Resend, ResponseBody, ResponseFuture, StaleReason,
+};
 pub use codec::{ConnDriver, SendRequest};
 pub use connector::{Connecting, Connector};
 pub use dial::{

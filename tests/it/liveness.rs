@@ -126,8 +126,7 @@ async fn goaway_enhance_your_calm_does_not_loop() {
     // The GOAWAY keeps streams up to its last stream id alive, but the server then closes:
     // h2 reports the open stream as closed by a broken pipe (the connection itself ends with
     // the GOAWAY's reason).
-    let h2 = std::error::Error::source(&err)
-        .and_then(|e| e.downcast_ref::<h2::Error>())
+    let h2 = crate::support::find_cause::<h2::Error>(&err)
         .unwrap_or_else(|| panic!("an h2 error: {err:?}"));
     assert!(
         h2.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM)
