@@ -37,6 +37,8 @@ pub(crate) struct Management {
 const NOT_IDLE: u64 = u64::MAX;
 /// `keep_alive_hint` when the server announced nothing.
 const NO_HINT: u32 = u32::MAX;
+/// `goaway_last_stream` before any GOAWAY (stream ids are 31 bits).
+const NO_GOAWAY: u32 = u32::MAX;
 
 /// Flags the connection raises for the client.
 pub(crate) mod flag {
@@ -72,6 +74,8 @@ pub(crate) struct ConnState {
     /// written.
     response_bytes: AtomicU64,
     flags: AtomicU8,
+    /// The last stream id of the last HTTP/2 GOAWAY received; [`NO_GOAWAY`] if none.
+    goaway_last_stream: AtomicU32,
     /// The connection's read task, woken when the connection becomes idle so that it arms its
     /// idle timer.
     waker: AtomicWaker,
@@ -91,6 +95,7 @@ impl ConnState {
             keep_alive_hint: AtomicU32::new(NO_HINT),
             response_bytes: AtomicU64::new(0),
             flags: AtomicU8::new(0),
+            goaway_last_stream: AtomicU32::new(NO_GOAWAY),
             waker: AtomicWaker::new(),
         }
     }
@@ -122,6 +127,17 @@ impl ConnState {
     /// Whether the connection raised `flag` (see [`flag`]).
     pub(crate) fn has(&self, flag: u8) -> bool {
         self.flags.load(Ordering::Acquire) & flag != 0
+    }
+
+    /// Whether the server processed anything on this connection: it answered a request, or
+    /// its GOAWAY named a stream it may have processed. A server that refuses requests on a
+    /// connection that made progress is asking for them to go elsewhere, not failing.
+    pub(crate) fn made_progress(&self) -> bool {
+        self.answered() > 0
+            || !matches!(
+                self.goaway_last_stream.load(Ordering::Acquire),
+                0 | NO_GOAWAY
+            )
     }
 
     /// HTTP/1.1: response bytes received since the current request began to be written.
@@ -170,6 +186,13 @@ impl ConnState {
     /// Registers the read task to wake when the connection becomes idle.
     pub(crate) fn register(&self, waker: &std::task::Waker) {
         self.waker.register(waker);
+    }
+
+    /// An HTTP/2 GOAWAY arrived naming `last_stream_id`.
+    pub(crate) fn record_goaway(&self, last_stream_id: u32) {
+        self.goaway_last_stream
+            .store(last_stream_id & 0x7fff_ffff, Ordering::Release);
+        self.raise(flag::GOAWAY);
     }
 
     pub(crate) fn raise(&self, flag: u8) {

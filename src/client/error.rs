@@ -22,8 +22,11 @@ pub enum NotResent {
     /// [`resend_buffer_size`](crate::Builder::resend_buffer_size): it cannot be sent whole
     /// again.
     Body,
-    /// It had been sent again as often as [`max_resends`](crate::Builder::max_resends) allows.
+    /// It had been sent again as often as [`max_resends`](crate::Builder::max_resends) allows
+    /// (the limit).
     Limit(u32),
+    /// It had been tried this many times in all, whatever the reasons.
+    Attempts(u32),
 }
 
 impl fmt::Display for NotResent {
@@ -34,7 +37,8 @@ impl fmt::Display for NotResent {
                 f.write_str("its body had partly been sent and is longer than the re-send buffer")
             }
             NotResent::Limit(0) => f.write_str("re-sending is off (max_resends = 0)"),
-            NotResent::Limit(n) => write!(f, "it was sent again {n} time(s) already"),
+            NotResent::Limit(n) => write!(f, "the re-send limit (max_resends = {n}) was reached"),
+            NotResent::Attempts(n) => write!(f, "it was tried {n} times already"),
         }
     }
 }

@@ -183,6 +183,12 @@ impl Body for ReplayBody {
                 }
             };
             this.next += 1;
+            let last = shared.done && this.next >= shared.kept.len();
+            drop(shared);
+            if last {
+                // hyper asks no further once `is_end_stream` says so.
+                this.ended();
+            }
             return Poll::Ready(Some(Ok(frame)));
         }
         if shared.done {
@@ -209,6 +215,12 @@ impl Body for ReplayBody {
                 } else {
                     shared.lost = true;
                     shared.kept = Vec::new();
+                }
+                if shared.source.is_end_stream() {
+                    shared.done = true;
+                    drop(shared);
+                    // hyper asks no further once `is_end_stream` says so.
+                    this.ended();
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -12,9 +12,9 @@
 //! - A fresh connection's failure is never a reason to send again (the next fresh connection
 //!   would likely fail the same way: hyper-util #150's loop).
 //! - Re-sends are bounded: [`max_resends`](crate::Builder::max_resends) per request, except
-//!   unprocessed requests refused by a connection that answered others (the server asked for
-//!   them to go elsewhere, and each such connection made progress), which are bounded by
-//!   [`MAX_ATTEMPTS`] in all.
+//!   unprocessed requests refused by a connection that made progress (it answered others, or
+//!   its GOAWAY names streams it processed: the server asked for them to go elsewhere), which
+//!   are bounded by [`MAX_ATTEMPTS`] in all.
 
 use std::error::Error as StdError;
 use std::io;
@@ -108,11 +108,17 @@ pub(crate) fn judge(
             why: NotResent::Body,
         };
     }
-    let counted = !(unprocessed && conn.state.answered() > 0);
-    if (counted && req.counted >= req.max_resends) || req.attempts >= MAX_ATTEMPTS {
+    let counted = !(unprocessed && conn.state.made_progress());
+    if counted && req.counted >= req.max_resends {
         return Verdict::Stale {
             reason,
-            why: NotResent::Limit(req.counted),
+            why: NotResent::Limit(req.max_resends),
+        };
+    }
+    if req.attempts >= MAX_ATTEMPTS {
+        return Verdict::Stale {
+            reason,
+            why: NotResent::Attempts(MAX_ATTEMPTS),
         };
     }
     Verdict::Resend { reason, counted }
@@ -322,6 +328,26 @@ mod tests {
             judge(&reset(), Some(&c), req),
             Verdict::Stale { .. }
         ));
+    }
+
+    #[test]
+    fn a_goaway_naming_processed_streams_is_progress() {
+        let h = HeaderMap::new();
+        let c = conn(false, true);
+        let mut req = candidate(&Method::POST, &h);
+        req.counted = 1;
+        // No answer and no GOAWAY yet: a refusal counts against the limit.
+        assert!(!c.state.made_progress());
+        c.state.record_goaway(0);
+        assert!(
+            !c.state.made_progress(),
+            "GOAWAY with last stream 0 processed nothing"
+        );
+        c.state.record_goaway(9);
+        assert!(c.state.made_progress());
+        let err = h2::Error::from(h2::Reason::REFUSED_STREAM);
+        // `From<Reason>` makes a local reset; a remote one needs a real server (tests/it/pool.rs).
+        assert_eq!(judge(&err, Some(&c), req), Verdict::Fail);
     }
 
     #[test]

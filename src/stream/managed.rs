@@ -186,7 +186,7 @@ impl Managed {
             Some(frames) => {
                 for goaway in frames.feed(bytes) {
                     tracing::debug!(?goaway, "HTTP/2 GOAWAY received");
-                    self.state.raise(flag::GOAWAY);
+                    self.state.record_goaway(goaway.last_stream_id);
                     if goaway.is_too_many_pings() {
                         self.state.raise(flag::TOO_MANY_PINGS);
                     }

@@ -13,6 +13,7 @@ mod direct;
 mod errors;
 mod liveness;
 mod platform;
+mod pool;
 mod proxy;
 mod resumption;
 mod stages;

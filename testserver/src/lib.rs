@@ -6,6 +6,10 @@
 //! `/status/NNN` answers status NNN; `/echo` answers the request body's length; `/stream` sends
 //! one chunk and then goes quiet forever (for dead-peer tests).
 //!
+//! `ScriptedServer`: plain HTTP/1.1 keep-alive with a script per request (answer, answer late,
+//! close or reset as the request arrives, stall), for the pooled-connection tests; `nginx`: real
+//! nginx with a configuration of the test's own.
+//!
 //! Proxies: [`ConnectProxy`] (HTTP `CONNECT`, optionally over TLS, with a fault plan) and
 //! [`SocksProxy`] in process; tinyproxy and microsocks as real processes in [`external`].
 //!
@@ -24,11 +28,13 @@ pub mod netns;
 pub mod nginx;
 mod pki;
 mod proxy;
+mod scripted;
 mod server;
 
 pub use h2watch::{H2WatchServer, OnPing};
 pub use pki::{Leaf, LeafKind, TestCa};
 pub use proxy::{ConnectProxy, ConnectProxyBuilder, ProxyBehavior, SocksProxy};
+pub use scripted::{ScriptedServer, Seen, Step};
 pub use server::{Behavior, ServerBuilder, TestServer, UNOFFERED_ALPN};
 
 /// `true` when a Windows build of the tests runs under Wine rather than Windows: Wine puts its
