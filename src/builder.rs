@@ -303,7 +303,13 @@ impl Builder {
     /// name not yet cached share one lookup. IP literals and names in a
     /// [`StaticResolver`](crate::StaticResolver)'s map bypass it (see
     /// [`Resolve::cacheable`]). The cache is shared by every clone of the connector.
-    /// `getaddrinfo` reports no TTL, so this is the one applied. Default: 60 s (curl's).
+    /// `getaddrinfo` reports no TTL, so this is the one applied. `Duration::MAX` keeps answers
+    /// for good (until every address in one fails, or the cache is full). Default: 60 s
+    /// (curl's).
+    ///
+    /// With happy eyeballs, the answer is stored as soon as a connection is made: a family
+    /// that answers later (a dropped AAAA query costs glibc 5 s, twice) completes the entry
+    /// when it comes, and holds up neither the connects waiting on the lookup nor those after.
     pub fn dns_cache_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.dns_cache_ttl = ttl;
         self
