@@ -336,7 +336,10 @@ impl Builder {
     }
 
     /// Offer only `h2` through ALPN, and fail the handshake phase if the server does not agree
-    /// to it. Plain `http://` connections are then marked as HTTP/2 (prior knowledge).
+    /// to it. Plain `http://` connections are then marked as HTTP/2 (prior knowledge). A
+    /// [`tls_config`](Builder::tls_config) whose ALPN list lacks `h2`, or also offers
+    /// `http/1.1` or `http/1.0`, is refused at [`build`](Builder::build)
+    /// ([`Conflict::Http2OnlyButAlpnOffersHttp1`](crate::Conflict::Http2OnlyButAlpnOffersHttp1)).
     pub fn http2_only(mut self) -> Self {
         self.http = HttpVersions::Http2Only;
         self

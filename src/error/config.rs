@@ -170,6 +170,9 @@ pub enum Conflict {
     Http1OnlyButAlpnOffersH2,
     /// `http2_only()` while the `tls_config`'s ALPN list does not offer `h2`.
     Http2OnlyButAlpnLacksH2,
+    /// `http2_only()` while the `tls_config`'s ALPN list also offers HTTP/1.x (`http/1.1`,
+    /// `http/1.0`), which a server may then choose.
+    Http2OnlyButAlpnOffersHttp1,
     /// [`Trust::AddedRootsOnly`](crate::Trust::AddedRootsOnly) and no root certificate was
     /// added.
     NothingTrusted,
@@ -187,6 +190,9 @@ impl fmt::Display for Conflict {
             }
             Conflict::Http2OnlyButAlpnLacksH2 => {
                 "http2_only() but the tls_config's ALPN list does not offer h2"
+            }
+            Conflict::Http2OnlyButAlpnOffersHttp1 => {
+                "http2_only() but the tls_config's ALPN list also offers HTTP/1.x"
             }
             Conflict::NothingTrusted => {
                 "added-roots-only but no root certificate was added: nothing would be trusted"
