@@ -385,6 +385,10 @@ impl Builder {
     /// otherwise it is kept, and `build()` refuses a list that contradicts them. It wins over
     /// [`trust`](Builder::trust) and [`add_root_certificates_pem`](Builder::add_root_certificates_pem),
     /// which are then refused rather than silently ignored.
+    ///
+    /// It is also used with `https://` proxies (ALPN `http/1.1` there), except for its client
+    /// certificate: that one names the client to the origin, and a proxy that asks for one is
+    /// offered none.
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls.tls_config = Some(config);
         self

@@ -8,6 +8,7 @@ mod support;
 
 // The connector (issue: connect path, stages, errors, hyper integration).
 mod client;
+mod client_cert;
 mod dialing;
 mod direct;
 mod errors;
