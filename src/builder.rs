@@ -49,7 +49,7 @@ const MAX_DNS_CACHE_CAPACITY: usize = 65_536;
 /// | [`dns_cache_ttl`](Builder::dns_cache_ttl) / [`dns_cache_capacity`](Builder::dns_cache_capacity) | answers kept 60 s, at most 256 names | |
 /// | [`handshake_timeout`](Builder::handshake_timeout) | 10 s | |
 /// | HTTP versions | `h2` and `http/1.1` offered by ALPN | |
-/// | [`trust`](Builder::trust) | [`Trust::Platform`]: the OS's verifier and store (Linux: the system's CA bundle, `SSL_CERT_FILE`, `SSL_CERT_DIR`), webpki-roots where there is none; hostname verification on | |
+/// | [`trust`](Builder::trust) | [`Trust::Platform`]: the OS's verifier and store (Linux: the system's CA bundle, `SSL_CERT_FILE`, `SSL_CERT_DIR`), webpki-roots where there is none (a store those variables name that yields nothing fails `build()`); hostname verification on | |
 /// | resolver | the system's (`getaddrinfo` on tokio's blocking pool) | |
 ///
 /// ```
@@ -350,7 +350,9 @@ impl Builder {
     /// honoured), Mozilla's roots compiled in, or only the roots added here. See [`Trust`]
     /// for each, and [`Connector::trust`] for what [`build`](Builder::build) put in force.
     /// Default: [`Trust::Platform`], falling back to [`Trust::WebpkiRoots`] where the system
-    /// has no CA store.
+    /// has no CA store; a store that `SSL_CERT_FILE` or `SSL_CERT_DIR` names and that yields
+    /// no certificate is an error of [`build`](Builder::build) instead
+    /// ([`ConfigErrorReason::NoCertificate`](crate::ConfigErrorReason::NoCertificate)).
     ///
     /// ```
     /// use keepalive_connector::{Connector, Trust};
