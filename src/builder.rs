@@ -39,7 +39,7 @@ const MAX_DNS_CACHE_CAPACITY: usize = 65_536;
 /// | [`keepalive`](Builder::keepalive) | on: 30 s idle, 10 s interval, 3 retries | `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT` |
 /// | [`keepalive_at`](Builder::keepalive_at) | [`Stage::AfterHandshake`] | |
 /// | [`nodelay`](Builder::nodelay) | on, set before connect | `TCP_NODELAY` |
-/// | `tcp_user_timeout` (Linux, Android, Fuchsia) | with keepalive on: `idle + interval × retries` (60 s); off: unset | `TCP_USER_TIMEOUT` |
+/// | `tcp_user_timeout` (Linux, Android, Fuchsia) | with keepalive on: `idle + interval × retries` (60 s; it also ends a connection whose peer keeps its window closed that long); off: unset | `TCP_USER_TIMEOUT` |
 /// | [`local_address`](Builder::local_address) / [`local_addresses`](Builder::local_addresses) | any | `bind(2)`, after the `BeforeConnect` options and hook |
 /// | [`ip_family`](Builder::ip_family) | both families | |
 /// | [`send_buffer_size`](Builder::send_buffer_size) / [`recv_buffer_size`](Builder::recv_buffer_size) | kernel default | `SO_SNDBUF` / `SO_RCVBUF` |
@@ -167,6 +167,17 @@ impl Builder {
     /// server's SETTINGS just as a response starts, and with any upload. With the timeout at
     /// keepalive's own budget, a dead peer is noticed on the same schedule in both cases (and,
     /// as tcp(7) says, the timeout then also bounds keepalive's give-up time).
+    ///
+    /// The cost: a peer that stops reading. Current Linux (6.18 here) also bounds zero-window
+    /// probing with the timeout, so a receive window held at zero for longer than it ends the
+    /// connection with `ETIMEDOUT` although the peer answers every probe: an upload to a live
+    /// server that stops reading it for a minute fails at the default. Measured on loopback
+    /// (`tests/it/backpressure.rs`): with the timeout at 3 s, the blocked write failed 3.26 s
+    /// after the window closed; with `tcp_user_timeout(None)` it was still waiting, without
+    /// error, after 7.3 s, and completed once the server read again. The default stays, as
+    /// noticing a vanished peer during an upload is what it is for and a server that reads
+    /// nothing for a whole minute is rare; where one may (a slow consumer, a server that
+    /// finishes other work before reading a body), set a longer timeout here or `None`.
     ///
     /// ```
     /// # #[cfg(target_os = "linux")] {

@@ -20,6 +20,8 @@ mod stages;
 mod trust;
 
 // Reliability: dead peers in network namespaces, hostile servers, leaks, load, bad input.
+#[cfg(target_os = "linux")]
+mod backpressure;
 mod bad_input;
 mod dead_peer;
 mod happy_eyeballs;
