@@ -205,7 +205,10 @@ pub(crate) async fn dial(
     match role {
         Role::Lead(leader) => finish_lookup(lookup, |a| leader.store(a)),
         Role::Solo(cache) => finish_lookup(lookup, |a| cache.store(to.host, to.port, a)),
-        Role::Handed(addrs, cache) => drop(cache.store(to.host, to.port, addrs)),
+        // Addresses that worked after the leader failed with them: an answer worth keeping.
+        Role::Handed(addrs, cache) => {
+            cache.store(to.host, to.port, addrs);
+        }
         Role::Literal | Role::Uncached | Role::Hit(_) => {}
     }
     let attempts = tally.into_attempts();
