@@ -351,6 +351,8 @@ impl Settings {
                 ("--proxy", Some(source.value().trim_matches('"').to_owned()))
             }
             ConfigField::Proxy => ("", None),
+            // The CA store variables: the connector's error names the variable itself.
+            ConfigField::SslCertFile | ConfigField::SslCertDir => ("", None),
             _ => ("option", None),
         };
         ProbeError::Config {

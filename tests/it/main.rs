@@ -8,6 +8,7 @@ mod support;
 
 // The connector (issue: connect path, stages, errors, hyper integration).
 mod client;
+mod client_cert;
 mod dialing;
 mod direct;
 mod errors;
@@ -19,6 +20,8 @@ mod stages;
 mod trust;
 
 // Reliability: dead peers in network namespaces, hostile servers, leaks, load, bad input.
+#[cfg(target_os = "linux")]
+mod backpressure;
 mod bad_input;
 mod dead_peer;
 mod happy_eyeballs;
