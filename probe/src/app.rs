@@ -23,7 +23,36 @@ use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::route::{RoutePlan, Rules};
 use crate::table::Palette;
+use crate::url::TargetUrl;
 use crate::{json, verdict};
+
+/// Runs the probe on `args` and says how to exit. An error is one line on stderr and, with
+/// `--json`, also a JSON document on stdout, so a script reading stdout always gets one.
+pub(crate) fn main<I, T>(args: I) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // Known before parsing, which may be what fails: `--json` anywhere before a `--`.
+    let json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    match run(args) {
+        Ok(exit) => exit,
+        Err(err) => {
+            eprintln!("keepalive-probe: {err}");
+            if json {
+                let _ = std::io::stdout()
+                    .lock()
+                    .write_all(json::render_error(&err).as_bytes());
+            }
+            err.exit()
+        }
+    }
+}
 
 /// Parses `args`, probes, prints the report and says how to exit.
 pub(crate) fn run<I, T>(args: I) -> Result<Exit, ProbeError>
@@ -126,7 +155,8 @@ enum Http {
 /// The checked settings of one run.
 #[derive(Debug)]
 struct Settings {
-    url: Option<Uri>,
+    /// The URL without user info, and as printed.
+    url: Option<TargetUrl>,
     modes: Vec<Mode>,
     /// The keepalive values asked for (used by every mode but `off`).
     keepalive: Keepalive,
@@ -166,6 +196,15 @@ impl Settings {
     /// Reads `--cacert`, and builds a connector for every mode once, so any value the library
     /// refuses is a usage error before anything touches the network.
     fn from_cli(cli: Cli) -> Result<Settings, ProbeError> {
+        let url = match &cli.url {
+            Some(raw) => Some(crate::url::parse(raw).map_err(|reason| {
+                ProbeError::Usage(format!(
+                    "error: URL {}: {reason} (see --help)",
+                    crate::url::redact(raw)
+                ))
+            })?),
+            None => None,
+        };
         let raw = |s: &Option<Seconds>| s.as_ref().map(|s| s.raw().to_owned());
         let given = Given {
             idle: raw(&cli.keepalive_idle),
@@ -217,10 +256,9 @@ impl Settings {
             _ => Http::Both,
         };
         // The URL is only a placeholder until the embedded server has a port.
-        let uri = cli
-            .url
-            .clone()
-            .unwrap_or_else(|| Uri::from_static("https://localhost/"));
+        let uri = url
+            .as_ref()
+            .map_or_else(|| Uri::from_static("https://localhost/"), |u| u.uri.clone());
         let mut spec = RequestSpec::new(uri, cli.method.clone(), cli.request_timeout.duration());
         let mut user = HeaderMap::new();
         for header in &cli.headers {
@@ -230,7 +268,7 @@ impl Settings {
             spec.headers.remove(name);
         }
         spec.headers.extend(user);
-        let rules = match (&cli.url, cli.proxy, cli.no_proxy) {
+        let rules = match (&url, cli.proxy, cli.no_proxy) {
             (None, proxy, _) => {
                 if proxy.is_some() {
                     return Err(ProbeError::Usage(
@@ -246,7 +284,7 @@ impl Settings {
             (Some(_), None, false) => Rules::Env,
         };
         let mut settings = Settings {
-            url: cli.url,
+            url,
             modes: cli.stage.modes(),
             keepalive,
             repeat: cli.repeat,
@@ -267,7 +305,9 @@ impl Settings {
         // is a usage error before anything touches the network.
         let user = settings.connector(Mode::Off, RouteKind::Proxy, None, &settings.roots)?;
         settings.routes = match &settings.url {
-            Some(url) => RoutePlan::decide(&user, url, &settings.rules, settings.route_choice)?,
+            Some(url) => {
+                RoutePlan::decide(&user, &url.uri, &settings.rules, settings.route_choice)?
+            }
             None => RoutePlan::embedded(settings.route_choice)?,
         };
         let forced = settings.family.forced();
@@ -450,7 +490,11 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
     progress.finish();
 
     Ok(Report {
-        url: spec.uri.to_string(),
+        // As given, with any user info redacted (the embedded server's has none).
+        url: settings
+            .url
+            .as_ref()
+            .map_or_else(|| spec.uri.to_string(), |u| u.shown.clone()),
         method: spec.method.to_string(),
         embedded: embedded.as_ref().map(|(_, addr)| *addr),
         repeat: settings.repeat,

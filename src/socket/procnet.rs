@@ -19,10 +19,7 @@ pub(super) fn read(sock: &SockRef<'_>) -> io::Result<Option<TcpStats>> {
         .and_then(|l| l.strip_prefix("socket:["))
         .and_then(|l| l.strip_suffix(']'))
     else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a socket",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a socket"));
     };
     // An IPv4 socket is listed in `tcp`, an IPv6 one (IPv4-mapped too) in `tcp6`.
     let table = match sock.local_addr()?.as_socket() {
@@ -30,7 +27,10 @@ pub(super) fn read(sock: &SockRef<'_>) -> io::Result<Option<TcpStats>> {
         _ => "/proc/self/net/tcp",
     };
     let text = std::fs::read_to_string(table)?;
-    Ok(text.lines().skip(1).find_map(|line| parse_line(line, inode)))
+    Ok(text
+        .lines()
+        .skip(1)
+        .find_map(|line| parse_line(line, inode)))
 }
 
 /// The counters of `line` if it is the socket with `inode`. The columns (`tcp4_seq_show` and

@@ -149,7 +149,10 @@ mod tests {
             assert_eq!(stats.state(), TcpState::Established, "{ip}");
             assert_eq!(stats.retransmits(), 0);
             assert_eq!(stats.keepalive_probes(), 0);
-            assert_eq!(until(&server, |s| s.unread_bytes() == 100).unacked_bytes(), 0);
+            assert_eq!(
+                until(&server, |s| s.unread_bytes() == 100).unacked_bytes(),
+                0
+            );
             server.write_all(b"answer").unwrap();
             until(&client, |s| s.unread_bytes() == 6);
             server.shutdown(Shutdown::Write).unwrap();
