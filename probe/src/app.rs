@@ -17,6 +17,7 @@ use keepalive_testserver::TestServer;
 use crate::cli::{Cli, FamilyChoice, RouteChoice, Seconds};
 use crate::error::{Exit, ProbeError};
 use crate::family::FamilyPlan;
+use crate::idle::{IdlePlan, KeepaliveChoice};
 use crate::model::{Attempt, FailPhase, Mode, RouteKind, RowKind, StageResult};
 use crate::probe::{self, RequestSpec};
 use crate::progress::Progress;
@@ -75,13 +76,21 @@ where
             what: "cannot start the tokio runtime",
             source,
         })?;
+    if settings.idle.is_some() {
+        let report = runtime.block_on(idle_all(&settings))?;
+        let text = if settings.json {
+            crate::idle::render_json(&report)
+        } else {
+            crate::idle::render_text(&report, Palette { enabled: colour() })
+        };
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return Ok(report.exit());
+    }
     let report = runtime.block_on(probe_all(&settings))?;
     let text = if settings.json {
         json::render(&report)
     } else {
-        let colour = std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        report::render(&report, Palette { enabled: colour })
+        report::render(&report, Palette { enabled: colour() })
     };
     // A closed stdout (`| head`) is not worth a panic; the exit status still tells.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -90,6 +99,11 @@ where
     } else {
         Exit::Failed
     })
+}
+
+/// Colour on a terminal, unless `NO_COLOR` says otherwise.
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// `--help` and `--version` print and succeed; anything else is a usage error, reported on one
@@ -176,6 +190,8 @@ struct Settings {
     /// `--family`.
     family: FamilyChoice,
     json: bool,
+    /// `--idle`'s MAX.
+    idle: Option<Duration>,
     /// What the user typed, to name it when the connector refuses a value.
     given: Given,
 }
@@ -203,6 +219,10 @@ impl Settings {
                     crate::url::redact(raw)
                 ))
             })?),
+            None => None,
+        };
+        let idle = match &cli.idle {
+            Some(raw) => Some(idle_max(raw, &cli)?),
             None => None,
         };
         let raw = |s: &Option<Seconds>| s.as_ref().map(|s| s.raw().to_owned());
@@ -299,6 +319,7 @@ impl Settings {
             routes: RoutePlan::embedded(None)?,
             family: cli.family,
             json: cli.json,
+            idle,
             given,
         };
         // The user's rules, built once: a proxy variable or --proxy URL the library refuses
@@ -341,6 +362,23 @@ impl Settings {
         roots: &Roots,
         resolver: &StaticResolver,
     ) -> Result<Connector, ProbeError> {
+        let keepalive = match mode {
+            Mode::At(stage) => Some((self.keepalive, stage)),
+            Mode::Off => None,
+        };
+        self.connector_keepalive(keepalive, route, family, roots, resolver)
+    }
+
+    /// [`connector_with`](Settings::connector_with) with keepalive values of its own (`None`:
+    /// off), for `--idle`'s connections.
+    fn connector_keepalive(
+        &self,
+        keepalive: KeepaliveChoice,
+        route: RouteKind,
+        family: Option<Family>,
+        roots: &Roots,
+        resolver: &StaticResolver,
+    ) -> Result<Connector, ProbeError> {
         let mut builder: Builder = Connector::builder().resolver(resolver.clone());
         let rule = match route {
             RouteKind::Direct => Some(Proxy::none()),
@@ -352,9 +390,9 @@ impl Settings {
         if let Some(family) = family {
             builder = builder.ip_family(family);
         }
-        builder = match mode {
-            Mode::At(stage) => builder.keepalive(self.keepalive).keepalive_at(stage),
-            Mode::Off => builder.keepalive(Keepalive::off()),
+        builder = match keepalive {
+            Some((values, stage)) => builder.keepalive(values).keepalive_at(stage),
+            None => builder.keepalive(Keepalive::off()),
         };
         if let Some(timeout) = self.connect_timeout {
             builder = builder.connect_timeout(timeout);
@@ -401,34 +439,124 @@ impl Settings {
     }
 }
 
+/// `--idle MAX`, checked, and the options it cannot go with.
+fn idle_max(raw: &str, cli: &Cli) -> Result<Duration, ProbeError> {
+    let max = crate::idle::ladder::parse_max(raw).map_err(ProbeError::Usage)?;
+    let conflict = if cli.repeat > 1 {
+        Some("--repeat: each connection of --idle is held once")
+    } else if cli.stage.modes() == [Mode::Off] {
+        Some("--stage off: --idle compares connections with keepalive and without")
+    } else if cli.route == Some(RouteChoice::Both) {
+        Some("--route both: --idle holds connections on one route (proxy or direct)")
+    } else {
+        None
+    };
+    match conflict {
+        Some(why) => Err(ProbeError::Usage(format!("error: --idle with {why}"))),
+        None => Ok(max),
+    }
+}
+
+/// `--idle`: the plan from the settings, on one route (the proxy when one applies, unless
+/// `--route direct`), over the forced family or both, then the held connections.
+async fn idle_all(settings: &Settings) -> Result<crate::idle::IdleReport, ProbeError> {
+    let target = Target::prepare(settings).await?;
+    let route = settings.routes.routes[0];
+    let route_text = match (route, settings.routes.probed_proxy()) {
+        (RouteKind::Proxy, Some(proxy)) => {
+            format!("via proxy {} ({})", proxy.url, proxy.source_name())
+        }
+        (RouteKind::Proxy, None) => "via proxy".to_owned(),
+        (RouteKind::Direct, _) => "direct".to_owned(),
+    };
+    let stage = match settings.modes.as_slice() {
+        [Mode::At(stage)] => *stage,
+        _ => Stage::AfterHandshake,
+    };
+    let forced = settings.family.forced();
+    let plan = IdlePlan {
+        spec: target.spec.clone(),
+        shown_url: target.shown_url(settings),
+        max: settings.idle.expect("idle_all runs for --idle"),
+        asked: settings.keepalive,
+        stage,
+        route: route_text,
+        family: match forced {
+            Some(Family::V4) => "IPv4 only",
+            Some(Family::V6) => "IPv6 only",
+            None => "both (happy eyeballs)",
+        },
+        progress: !settings.json && std::io::stderr().is_terminal(),
+    };
+    crate::warmup::warm_up().await;
+    crate::idle::run(&plan, |keepalive| {
+        settings.connector_keepalive(keepalive, route, forced, &target.roots, &target.resolver)
+    })
+    .await
+}
+
+/// What the connections go to: the URL, or the embedded server (started here, kept alive by
+/// this value) with its name resolved and its CA trusted.
+struct Target {
+    spec: RequestSpec,
+    roots: Roots,
+    resolver: StaticResolver,
+    embedded: Option<(TestServer, SocketAddr)>,
+}
+
+impl Target {
+    async fn prepare(settings: &Settings) -> Result<Target, ProbeError> {
+        let mut spec = settings.spec.clone();
+        let mut roots = settings.roots.clone();
+        let mut resolver = settings.resolver.clone();
+        let mut embedded: Option<(TestServer, SocketAddr)> = None;
+        if settings.url.is_none() {
+            let server = TestServer::start()
+                .await
+                .map_err(|source| ProbeError::Setup {
+                    what: "cannot start the embedded HTTPS server",
+                    source,
+                })?;
+            let addr = server.addr();
+            // By name, resolved to the server's loopback address, so SNI and certificate name
+            // checks run as they would against a real host.
+            spec.uri = server
+                .url_by_name("/")
+                .parse()
+                .expect("the test server's URL parses");
+            resolver = resolver.add("localhost", addr.port(), [addr.ip()]);
+            // Trusted for this run only; without --trust, nothing else is.
+            roots.add(server.ca_pem().as_bytes().to_vec());
+            embedded = Some((server, addr));
+        }
+        Ok(Target {
+            spec,
+            roots,
+            resolver,
+            embedded,
+        })
+    }
+
+    /// The URL as printed: as given (user info redacted), or the embedded server's.
+    fn shown_url(&self, settings: &Settings) -> String {
+        settings
+            .url
+            .as_ref()
+            .map_or_else(|| self.spec.uri.to_string(), |u| u.shown.clone())
+    }
+}
+
 /// Probes every row, `repeat` rounds, one fresh connector per connection. Each round makes one
 /// connection per row in a fixed order — the proxy route's stages, the direct route's, then
 /// the family rows — so a server can tell connections apart by their index, and a change in
 /// the network during a long run falls on every row alike instead of on one stage.
 async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
-    let mut spec = settings.spec.clone();
-    let mut roots = settings.roots.clone();
-    let mut resolver = settings.resolver.clone();
-    let mut embedded: Option<(TestServer, SocketAddr)> = None;
-    if settings.url.is_none() {
-        let server = TestServer::start()
-            .await
-            .map_err(|source| ProbeError::Setup {
-                what: "cannot start the embedded HTTPS server",
-                source,
-            })?;
-        let addr = server.addr();
-        // By name, resolved to the server's loopback address, so SNI and certificate name
-        // checks run as they would against a real host.
-        spec.uri = server
-            .url_by_name("/")
-            .parse()
-            .expect("the test server's URL parses");
-        resolver = resolver.add("localhost", addr.port(), [addr.ip()]);
-        // Trusted for this run only; without --trust, nothing else is.
-        roots.add(server.ca_pem().as_bytes().to_vec());
-        embedded = Some((server, addr));
-    }
+    let Target {
+        spec,
+        roots,
+        resolver,
+        embedded,
+    } = Target::prepare(settings).await?;
 
     let routes = &settings.routes;
     let forced = settings.family.forced();

@@ -180,6 +180,20 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "FAMILY", value_enum, default_value = "both")]
     pub(crate) family: FamilyChoice,
 
+    /// Measure how long an idle connection lives here, up to MAX seconds (default 120, at
+    /// most 3600): when and how the server closes it (FIN, RST, HTTP/2 GOAWAY; what
+    /// Keep-Alive: timeout= announced), between which idle times the path drops a flow
+    /// silently (connections without keepalive held idle 1 s … MAX in parallel, then used),
+    /// and whether the keepalive asked for keeps one alive for MAX. Takes about MAX; Ctrl-C
+    /// reports what was learned so far. Exit 0 when keepalive kept the connection, else 1.
+    #[arg(
+        long,
+        value_name = "MAX",
+        num_args = 0..=1,
+        default_missing_value = crate::idle::ladder::DEFAULT_MAX
+    )]
+    pub(crate) idle: Option<String>,
+
     /// Print one JSON document (stable field names) instead of the table.
     #[arg(long)]
     pub(crate) json: bool,

@@ -4,6 +4,7 @@ mod app;
 mod cli;
 mod error;
 mod family;
+mod idle;
 mod json;
 mod model;
 mod probe;
