@@ -31,6 +31,9 @@ Examples:
       Every stage through the proxy, then direct: does this network need the proxy?
   keepalive-probe https://api.example.com/ --proxy http://proxy.corp:3128 --route proxy
       Through this proxy only, whatever the environment says.
+  keepalive-probe https://api.example.com/ --idle 300 --keepalive-idle 20
+      How long the server and the path keep an idle connection (up to 5 minutes), and whether
+      keepalive after 20 s idle keeps one.
 
 Routes and families:
   With a proxy for the URL (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, the system's, or --proxy) the
@@ -39,9 +42,19 @@ Routes and families:
   when all are probed) is also tried over each family alone, direct. Through a proxy, the
   proxy picks the origin's family; --family 4|6 then applies to the hop to the proxy.
 
+Idle connections (--idle [MAX]):
+  Held in parallel for up to MAX seconds (default 120), on one route (the proxy when one
+  applies, or --route) and --family: a watch with keepalive every 2 s (the server's close: FIN,
+  RST or GOAWAY); connections without keepalive idle 1 s ... MAX, then used (the path's silent
+  drop: a request unanswered and, per the kernel, unacknowledged where a shorter idle worked);
+  one with the keepalive asked for, idle MAX, then used. Ctrl-C reports what was learned.
+
 Exit status:
-  0  every probed row got an HTTP response (a 4xx or 5xx counts: the connection worked)
-  1  at least one connection failed or got no response, on any route or family
+  0  every probed row got an HTTP response (a 4xx or 5xx counts: the connection worked);
+     with --idle: keepalive as asked kept a connection alive past the path's limit (for MAX,
+     or until the server's own close)
+  1  at least one connection failed or got no response, on any route or family; with --idle:
+     keepalive did not keep the connection, or the run was interrupted
   2  usage error (bad URL, bad option value, a --route that no proxy applies to)";
 
 /// `keepalive-probe`: connects to one URL once per keepalive stage, with everything else

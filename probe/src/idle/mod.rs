@@ -125,7 +125,7 @@ pub(crate) async fn run(
     }
     let mut countdown = countdown::Countdown::new(plan.progress, &roles, lives);
     let mut interrupted = false;
-    let all = futures_join(tasks);
+    let all = join(&roles, tasks);
     tokio::pin!(all);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let results = loop {
@@ -167,15 +167,15 @@ pub(crate) async fn run(
     })
 }
 
-/// Awaits every task in order. A task that panicked (a bug) counts as interrupted rather than
-/// taking the report down.
-async fn futures_join(tasks: Vec<tokio::task::JoinHandle<Held>>) -> Vec<Held> {
+/// Awaits every task in order. A task that panicked (a bug) is reported as failed rather
+/// than taking the report down.
+async fn join(roles: &[Role], tasks: Vec<tokio::task::JoinHandle<Held>>) -> Vec<Held> {
     let mut out = Vec::with_capacity(tasks.len());
-    for task in tasks {
+    for (role, task) in roles.iter().zip(tasks) {
         out.push(match task.await {
             Ok(held) => held,
             Err(err) => Held {
-                role: Role::Rung(Duration::ZERO),
+                role: *role,
                 keepalive: None,
                 first: None,
                 outcome: Outcome::Failed(format!("the task failed: {err}")),

@@ -66,8 +66,9 @@ pub(crate) fn findings(run: &Run<'_>) -> Findings {
     let first = all().find_map(|h| h.first.as_ref());
     let announced = first.and_then(|f| f.announced);
     let closes_every_response = first.is_some_and(|f| f.connection_close);
+    // Ended by the other side: a FIN, RST or GOAWAY (this kernel giving up is not a close).
     let closed = |h: &Held| match h.outcome {
-        Outcome::Closed { after, how } => Some((after, how)),
+        Outcome::Closed { after, how } if how != CloseKind::TimedOut => Some((after, how)),
         _ => None,
     };
     let server_close =
@@ -264,6 +265,17 @@ fn sentence(f: &Findings, run: &Run<'_>) -> String {
             }
             line
         }
+        (
+            Outcome::Closed {
+                after,
+                how: CloseKind::TimedOut,
+            },
+            _,
+        ) => format!(
+            "{ka} did not keep a connection alive for {max}: its probes went unanswered and \
+             the kernel gave up after {}",
+            secs(*after)
+        ),
         (Outcome::Closed { after, how }, false) => format!(
             "the connection with keepalive was ended ({}) after {}",
             how.name(),

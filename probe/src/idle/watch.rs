@@ -25,24 +25,29 @@ pub(crate) enum CloseKind {
     Rst,
     /// An HTTP/2 GOAWAY frame (a FIN follows).
     Goaway,
+    /// No one ended it: this side's kernel gave up (keepalive probes or retransmissions
+    /// unanswered, `ETIMEDOUT`): the peer or the path is gone.
+    TimedOut,
 }
 
 impl CloseKind {
-    /// `fin`, `rst` or `goaway`, as in JSON.
+    /// `fin`, `rst`, `goaway` or `timeout`, as in JSON.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             CloseKind::Fin => "fin",
             CloseKind::Rst => "rst",
             CloseKind::Goaway => "goaway",
+            CloseKind::TimedOut => "timeout",
         }
     }
 
-    /// `FIN`, `RST` or `GOAWAY`, as in text.
+    /// `FIN`, `RST`, `GOAWAY`, or the timeout in words, as in text.
     pub(crate) fn name(self) -> &'static str {
         match self {
             CloseKind::Fin => "FIN",
             CloseKind::Rst => "RST",
             CloseKind::Goaway => "GOAWAY",
+            CloseKind::TimedOut => "timed out: no answer to keepalive probes or retransmissions",
         }
     }
 }
@@ -142,10 +147,14 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
     }
 }
 
-/// A read error as a close: a reset, or (TLS without close_notify, any other) the end.
+/// A read error as a close: a reset, this kernel giving up, or (TLS ended without
+/// close_notify, anything else) the end of the stream.
 fn kind_of(err: &io::Error) -> CloseKind {
     match err.kind() {
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => CloseKind::Rst,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => CloseKind::Rst,
+        io::ErrorKind::TimedOut => CloseKind::TimedOut,
         _ => CloseKind::Fin,
     }
 }

@@ -295,12 +295,28 @@ mod nat {
         fast_json.push("--json".into());
         let mut slow_json = base.clone();
         slow_json.push("--json".into());
+        // Keepalive that starts after the NAT forgot the flow: its probes go unanswered, and
+        // the kernel gives up after two of them, a second apart (about 10 s in).
+        let mut late_json = base.clone();
+        late_json.extend(
+            [
+                "--keepalive-idle",
+                "8",
+                "--keepalive-interval",
+                "1",
+                "--keepalive-retries",
+                "2",
+                "--json",
+            ]
+            .map(String::from),
+        );
         let runs = [
             run(Some(in_client()), &fast),
             run(Some(in_client()), &fast_json),
             run(Some(in_client()), &slow_json),
+            run(Some(in_client()), &late_json),
         ];
-        let [text, fast, slow]: [Output; 3] = runs.map(|p| p.wait_with_output().unwrap());
+        let [text, fast, slow, late]: [Output; 4] = runs.map(|p| p.wait_with_output().unwrap());
         let _ = std::fs::remove_file(&ca);
         // Shown with --nocapture: the README's sample comes from here.
         println!("{}{}", stdout(&text), stderr(&text));
@@ -351,6 +367,20 @@ mod nat {
             serde_json::json!([6.0, 8.0]),
             "{doc}"
         );
+
+        let doc = json(&late);
+        assert_eq!(late.status.code(), Some(1), "{doc}");
+        let i = idle(&doc);
+        let ka = &i["keepalive_connection"];
+        assert_eq!(ka["outcome"], "closed", "{doc}");
+        assert_eq!(ka["close_kind"], "timeout", "{doc}");
+        assert!((9.0..12.0).contains(&secs(&ka["closed_after_s"])), "{doc}");
+        assert_eq!(
+            i["server_close_s"],
+            Value::Null,
+            "not the server's close: {doc}"
+        );
+        assert_eq!(i["keepalive_survived"], false, "{doc}");
         drop(server);
         drop(nat);
     }
