@@ -6,7 +6,6 @@
 //! `SKIPPED:` line and passes, except under `CI=true`, where it fails.
 
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use keepalive_testserver::child_env::PROXY_VARS;
 use keepalive_testserver::external::require;
@@ -215,6 +214,7 @@ fn idle_sees_an_http2_goaway() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_reports_what_was_learned_so_far() {
+    use std::time::Duration;
     let child = run(None, &["--idle".into(), "30".into(), "--json".into()]);
     std::thread::sleep(Duration::from_secs(4));
     let status = Command::new("kill")
