@@ -68,22 +68,23 @@ impl Drop for Countdown {
     }
 }
 
-/// `idle: watch 7s · keepalive 7s · 1s done · 8s 3s left …`, at most [`WIDTH`] characters.
+/// `idle (…): watch: 7s · keepalive: 7s · 1s: done · 8s: 3s …` (each connection and the
+/// seconds it has left to idle), at most [`WIDTH`] characters.
 fn line(labels: &[String], states: &[Live], now: Instant) -> String {
     let cells: Vec<String> = labels
         .iter()
         .zip(states)
         .map(|(label, state)| match state {
-            Live::Connecting => format!("{label} connecting"),
+            Live::Connecting => format!("{label}: connecting"),
             Live::Idle(until) => {
                 let left = until.saturating_duration_since(now);
                 format!(
-                    "{label} {}s",
+                    "{label}: {}s",
                     left.as_secs() + u64::from(left.subsec_nanos() > 0)
                 )
             }
-            Live::Using(_) => format!("{label} using"),
-            Live::Done => format!("{label} done"),
+            Live::Using(_) => format!("{label}: using"),
+            Live::Done => format!("{label}: done"),
         })
         .collect();
     let text = format!("idle (Ctrl-C: report now): {}", cells.join(" · "));
@@ -111,7 +112,7 @@ mod tests {
         ];
         assert_eq!(
             line(&labels, &states, now),
-            "idle (Ctrl-C: report now): watch 7s · keepalive connecting · 1s done · 8s using"
+            "idle (Ctrl-C: report now): watch: 7s · keepalive: connecting · 1s: done · 8s: using"
         );
         let many: Vec<String> = (0..40).map(|i| format!("{i}s")).collect();
         let done = vec![Live::Done; 40];

@@ -74,6 +74,30 @@ fn idle_values_that_make_no_sense_are_usage_errors() {
     assert_eq!(json(&out)["error"]["kind"], "usage");
 }
 
+/// The embedded server never closes an idle connection and nothing on loopback forgets one:
+/// the honest answer on every platform (this test also runs as a Windows build under Wine).
+#[test]
+fn nothing_closing_within_max_is_said_so() {
+    let out = probe(&["--idle", "2", "--json"]);
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    let i = idle(&doc);
+    assert_eq!(i["server_close_s"], Value::Null, "{doc}");
+    assert_eq!(i["silent_drop_after_s"], Value::Null, "{doc}");
+    assert_eq!(i["keepalive_survived"], true, "{doc}");
+    assert_eq!(i["watch"]["outcome"], "open", "{doc}");
+    let rungs = i["rungs"].as_array().unwrap();
+    assert_eq!(rungs.len(), 2, "{doc}");
+    assert!(rungs.iter().all(|r| r["outcome"] == "answered"), "{doc}");
+    assert!(
+        doc["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("nothing closed an idle connection within 2 s"),
+        "{doc}"
+    );
+}
+
 /// nginx closes idle keep-alive connections after 5 s, once announcing it (`keepalive_timeout
 /// 5s 5` sends `Keep-Alive: timeout=5`) and once not (`keepalive_timeout 5s`): both closes are
 /// found at 5 s, as FIN; the path cannot be measured past them, and the pool idle timeout to
