@@ -57,8 +57,9 @@ async fn user_info_in_the_url_is_never_printed() {
     let port = server.addr().port();
     let mut args = local_args(port, &ca);
     args[0] = format!("https://alice:hunter2@localhost:{port}/");
-    args.extend(["--stage".into(), "off".into()]);
-    let out = probe_async(args.clone()).await;
+    let mut stage_args = args.clone();
+    stage_args.extend(["--stage".into(), "off".into()]);
+    let out = probe_async(stage_args.clone()).await;
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
@@ -69,11 +70,25 @@ async fn user_info_in_the_url_is_never_printed() {
         text.contains(&format!("https://***@localhost:{port}/")),
         "{text}"
     );
-    args.push("--json".into());
-    let out = probe_async(args).await;
+    stage_args.push("--json".into());
+    let out = probe_async(stage_args).await;
     let doc = json(&out);
     assert!(!doc.to_string().contains("hunter2"), "{doc}");
     assert_eq!(doc["url"], format!("https://***@localhost:{port}/"));
+    // The idle mode's report and JSON too.
+    for json_flag in [false, true] {
+        let mut idle = args.clone();
+        idle.retain(|a| a != "--json");
+        idle.extend(["--idle".into(), "1".into()]);
+        if json_flag {
+            idle.push("--json".into());
+        }
+        let out = probe_async(idle).await;
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(!all.contains("hunter2") && !all.contains("alice"), "{all}");
+        assert!(all.contains("***@localhost"), "{all}");
+    }
 
     for bad in [
         "https://alice:hunter2@a..b/",
