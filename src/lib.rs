@@ -150,7 +150,7 @@ pub use proxy::{
 };
 pub use socket::{
     Availability, Keepalive, KeepaliveSupport, OptionSupport, ParseStageError, SocketOption,
-    SocketOptionError, Stage,
+    SocketOptionError, Stage, TcpState, TcpStats,
 };
 pub use stream::{Conn, MaybeTls};
 pub use tls::{ParseTrustError, Trust, TrustInfo};

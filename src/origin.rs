@@ -82,6 +82,27 @@ impl Origin {
     pub fn port(&self) -> u16 {
         self.port
     }
+
+    /// Checks what [`Connector::connect`](crate::Connector::connect) checks first for an
+    /// `https` origin, before any network work: that TLS can verify the host, an IP literal or
+    /// a name rustls takes as a DNS name (`a..b` and `-x.com` are not). The error is the one
+    /// `connect` fails with ([`Phase::Uri`](crate::Phase::Uri)); `http` origins always pass.
+    ///
+    /// ```
+    /// use keepalive_connector::Origin;
+    /// let origin = |u: &str| Origin::from_uri(&u.parse().unwrap()).unwrap();
+    /// assert!(origin("https://example.com/").check_server_name().is_ok());
+    /// assert!(origin("https://a..b/").check_server_name().is_err());
+    /// assert!(origin("http://a..b/").check_server_name().is_ok());
+    /// ```
+    pub fn check_server_name(&self) -> Result<(), InvalidUri> {
+        if !self.tls {
+            return Ok(());
+        }
+        crate::tls::server_name(self)
+            .map(drop)
+            .map_err(|_| InvalidUri::BadServerName(self.host.clone()))
+    }
 }
 
 /// A URI's host (lower-cased name, or unbracketed IP literal) and port.

@@ -12,6 +12,10 @@ use keepalive_testserver::{under_wine, Behavior, TestServer};
 use serde_json::Value;
 
 // More tests of this binary, by area, in `tests/cli/` (one binary keeps link time down).
+#[path = "cli/idle.rs"]
+mod idle;
+#[path = "cli/input.rs"]
+mod input;
 #[path = "cli/netns.rs"]
 mod netns;
 #[path = "cli/routes.rs"]

@@ -17,6 +17,7 @@ mod platform;
 mod proxy;
 mod resumption;
 mod stages;
+mod tcp_stats;
 mod trust;
 
 // Reliability: dead peers in network namespaces, hostile servers, leaks, load, bad input.
