@@ -23,6 +23,7 @@ fn main() {
         "sock_nonblock",
         "system_proxy",
         "native_certs",
+        "proc_net_tcp",
     ] {
         println!("cargo::rustc-check-cfg=cfg({alias})");
     }
@@ -33,6 +34,10 @@ fn main() {
     // socket2 exposes TCP_USER_TIMEOUT on these.
     if matches!(os.as_str(), "linux" | "android" | "fuchsia" | "cygwin") {
         println!("cargo::rustc-cfg=tcp_user_timeout");
+    }
+    // The kernel lists TCP sockets with their counters in /proc/self/net/tcp{,6} (TcpStats).
+    if matches!(os.as_str(), "linux" | "android") {
+        println!("cargo::rustc-cfg=proc_net_tcp");
     }
     // socket2 can open a socket non-blocking in one call (SOCK_NONBLOCK) on these.
     if matches!(

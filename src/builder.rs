@@ -40,7 +40,7 @@ const MAX_DNS_CACHE_CAPACITY: usize = 65_536;
 /// | [`keepalive`](Builder::keepalive) | on: 30 s idle, 10 s interval, 3 retries | `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT` |
 /// | [`keepalive_at`](Builder::keepalive_at) | [`Stage::AfterHandshake`] | |
 /// | [`nodelay`](Builder::nodelay) | on, set before connect | `TCP_NODELAY` |
-/// | `tcp_user_timeout` (Linux, Android, Fuchsia) | with keepalive on: `idle + interval × retries` (60 s); off: unset | `TCP_USER_TIMEOUT` |
+/// | `tcp_user_timeout` (Linux, Android, Fuchsia) | with keepalive on: `idle + interval × retries` (60 s; it also ends a connection whose peer keeps its window closed that long); off: unset | `TCP_USER_TIMEOUT` |
 /// | [`local_address`](Builder::local_address) / [`local_addresses`](Builder::local_addresses) | any | `bind(2)`, after the `BeforeConnect` options and hook |
 /// | [`ip_family`](Builder::ip_family) | both families | |
 /// | [`send_buffer_size`](Builder::send_buffer_size) / [`recv_buffer_size`](Builder::recv_buffer_size) | kernel default | `SO_SNDBUF` / `SO_RCVBUF` |
@@ -50,7 +50,7 @@ const MAX_DNS_CACHE_CAPACITY: usize = 65_536;
 /// | [`dns_cache_ttl`](Builder::dns_cache_ttl) / [`dns_cache_capacity`](Builder::dns_cache_capacity) | answers kept 60 s, at most 256 names | |
 /// | [`handshake_timeout`](Builder::handshake_timeout) | 10 s | |
 /// | HTTP versions | `h2` and `http/1.1` offered by ALPN | |
-/// | [`trust`](Builder::trust) | [`Trust::Platform`]: the OS's verifier and store (Linux: the system's CA bundle, `SSL_CERT_FILE`, `SSL_CERT_DIR`), webpki-roots where there is none; hostname verification on | |
+/// | [`trust`](Builder::trust) | [`Trust::Platform`]: the OS's verifier and store (Linux: the system's CA bundle, `SSL_CERT_FILE`, `SSL_CERT_DIR`), webpki-roots where there is none (a store those variables name that yields nothing fails `build()`); hostname verification on | |
 /// | resolver | the system's (`getaddrinfo` on tokio's blocking pool) | |
 ///
 /// ```
@@ -172,6 +172,17 @@ impl Builder {
     /// server's SETTINGS just as a response starts, and with any upload. With the timeout at
     /// keepalive's own budget, a dead peer is noticed on the same schedule in both cases (and,
     /// as tcp(7) says, the timeout then also bounds keepalive's give-up time).
+    ///
+    /// The cost: a peer that stops reading. Current Linux (6.18 here) also bounds zero-window
+    /// probing with the timeout, so a receive window held at zero for longer than it ends the
+    /// connection with `ETIMEDOUT` although the peer answers every probe: an upload to a live
+    /// server that stops reading it for a minute fails at the default. Measured on loopback
+    /// (`tests/it/backpressure.rs`): with the timeout at 3 s, the blocked write failed 3.26 s
+    /// after the window closed; with `tcp_user_timeout(None)` it was still waiting, without
+    /// error, after 7.3 s, and completed once the server read again. The default stays, as
+    /// noticing a vanished peer during an upload is what it is for and a server that reads
+    /// nothing for a whole minute is rare; where one may (a slow consumer, a server that
+    /// finishes other work before reading a body), set a longer timeout here or `None`.
     ///
     /// ```
     /// # #[cfg(target_os = "linux")] {
@@ -308,7 +319,13 @@ impl Builder {
     /// name not yet cached share one lookup. IP literals and names in a
     /// [`StaticResolver`](crate::StaticResolver)'s map bypass it (see
     /// [`Resolve::cacheable`]). The cache is shared by every clone of the connector.
-    /// `getaddrinfo` reports no TTL, so this is the one applied. Default: 60 s (curl's).
+    /// `getaddrinfo` reports no TTL, so this is the one applied. `Duration::MAX` keeps answers
+    /// for good (until every address in one fails, or the cache is full). Default: 60 s
+    /// (curl's).
+    ///
+    /// With happy eyeballs, the answer is stored as soon as a connection is made: a family
+    /// that answers later (a dropped AAAA query costs glibc 5 s, twice) completes the entry
+    /// when it comes, and holds up neither the connects waiting on the lookup nor those after.
     pub fn dns_cache_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.dns_cache_ttl = ttl;
         self
@@ -335,7 +352,10 @@ impl Builder {
     }
 
     /// Offer only `h2` through ALPN, and fail the handshake phase if the server does not agree
-    /// to it. Plain `http://` connections are then marked as HTTP/2 (prior knowledge).
+    /// to it. Plain `http://` connections are then marked as HTTP/2 (prior knowledge). A
+    /// [`tls_config`](Builder::tls_config) whose ALPN list lacks `h2`, or also offers
+    /// `http/1.1` or `http/1.0`, is refused at [`build`](Builder::build)
+    /// ([`Conflict::Http2OnlyButAlpnOffersHttp1`](crate::Conflict::Http2OnlyButAlpnOffersHttp1)).
     pub fn http2_only(mut self) -> Self {
         self.http = HttpVersions::Http2Only;
         self
@@ -346,7 +366,9 @@ impl Builder {
     /// honoured), Mozilla's roots compiled in, or only the roots added here. See [`Trust`]
     /// for each, and [`Connector::trust`] for what [`build`](Builder::build) put in force.
     /// Default: [`Trust::Platform`], falling back to [`Trust::WebpkiRoots`] where the system
-    /// has no CA store.
+    /// has no CA store; a store that `SSL_CERT_FILE` or `SSL_CERT_DIR` names and that yields
+    /// no certificate is an error of [`build`](Builder::build) instead
+    /// ([`ConfigErrorReason::NoCertificate`](crate::ConfigErrorReason::NoCertificate)).
     ///
     /// ```
     /// use keepalive_connector::{Connector, Trust};
@@ -381,6 +403,10 @@ impl Builder {
     /// otherwise it is kept, and `build()` refuses a list that contradicts them. It wins over
     /// [`trust`](Builder::trust) and [`add_root_certificates_pem`](Builder::add_root_certificates_pem),
     /// which are then refused rather than silently ignored.
+    ///
+    /// It is also used with `https://` proxies (ALPN `http/1.1` there), except for its client
+    /// certificate: that one names the client to the origin, and a proxy that asks for one is
+    /// offered none.
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls.tls_config = Some(config);
         self

@@ -9,6 +9,8 @@ use crate::info::TlsInfo;
 
 const H2: &[u8] = b"h2";
 const HTTP_1_1: &[u8] = b"http/1.1";
+/// The ALPN ids of HTTP/1.x (RFC 7301's registry).
+const HTTP_1: [&[u8]; 2] = [HTTP_1_1, b"http/1.0"];
 
 /// Which HTTP versions a connector speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,15 +30,19 @@ impl HttpVersions {
         }
     }
 
-    /// Refuses a user's ALPN list that contradicts `http1_only()`/`http2_only()`. An empty list
-    /// is no contradiction: [`alpn`](HttpVersions::alpn) fills it in.
+    /// Refuses a user's ALPN list that contradicts `http1_only()`/`http2_only()`: the first may
+    /// not offer `h2`, the second must offer it and no HTTP/1.x (a server could choose that, and
+    /// the handshake would then fail). An empty list is no contradiction:
+    /// [`alpn`](HttpVersions::alpn) fills it in.
     pub(crate) fn check_alpn_list(self, offered: &[Vec<u8>]) -> Result<(), ConfigError> {
         let offers_h2 = offered.iter().any(|p| p == H2);
+        let offers_http1 = offered.iter().any(|p| HTTP_1.contains(&p.as_slice()));
         let conflict = match self {
             _ if offered.is_empty() => None,
             HttpVersions::Both => None,
             HttpVersions::Http1Only if offers_h2 => Some(Conflict::Http1OnlyButAlpnOffersH2),
             HttpVersions::Http2Only if !offers_h2 => Some(Conflict::Http2OnlyButAlpnLacksH2),
+            HttpVersions::Http2Only if offers_http1 => Some(Conflict::Http2OnlyButAlpnOffersHttp1),
             _ => None,
         };
         match conflict {

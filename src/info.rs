@@ -135,7 +135,8 @@ impl ConnectInfo {
 
     /// Whether the addresses came from the connector's DNS cache (see
     /// [`Builder::dns_cache_ttl`](crate::Builder::dns_cache_ttl)) rather than from the
-    /// resolver. `false` for IP literals and names the resolver answered.
+    /// resolver: an entry, or the addresses a concurrent connect to the same name resolved
+    /// (and failed with). `false` for IP literals and names the resolver answered.
     pub fn dns_from_cache(&self) -> bool {
         self.dns_from_cache
     }

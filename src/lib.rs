@@ -82,7 +82,8 @@
 //!   ([`Trust::Platform`], through `rustls-platform-verifier`: the OS's verifier on Windows,
 //!   macOS, iOS and Android; the system's CA store with `SSL_CERT_FILE`/`SSL_CERT_DIR` on
 //!   Linux), so a corporate or private CA installed in the system works without code; where
-//!   the system has no store, webpki-roots, and [`Connector::trust`] says so. Roots you add
+//!   the system has no store, webpki-roots, and [`Connector::trust`] says so (but a store that
+//!   `SSL_CERT_FILE`/`SSL_CERT_DIR` name and that yields nothing fails `build()`). Roots you add
 //!   count on top ([`Builder::add_root_certificates_pem`]); [`Trust::WebpkiRoots`] and
 //!   [`Trust::AddedRootsOnly`] narrow it; a `tls_config` of yours brings its own verifier. The
 //!   crypto provider is the process default if the application installed one, else aws-lc-rs.
@@ -152,7 +153,7 @@ pub use proxy::{
 };
 pub use socket::{
     Availability, Keepalive, KeepaliveSupport, OptionSupport, ParseStageError, SocketOption,
-    SocketOptionError, Stage,
+    SocketOptionError, Stage, TcpState, TcpStats,
 };
 pub use stream::{Conn, MaybeTls};
 pub use tls::{ParseTrustError, Trust, TrustInfo};

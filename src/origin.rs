@@ -33,7 +33,18 @@ pub struct Origin {
 
 impl Origin {
     /// Parses the parts of `uri` the connector uses. Only `http` and `https` are accepted; the
-    /// port defaults to 80 or 443; IPv6 literals are unbracketed.
+    /// port defaults to 80 or 443; IPv6 literals are unbracketed. The host is read as browsers
+    /// and curl read it (WHATWG URL): every IPv4 form (`127.1`, `0x7f.1`, `0177.0.0.1`,
+    /// `2130706433`, `127.0.0.1.`) is that address, for `http` and `https` alike, and a host
+    /// whose last label is a number but which is no IPv4 address (`1.2.3.4.5`, `256.1`) is
+    /// refused.
+    ///
+    /// ```
+    /// use keepalive_connector::Origin;
+    /// let o = Origin::from_uri(&"https://127.1:8443/".parse().unwrap()).unwrap();
+    /// assert_eq!((o.host(), o.ip()), ("127.0.0.1", Some([127, 0, 0, 1].into())));
+    /// assert!(Origin::from_uri(&"http://1.2.3.4.5/".parse().unwrap()).is_err());
+    /// ```
     pub fn from_uri(uri: &Uri) -> Result<Origin, InvalidUri> {
         let tls = match uri.scheme_str() {
             None => return Err(InvalidUri::MissingScheme),
@@ -56,7 +67,8 @@ impl Origin {
         self.tls
     }
 
-    /// The host: a name (lower-cased) or an IP literal without brackets.
+    /// The host: a name (lower-cased, a trailing dot kept) or an IP literal without brackets
+    /// (IPv4 in dotted-quad form, whatever form the URI wrote it in).
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -69,6 +81,27 @@ impl Origin {
     /// The port, explicit or the scheme's default.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Checks what [`Connector::connect`](crate::Connector::connect) checks first for an
+    /// `https` origin, before any network work: that TLS can verify the host, an IP literal or
+    /// a name rustls takes as a DNS name (`a..b` and `-x.com` are not). The error is the one
+    /// `connect` fails with ([`Phase::Uri`](crate::Phase::Uri)); `http` origins always pass.
+    ///
+    /// ```
+    /// use keepalive_connector::Origin;
+    /// let origin = |u: &str| Origin::from_uri(&u.parse().unwrap()).unwrap();
+    /// assert!(origin("https://example.com/").check_server_name().is_ok());
+    /// assert!(origin("https://a..b/").check_server_name().is_err());
+    /// assert!(origin("http://a..b/").check_server_name().is_ok());
+    /// ```
+    pub fn check_server_name(&self) -> Result<(), InvalidUri> {
+        if !self.tls {
+            return Ok(());
+        }
+        crate::tls::server_name(self)
+            .map(drop)
+            .map_err(|_| InvalidUri::BadServerName(self.host.clone()))
     }
 }
 
@@ -107,11 +140,93 @@ pub(crate) fn host_port(uri: &Uri, default_port: u16) -> Result<HostPort, Invali
             if !is_host_name(raw_host) {
                 return Err(InvalidUri::BadHost(raw_host.to_owned()));
             }
-            let ip = raw_host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4);
-            (raw_host.to_ascii_lowercase(), ip)
+            match ipv4_host(raw_host) {
+                Ipv4Host::Addr(v4) => (v4.to_string(), Some(IpAddr::V4(v4))),
+                Ipv4Host::Name => (raw_host.to_ascii_lowercase(), None),
+                Ipv4Host::Invalid => return Err(InvalidUri::BadHost(raw_host.to_owned())),
+            }
         }
     };
     Ok(HostPort { host, ip, port })
+}
+
+/// What an unbracketed host is under the WHATWG URL standard's IPv4 rules.
+#[derive(Debug, PartialEq, Eq)]
+enum Ipv4Host {
+    /// An IPv4 address in any form browsers and curl accept: `127.0.0.1`, `127.1`, `0x7f.1`,
+    /// `0177.0.0.1`, `2130706433`, with or without a trailing dot.
+    Addr(std::net::Ipv4Addr),
+    /// A name: its last label is not a number.
+    Name,
+    /// Its last label is a number, but the whole is no IPv4 address (`1.2.3.4.5`, `256.1`,
+    /// `foo.123`): not a host at all, as in browsers.
+    Invalid,
+}
+
+/// Classifies `host` as the WHATWG URL standard's host parser does ("ends in a number", then
+/// the IPv4 parser), so that every IPv4 form connects as the address it names, for `http`
+/// and `https` alike, and never reaches a resolver (`getaddrinfo` reads some of these forms
+/// through `inet_aton`, but a certificate check cannot, and rustls refuses them as names).
+/// Hand-written: the `url` crate would bring IDNA and its Unicode tables for these few lines.
+fn ipv4_host(host: &str) -> Ipv4Host {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let parts: Vec<&str> = host.split('.').collect();
+    let last = parts.last().copied().unwrap_or_default();
+    let ends_in_number = (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+        || ipv4_number(last).is_some();
+    if !ends_in_number {
+        return Ipv4Host::Name;
+    }
+    if parts.len() > 4 {
+        return Ipv4Host::Invalid;
+    }
+    let Some(numbers) = parts
+        .iter()
+        .map(|p| ipv4_number(p))
+        .collect::<Option<Vec<u64>>>()
+    else {
+        return Ipv4Host::Invalid;
+    };
+    let (last, first) = numbers
+        .split_last()
+        .expect("split yields at least one part");
+    // Every part but the last is one byte; the last fills the bytes left.
+    let room = 8 * (5 - numbers.len() as u32);
+    if first.iter().any(|&n| n > 255) || *last >= 1u64 << room {
+        return Ipv4Host::Invalid;
+    }
+    let high = first
+        .iter()
+        .enumerate()
+        .fold(0u64, |acc, (i, &n)| acc | n << (8 * (3 - i as u32)));
+    match u32::try_from(high | last) {
+        Ok(bits) => Ipv4Host::Addr(bits.into()),
+        Err(_) => Ipv4Host::Invalid,
+    }
+}
+
+/// One part of a WHATWG IPv4 address: decimal, hex after `0x`/`0X` (`0x` alone is 0), octal
+/// after a leading `0`. `None` for anything else, or a value past `u32` (too large anyway).
+fn ipv4_number(part: &str) -> Option<u64> {
+    if part.is_empty() {
+        return None;
+    }
+    let (digits, radix) = if let Some(hex) = part.strip_prefix("0x").or(part.strip_prefix("0X")) {
+        (hex, 16)
+    } else if part.len() > 1 && part.starts_with('0') {
+        (&part[1..], 8)
+    } else {
+        (part, 10)
+    };
+    if digits.is_empty() {
+        return Some(0);
+    }
+    if !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix)
+        .ok()
+        .filter(|&n| n <= u64::from(u32::MAX))
 }
 
 /// `uri` as text with any user info (`user:password@`) replaced by `***@`, for messages and
@@ -175,8 +290,9 @@ pub enum InvalidUri {
     MissingHost,
     /// The port is not a number from 1 to 65535.
     BadPort(String),
-    /// The host is bracketed but is not an IPv6 address, or holds characters no host name
-    /// has (anything but ASCII letters, digits, `-`, `.` and `_`).
+    /// The host is bracketed but is not an IPv6 address, holds characters no host name has
+    /// (anything but ASCII letters, digits, `-`, `.` and `_`), or ends in a number but is no
+    /// IPv4 address (`1.2.3.4.5`, `256.1`).
     BadHost(String),
     /// The host is not a valid DNS name for TLS certificate checks.
     BadServerName(String),
@@ -225,5 +341,51 @@ mod tests {
         );
         assert_eq!(redact_uri("http://a@b:c@h/"), "http://***@h/");
         assert_eq!(redact_uri("https://h/"), "https://h/");
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::{ipv4_host, Ipv4Host};
+
+    #[test]
+    fn whatwg_ipv4_forms() {
+        let addr = |s: &str| Ipv4Host::Addr(s.parse().unwrap());
+        for (host, want) in [
+            ("127.0.0.1", addr("127.0.0.1")),
+            ("127.0.0.1.", addr("127.0.0.1")),
+            ("127.1", addr("127.0.0.1")),
+            ("127.0.1", addr("127.0.0.1")),
+            ("0x7f.1", addr("127.0.0.1")),
+            ("0X7F.0.0.1", addr("127.0.0.1")),
+            ("0177.0.0.1", addr("127.0.0.1")),
+            ("2130706433", addr("127.0.0.1")),
+            ("0x7f000001", addr("127.0.0.1")),
+            ("0x", addr("0.0.0.0")),
+            ("0", addr("0.0.0.0")),
+            ("4294967295", addr("255.255.255.255")),
+            ("1.2.65535", addr("1.2.255.255")),
+            ("192.168.0x1.010", addr("192.168.1.8")),
+            ("example.com", Ipv4Host::Name),
+            ("example.com.", Ipv4Host::Name),
+            ("localhost", Ipv4Host::Name),
+            ("1.2.3.example", Ipv4Host::Name),
+            ("0xg", Ipv4Host::Name),
+            ("a.0xz", Ipv4Host::Name),
+            ("1.2.3.4.5", Ipv4Host::Invalid),
+            ("256.1", Ipv4Host::Invalid),
+            ("256.256.256.256", Ipv4Host::Invalid),
+            ("foo.123", Ipv4Host::Invalid),
+            ("foo.0x1f", Ipv4Host::Invalid),
+            ("0x1g.1", Ipv4Host::Invalid),
+            ("08", Ipv4Host::Invalid),
+            ("09.1", Ipv4Host::Invalid),
+            ("4294967296", Ipv4Host::Invalid),
+            ("1.2.65536", Ipv4Host::Invalid),
+            ("1..2", Ipv4Host::Invalid),
+            ("99999999999999999999999", Ipv4Host::Invalid),
+        ] {
+            assert_eq!(ipv4_host(host), want, "{host}");
+        }
     }
 }

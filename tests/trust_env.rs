@@ -14,7 +14,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use keepalive_connector::{Builder, ConnectError, Connector, Phase, Proxy, Trust};
+use keepalive_connector::{
+    Builder, ConfigErrorReason, ConfigField, ConnectError, Connector, Phase, Proxy, Trust,
+};
 use keepalive_testserver::{child_env, LeafKind, TestCa, TestServer};
 use rustls::CertificateError;
 
@@ -87,8 +89,20 @@ fn case(
     store: impl FnOnce(&Parent) -> Vec<(&'static str, String)>,
     body: impl FnOnce(),
 ) {
+    case_under(&[], parent, test, case, store, body);
+}
+
+/// [`case`], with the child started through `prefix` (see `child_env::run_under`).
+fn case_under(
+    prefix: &[&str],
+    parent: &Option<Parent>,
+    test: &str,
+    case: &str,
+    store: impl FnOnce(&Parent) -> Vec<(&'static str, String)>,
+    body: impl FnOnce(),
+) {
     let Some(p) = parent else {
-        return child_env::run(test, case, STORE_VARS, &[], body);
+        return child_env::run_under(prefix, test, case, STORE_VARS, &[], body);
     };
     let store = store(p);
     let ports = p
@@ -103,7 +117,7 @@ fn case(
         (SYSTEM_CA, p.system_ca.cert_pem()),
         (PRIVATE_CA, p.private_ca.cert_pem()),
     ]);
-    child_env::run(test, case, STORE_VARS, &vars, body);
+    child_env::run_under(prefix, test, case, STORE_VARS, &vars, body);
 }
 
 /// The parent, unless this process is a child.
@@ -290,15 +304,66 @@ fn hostname_verification_stays_on_under_both_trusts() {
     case(&parent, test, "", bundle, body);
 }
 
-/// A system store with no certificate (a minimal container: the bundle missing or empty, the
-/// directory empty): `Trust::Platform` falls back to webpki-roots and says so, with the
-/// reason and where it looked; roots added in code still count, and do not hide the fallback.
+/// Where the distribution keeps its CA store (openssl-probe's Linux candidates, which
+/// rustls-native-certs reads when neither `SSL_CERT_FILE` nor `SSL_CERT_DIR` is set).
+const DISTRIBUTION_STORES: &[&str] = &[
+    "/etc/ssl",
+    "/etc/pki",
+    "/etc/security/certificates",
+    "/opt/etc/ssl",
+];
+
+/// The command that starts a child in a mount namespace of its own in which every distribution
+/// store is an empty directory: a minimal container without `ca-certificates`. `None` (after a
+/// loud `SKIPPED:`, or a failure under `CI=true`) where that cannot be done: not Linux, not
+/// root, no `unshare(1)`.
+fn without_distribution_store(test: &str) -> Option<Vec<&'static str>> {
+    let script = concat!(
+        "for d in /etc/ssl /etc/pki /etc/security/certificates /opt/etc/ssl; do ",
+        "if [ -d \"$d\" ]; then mount -t tmpfs none \"$d\" || exit 97; fi; done; ",
+        "exec \"$@\""
+    );
+    let prefix = vec![
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ];
+    let works = cfg!(target_os = "linux")
+        && std::process::Command::new(prefix[0])
+            .args(&prefix[1..])
+            .arg("true")
+            .status()
+            .is_ok_and(|s| s.success());
+    if works {
+        return Some(prefix);
+    }
+    let reason =
+        "needs a mount namespace (Linux, root, unshare(1)) to hide the distribution's CA store";
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "{test} cannot run under CI=true: {reason}");
+    eprintln!("SKIPPED: {test}: {reason}");
+    None
+}
+
+/// A system store with no certificate and neither variable set (a minimal container without
+/// `ca-certificates`, made here with a mount namespace that hides the distribution's store):
+/// `Trust::Platform` falls back to webpki-roots and says so, with the reason and where it
+/// looked; roots added in code still count, and do not hide the fallback.
 #[test]
 fn an_empty_system_store_falls_back_to_webpki_roots_and_says_so() {
     let test = "an_empty_system_store_falls_back_to_webpki_roots_and_says_so";
     let parent = parent("empty");
     let body = || {
         let c = Child::from_env();
+        for store in DISTRIBUTION_STORES {
+            let left = std::fs::read_dir(store).map_or(0, Iterator::count);
+            assert_eq!(left, 0, "{store} is hidden");
+        }
         let connector = builder(Trust::Platform, &[]).build().unwrap();
         let trust = connector.trust();
         assert_eq!(trust.requested(), Some(Trust::Platform));
@@ -306,14 +371,14 @@ fn an_empty_system_store_falls_back_to_webpki_roots_and_says_so() {
         let reason = trust.fallback_reason().expect("a reason");
         println!("in force: {trust}");
         assert!(reason.contains("No CA certificates"), "{reason}");
-        assert!(reason.contains("SSL_CERT_FILE="), "{reason}");
+        assert!(reason.contains("SSL_CERT_FILE unset"), "{reason}");
         assert!(
             trust
                 .to_string()
                 .starts_with("webpki-roots (fallback from platform: "),
             "{trust}"
         );
-        // The store's CA is not trusted any more: that store is gone.
+        // The CA the parent's servers use is in no store here.
         assert_eq!(
             cert_error(&connector, &c.good),
             CertificateError::UnknownIssuer
@@ -328,14 +393,67 @@ fn an_empty_system_store_falls_back_to_webpki_roots_and_says_so() {
         let webpki = builder(Trust::WebpkiRoots, &[]).build().unwrap();
         assert_eq!(webpki.trust().fallback_reason(), None);
     };
-    let empty_dir = |p: &Parent| ("SSL_CERT_DIR", p.empty_dir("empty"));
+    if child_env::is_child() {
+        return case(&parent, test, "", |_| Vec::new(), body);
+    }
+    let Some(prefix) = without_distribution_store(test) else {
+        return;
+    };
+    case_under(&prefix, &parent, test, "", |_| Vec::new(), body);
+}
+
+/// Which variable the child expects `build()` to name.
+const WANT: &str = "KA_TRUST_WANT";
+
+/// A store that `SSL_CERT_FILE` or `SSL_CERT_DIR` names (so the distribution's is not read) and
+/// that yields no certificate — a mistyped path, a directory, an empty file, DER instead of
+/// PEM, an empty directory — is a narrowed trust gone wrong, not a machine without a store:
+/// `build()` fails naming the variable, rather than fall back to every public CA
+/// (webpki-roots) and connect (issue 19, item 3). Added roots do not cover it up; the trusts
+/// that do not read the store are unaffected.
+#[test]
+fn a_store_named_by_ssl_cert_file_or_dir_that_yields_nothing_fails_build() {
+    let test = "a_store_named_by_ssl_cert_file_or_dir_that_yields_nothing_fails_build";
+    let parent = parent("narrowed");
+    let body = || {
+        let c = Child::from_env();
+        let (field, value) = match std::env::var(WANT).unwrap().as_str() {
+            "SSL_CERT_FILE" => (ConfigField::SslCertFile, std::env::var("SSL_CERT_FILE")),
+            _ => (ConfigField::SslCertDir, std::env::var("SSL_CERT_DIR")),
+        };
+        let value = value.unwrap();
+        for builder in [
+            builder(Trust::Platform, &[]),
+            builder(Trust::Platform, &[&c.private_ca]),
+            Connector::builder().proxy(Proxy::none()),
+        ] {
+            let err = builder.build().map(|c| c.trust().to_string()).unwrap_err();
+            println!("{err}");
+            assert_eq!(err.field(), field, "{err}");
+            assert!(
+                matches!(err.reason(), ConfigErrorReason::NoCertificate(_)),
+                "{err}"
+            );
+            assert!(err.to_string().contains(&value), "{err}");
+            assert!(err.to_string().contains(field.as_str()), "{err}");
+        }
+        let webpki = builder(Trust::WebpkiRoots, &[]).build().unwrap();
+        assert_eq!(webpki.trust().in_force(), Some(Trust::WebpkiRoots));
+        let only = builder(Trust::AddedRootsOnly, &[&c.private_ca])
+            .build()
+            .unwrap();
+        assert_connects(&only, &c.private);
+    };
+    let want = |var: &str| (WANT, var.to_owned());
+    let file = "SSL_CERT_FILE";
+    let dir = "SSL_CERT_DIR";
     case(
         &parent,
         test,
         "missing-file",
         |p| {
             let missing = p.dir.join("missing.pem").display().to_string();
-            vec![("SSL_CERT_FILE", missing), empty_dir(p)]
+            vec![(file, missing), want(file)]
         },
         body,
     );
@@ -343,7 +461,56 @@ fn an_empty_system_store_falls_back_to_webpki_roots_and_says_so() {
         &parent,
         test,
         "empty-file",
-        |p| vec![("SSL_CERT_FILE", p.file("empty.pem", "")), empty_dir(p)],
+        |p| vec![(file, p.file("empty.pem", "")), want(file)],
+        body,
+    );
+    case(
+        &parent,
+        test,
+        "a-directory-as-file",
+        |p| vec![(file, p.empty_dir("not-a-file")), want(file)],
+        body,
+    );
+    case(
+        &parent,
+        test,
+        "der-file",
+        |p| {
+            let path = p.dir.join("ca.der");
+            std::fs::write(&path, p.system_ca.cert_der()).unwrap();
+            vec![(file, path.display().to_string()), want(file)]
+        },
+        body,
+    );
+    case(
+        &parent,
+        test,
+        "empty-dir",
+        |p| vec![(dir, p.empty_dir("empty")), want(dir)],
+        body,
+    );
+    case(
+        &parent,
+        test,
+        "missing-dir",
+        |p| {
+            let missing = p.dir.join("no-such-dir").display().to_string();
+            vec![(dir, missing), want(dir)]
+        },
+        body,
+    );
+    // Both set, both empty: the file is named (and the message says the directory too).
+    case(
+        &parent,
+        test,
+        "both",
+        |p| {
+            vec![
+                (file, p.file("empty-too.pem", "")),
+                (dir, p.empty_dir("empty-too")),
+                want(file),
+            ]
+        },
         body,
     );
 }

@@ -936,10 +936,14 @@ fn check_builder(numbers: &mut Numbers<'_>, pem: &[u8]) {
         // Roots cannot be changed, and a non-empty ALPN list must agree with http1/http2_only
         // (the last of the two set wins).
         let offers_h2 = own_alpn.contains(&&b"h2"[..]);
+        let offers_http1 = own_alpn
+            .iter()
+            .any(|p| *p == b"http/1.1" || *p == b"http/1.0");
         let alpn_ok = if own_alpn.is_empty() {
             true
         } else if flags & config_flags::HTTP2_ONLY != 0 {
-            offers_h2
+            // Only h2: a list that lets the server choose HTTP/1.x contradicts it.
+            offers_h2 && !offers_http1
         } else if flags & config_flags::HTTP1_ONLY != 0 {
             !offers_h2
         } else {

@@ -17,13 +17,43 @@ use keepalive_testserver::TestServer;
 use crate::cli::{Cli, FamilyChoice, RouteChoice, Seconds};
 use crate::error::{Exit, ProbeError};
 use crate::family::FamilyPlan;
+use crate::idle::{IdlePlan, KeepaliveChoice};
 use crate::model::{Attempt, FailPhase, Mode, RouteKind, RowKind, StageResult};
 use crate::probe::{self, RequestSpec};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::route::{RoutePlan, Rules};
 use crate::table::Palette;
+use crate::url::TargetUrl;
 use crate::{json, verdict};
+
+/// Runs the probe on `args` and says how to exit. An error is one line on stderr and, with
+/// `--json`, also a JSON document on stdout, so a script reading stdout always gets one.
+pub(crate) fn main<I, T>(args: I) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // Known before parsing, which may be what fails: `--json` anywhere before a `--`.
+    let json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    match run(args) {
+        Ok(exit) => exit,
+        Err(err) => {
+            eprintln!("keepalive-probe: {err}");
+            if json {
+                let _ = std::io::stdout()
+                    .lock()
+                    .write_all(json::render_error(&err).as_bytes());
+            }
+            err.exit()
+        }
+    }
+}
 
 /// Parses `args`, probes, prints the report and says how to exit.
 pub(crate) fn run<I, T>(args: I) -> Result<Exit, ProbeError>
@@ -46,13 +76,21 @@ where
             what: "cannot start the tokio runtime",
             source,
         })?;
+    if settings.idle.is_some() {
+        let report = runtime.block_on(idle_all(&settings))?;
+        let text = if settings.json {
+            crate::idle::render_json(&report)
+        } else {
+            crate::idle::render_text(&report, Palette { enabled: colour() })
+        };
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return Ok(report.exit());
+    }
     let report = runtime.block_on(probe_all(&settings))?;
     let text = if settings.json {
         json::render(&report)
     } else {
-        let colour = std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        report::render(&report, Palette { enabled: colour })
+        report::render(&report, Palette { enabled: colour() })
     };
     // A closed stdout (`| head`) is not worth a panic; the exit status still tells.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -61,6 +99,11 @@ where
     } else {
         Exit::Failed
     })
+}
+
+/// Colour on a terminal, unless `NO_COLOR` says otherwise.
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// `--help` and `--version` print and succeed; anything else is a usage error, reported on one
@@ -126,7 +169,8 @@ enum Http {
 /// The checked settings of one run.
 #[derive(Debug)]
 struct Settings {
-    url: Option<Uri>,
+    /// The URL without user info, and as printed.
+    url: Option<TargetUrl>,
     modes: Vec<Mode>,
     /// The keepalive values asked for (used by every mode but `off`).
     keepalive: Keepalive,
@@ -146,6 +190,8 @@ struct Settings {
     /// `--family`.
     family: FamilyChoice,
     json: bool,
+    /// `--idle`'s MAX.
+    idle: Option<Duration>,
     /// What the user typed, to name it when the connector refuses a value.
     given: Given,
 }
@@ -166,6 +212,19 @@ impl Settings {
     /// Reads `--cacert`, and builds a connector for every mode once, so any value the library
     /// refuses is a usage error before anything touches the network.
     fn from_cli(cli: Cli) -> Result<Settings, ProbeError> {
+        let url = match &cli.url {
+            Some(raw) => Some(crate::url::parse(raw).map_err(|reason| {
+                ProbeError::Usage(format!(
+                    "error: URL {}: {reason} (see --help)",
+                    crate::url::redact(raw)
+                ))
+            })?),
+            None => None,
+        };
+        let idle = match &cli.idle {
+            Some(raw) => Some(idle_max(raw, &cli)?),
+            None => None,
+        };
         let raw = |s: &Option<Seconds>| s.as_ref().map(|s| s.raw().to_owned());
         let given = Given {
             idle: raw(&cli.keepalive_idle),
@@ -217,10 +276,9 @@ impl Settings {
             _ => Http::Both,
         };
         // The URL is only a placeholder until the embedded server has a port.
-        let uri = cli
-            .url
-            .clone()
-            .unwrap_or_else(|| Uri::from_static("https://localhost/"));
+        let uri = url
+            .as_ref()
+            .map_or_else(|| Uri::from_static("https://localhost/"), |u| u.uri.clone());
         let mut spec = RequestSpec::new(uri, cli.method.clone(), cli.request_timeout.duration());
         let mut user = HeaderMap::new();
         for header in &cli.headers {
@@ -230,7 +288,7 @@ impl Settings {
             spec.headers.remove(name);
         }
         spec.headers.extend(user);
-        let rules = match (&cli.url, cli.proxy, cli.no_proxy) {
+        let rules = match (&url, cli.proxy, cli.no_proxy) {
             (None, proxy, _) => {
                 if proxy.is_some() {
                     return Err(ProbeError::Usage(
@@ -246,7 +304,7 @@ impl Settings {
             (Some(_), None, false) => Rules::Env,
         };
         let mut settings = Settings {
-            url: cli.url,
+            url,
             modes: cli.stage.modes(),
             keepalive,
             repeat: cli.repeat,
@@ -261,13 +319,16 @@ impl Settings {
             routes: RoutePlan::embedded(None)?,
             family: cli.family,
             json: cli.json,
+            idle,
             given,
         };
         // The user's rules, built once: a proxy variable or --proxy URL the library refuses
         // is a usage error before anything touches the network.
         let user = settings.connector(Mode::Off, RouteKind::Proxy, None, &settings.roots)?;
         settings.routes = match &settings.url {
-            Some(url) => RoutePlan::decide(&user, url, &settings.rules, settings.route_choice)?,
+            Some(url) => {
+                RoutePlan::decide(&user, &url.uri, &settings.rules, settings.route_choice)?
+            }
             None => RoutePlan::embedded(settings.route_choice)?,
         };
         let forced = settings.family.forced();
@@ -301,6 +362,23 @@ impl Settings {
         roots: &Roots,
         resolver: &StaticResolver,
     ) -> Result<Connector, ProbeError> {
+        let keepalive = match mode {
+            Mode::At(stage) => Some((self.keepalive, stage)),
+            Mode::Off => None,
+        };
+        self.connector_keepalive(keepalive, route, family, roots, resolver)
+    }
+
+    /// [`connector_with`](Settings::connector_with) with keepalive values of its own (`None`:
+    /// off), for `--idle`'s connections.
+    fn connector_keepalive(
+        &self,
+        keepalive: KeepaliveChoice,
+        route: RouteKind,
+        family: Option<Family>,
+        roots: &Roots,
+        resolver: &StaticResolver,
+    ) -> Result<Connector, ProbeError> {
         let mut builder: Builder = Connector::builder().resolver(resolver.clone());
         let rule = match route {
             RouteKind::Direct => Some(Proxy::none()),
@@ -312,9 +390,9 @@ impl Settings {
         if let Some(family) = family {
             builder = builder.ip_family(family);
         }
-        builder = match mode {
-            Mode::At(stage) => builder.keepalive(self.keepalive).keepalive_at(stage),
-            Mode::Off => builder.keepalive(Keepalive::off()),
+        builder = match keepalive {
+            Some((values, stage)) => builder.keepalive(values).keepalive_at(stage),
+            None => builder.keepalive(Keepalive::off()),
         };
         if let Some(timeout) = self.connect_timeout {
             builder = builder.connect_timeout(timeout);
@@ -351,6 +429,8 @@ impl Settings {
                 ("--proxy", Some(source.value().trim_matches('"').to_owned()))
             }
             ConfigField::Proxy => ("", None),
+            // The CA store variables: the connector's error names the variable itself.
+            ConfigField::SslCertFile | ConfigField::SslCertDir => ("", None),
             _ => ("option", None),
         };
         ProbeError::Config {
@@ -361,34 +441,124 @@ impl Settings {
     }
 }
 
+/// `--idle MAX`, checked, and the options it cannot go with.
+fn idle_max(raw: &str, cli: &Cli) -> Result<Duration, ProbeError> {
+    let max = crate::idle::ladder::parse_max(raw).map_err(ProbeError::Usage)?;
+    let conflict = if cli.repeat > 1 {
+        Some("--repeat: each connection of --idle is held once")
+    } else if cli.stage.modes() == [Mode::Off] {
+        Some("--stage off: --idle compares connections with keepalive and without")
+    } else if cli.route == Some(RouteChoice::Both) {
+        Some("--route both: --idle holds connections on one route (proxy or direct)")
+    } else {
+        None
+    };
+    match conflict {
+        Some(why) => Err(ProbeError::Usage(format!("error: --idle with {why}"))),
+        None => Ok(max),
+    }
+}
+
+/// `--idle`: the plan from the settings, on one route (the proxy when one applies, unless
+/// `--route direct`), over the forced family or both, then the held connections.
+async fn idle_all(settings: &Settings) -> Result<crate::idle::IdleReport, ProbeError> {
+    let target = Target::prepare(settings).await?;
+    let route = settings.routes.routes[0];
+    let route_text = match (route, settings.routes.probed_proxy()) {
+        (RouteKind::Proxy, Some(proxy)) => {
+            format!("via proxy {} ({})", proxy.url, proxy.source_name())
+        }
+        (RouteKind::Proxy, None) => "via proxy".to_owned(),
+        (RouteKind::Direct, _) => "direct".to_owned(),
+    };
+    let stage = match settings.modes.as_slice() {
+        [Mode::At(stage)] => *stage,
+        _ => Stage::AfterHandshake,
+    };
+    let forced = settings.family.forced();
+    let plan = IdlePlan {
+        spec: target.spec.clone(),
+        shown_url: target.shown_url(settings),
+        max: settings.idle.expect("idle_all runs for --idle"),
+        asked: settings.keepalive,
+        stage,
+        route: route_text,
+        family: match forced {
+            Some(Family::V4) => "IPv4 only",
+            Some(Family::V6) => "IPv6 only",
+            None => "both (happy eyeballs)",
+        },
+        progress: !settings.json && std::io::stderr().is_terminal(),
+    };
+    crate::warmup::warm_up().await;
+    crate::idle::run(&plan, |keepalive| {
+        settings.connector_keepalive(keepalive, route, forced, &target.roots, &target.resolver)
+    })
+    .await
+}
+
+/// What the connections go to: the URL, or the embedded server (started here, kept alive by
+/// this value) with its name resolved and its CA trusted.
+struct Target {
+    spec: RequestSpec,
+    roots: Roots,
+    resolver: StaticResolver,
+    embedded: Option<(TestServer, SocketAddr)>,
+}
+
+impl Target {
+    async fn prepare(settings: &Settings) -> Result<Target, ProbeError> {
+        let mut spec = settings.spec.clone();
+        let mut roots = settings.roots.clone();
+        let mut resolver = settings.resolver.clone();
+        let mut embedded: Option<(TestServer, SocketAddr)> = None;
+        if settings.url.is_none() {
+            let server = TestServer::start()
+                .await
+                .map_err(|source| ProbeError::Setup {
+                    what: "cannot start the embedded HTTPS server",
+                    source,
+                })?;
+            let addr = server.addr();
+            // By name, resolved to the server's loopback address, so SNI and certificate name
+            // checks run as they would against a real host.
+            spec.uri = server
+                .url_by_name("/")
+                .parse()
+                .expect("the test server's URL parses");
+            resolver = resolver.add("localhost", addr.port(), [addr.ip()]);
+            // Trusted for this run only; without --trust, nothing else is.
+            roots.add(server.ca_pem().as_bytes().to_vec());
+            embedded = Some((server, addr));
+        }
+        Ok(Target {
+            spec,
+            roots,
+            resolver,
+            embedded,
+        })
+    }
+
+    /// The URL as printed: as given (user info redacted), or the embedded server's.
+    fn shown_url(&self, settings: &Settings) -> String {
+        settings
+            .url
+            .as_ref()
+            .map_or_else(|| self.spec.uri.to_string(), |u| u.shown.clone())
+    }
+}
+
 /// Probes every row, `repeat` rounds, one fresh connector per connection. Each round makes one
 /// connection per row in a fixed order — the proxy route's stages, the direct route's, then
 /// the family rows — so a server can tell connections apart by their index, and a change in
 /// the network during a long run falls on every row alike instead of on one stage.
 async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
-    let mut spec = settings.spec.clone();
-    let mut roots = settings.roots.clone();
-    let mut resolver = settings.resolver.clone();
-    let mut embedded: Option<(TestServer, SocketAddr)> = None;
-    if settings.url.is_none() {
-        let server = TestServer::start()
-            .await
-            .map_err(|source| ProbeError::Setup {
-                what: "cannot start the embedded HTTPS server",
-                source,
-            })?;
-        let addr = server.addr();
-        // By name, resolved to the server's loopback address, so SNI and certificate name
-        // checks run as they would against a real host.
-        spec.uri = server
-            .url_by_name("/")
-            .parse()
-            .expect("the test server's URL parses");
-        resolver = resolver.add("localhost", addr.port(), [addr.ip()]);
-        // Trusted for this run only; without --trust, nothing else is.
-        roots.add(server.ca_pem().as_bytes().to_vec());
-        embedded = Some((server, addr));
-    }
+    let Target {
+        spec,
+        roots,
+        resolver,
+        embedded,
+    } = Target::prepare(settings).await?;
 
     let routes = &settings.routes;
     let forced = settings.family.forced();
@@ -450,7 +620,11 @@ async fn probe_all(settings: &Settings) -> Result<Report, ProbeError> {
     progress.finish();
 
     Ok(Report {
-        url: spec.uri.to_string(),
+        // As given, with any user info redacted (the embedded server's has none).
+        url: settings
+            .url
+            .as_ref()
+            .map_or_else(|| spec.uri.to_string(), |u| u.shown.clone()),
         method: spec.method.to_string(),
         embedded: embedded.as_ref().map(|(_, addr)| *addr),
         repeat: settings.repeat,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use keepalive_connector::{Keepalive, TrustInfo};
 
 use crate::cli::FamilyChoice;
+use crate::error::{Exit, ProbeError};
 use crate::model::{
     family_str, millis, Attempt, KeepaliveSeen, PhaseTimes, RouteKind, RowKind, StageResult,
 };
@@ -256,6 +257,40 @@ pub(crate) fn render(report: &Report) -> String {
         ok: report.all_ok(),
     };
     // Serializing plain structs of strings and numbers cannot fail.
+    let mut text = serde_json::to_string_pretty(&doc).expect("the document serializes");
+    text.push('\n');
+    text
+}
+
+/// The document printed instead of a report when the probe stops with an error under
+/// `--json`: `{"ok": false, "error": {"kind", "message", "exit"}}`, where `kind` is `usage`
+/// (exit 2) or `setup` (exit 1).
+pub(crate) fn render_error(err: &ProbeError) -> String {
+    #[derive(Serialize)]
+    struct ErrorDocument<'a> {
+        ok: bool,
+        error: ErrorBody<'a>,
+    }
+    #[derive(Serialize)]
+    struct ErrorBody<'a> {
+        kind: &'static str,
+        message: &'a str,
+        exit: u8,
+    }
+    let exit = err.exit();
+    let message = err.to_string();
+    let doc = ErrorDocument {
+        ok: false,
+        error: ErrorBody {
+            kind: if exit == Exit::Usage {
+                "usage"
+            } else {
+                "setup"
+            },
+            message: message.strip_prefix("error: ").unwrap_or(&message),
+            exit: exit as u8,
+        },
+    };
     let mut text = serde_json::to_string_pretty(&doc).expect("the document serializes");
     text.push('\n');
     text

@@ -4,6 +4,7 @@ mod app;
 mod cli;
 mod error;
 mod family;
+mod idle;
 mod json;
 mod model;
 mod probe;
@@ -11,17 +12,10 @@ mod progress;
 mod report;
 mod route;
 mod table;
+mod url;
 mod verdict;
 mod warmup;
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    match app::run(std::env::args_os()) {
-        Ok(exit) => exit.into(),
-        Err(err) => {
-            eprintln!("keepalive-probe: {err}");
-            err.exit().into()
-        }
-    }
+fn main() -> std::process::ExitCode {
+    app::main(std::env::args_os()).into()
 }

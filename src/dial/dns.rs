@@ -36,8 +36,10 @@ pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + 
 /// answer (RFC 8305 §3); [`cacheable`](Resolve::cacheable) keeps an answer out of the
 /// connector's DNS cache.
 pub trait Resolve: Send + Sync + 'static {
-    /// Resolves `host`. IPv4 literals in dotted-quad form and bracketed IPv6 literals skip
-    /// resolution; other numeric forms (`127.1`, `2130706433`) arrive here as names. The
+    /// Resolves `host`. IP literals skip resolution: bracketed IPv6 literals, and IPv4 in every
+    /// form the WHATWG URL standard reads (`127.0.0.1`, `127.1`, `0x7f.1`, `2130706433`, a
+    /// trailing dot); a host whose last label is a number but which is no IPv4 address is
+    /// refused before it gets here. A name with a trailing dot arrives with it. The
     /// addresses are used as returned, port included; with happy eyeballs on, the connector
     /// tries the family of the first address first, then alternates families. Returning an
     /// empty list is an error of [`Phase::Dns`](crate::Phase::Dns).

@@ -33,7 +33,7 @@ pub use dns::{
 };
 
 use attempt::Tally;
-use cache::{Get, Leader};
+use cache::{Get, Leader, Stored};
 use lookup::Lookup;
 use race::{Ended, Queue};
 
@@ -125,9 +125,14 @@ enum Role {
     Uncached,
     /// From the cache.
     Hit(Arc<[SocketAddr]>),
-    /// Resolving for the cache: store the answer once the lookup is done.
+    /// Resolving for the cache: store the answer once connected (or hand it to the waiters on
+    /// failure).
     Lead(Leader),
-    /// Resolving on its own after waiting for a leader that failed: store on success too.
+    /// Waited for a leader that failed, and tries the addresses it received: store them on
+    /// success.
+    Handed(Arc<[SocketAddr]>, Arc<DnsCache>),
+    /// Resolving on its own after waiting for a leader that received nothing: store on
+    /// success too.
     Solo(Arc<DnsCache>),
 }
 
@@ -154,7 +159,7 @@ pub(crate) async fn dial(
     // Addresses known before dialing: the literal, or the cache's answer.
     let known = match (&literal, &role) {
         (Some(addr), _) => Some(std::slice::from_ref(addr)),
-        (None, Role::Hit(addrs)) => Some(&addrs[..]),
+        (None, Role::Hit(addrs) | Role::Handed(addrs, _)) => Some(&addrs[..]),
         _ => None,
     };
 
@@ -172,15 +177,23 @@ pub(crate) async fn dial(
     .await;
     let (stream, remote_addr) = match result {
         Ok(won) => won,
-        Err(Ended::NoAddress(err)) => return Err(err),
-        Err(Ended::Failed { timed_out }) => {
-            if let (Role::Hit(addrs), Some(cache)) = (&role, &cfg.cache) {
-                if tally.all_failed(addrs) {
+        Err(ended) => {
+            match (role, &cfg.cache) {
+                (Role::Hit(addrs), Some(cache)) if tally.all_failed(&addrs) => {
                     debug!(host = to.host, "every cached address failed: entry dropped");
-                    cache.evict(to.host, to.port, addrs);
+                    cache.evict(to.host, to.port, &addrs);
                 }
+                // The waiters try what was received rather than start over with what is
+                // left of their budget (a DNS timeout, when this lookup ran to its end).
+                (Role::Lead(leader), _) => leader.give_up(lookup.received()),
+                _ => {}
             }
-            return Err(tally.into_error(to.host, timed_out.then_some(cfg.connect_timeout)));
+            return Err(match ended {
+                Ended::NoAddress(err) => err,
+                Ended::Failed { timed_out } => {
+                    tally.into_error(to.host, timed_out.then_some(cfg.connect_timeout))
+                }
+            });
         }
     };
     let first_start = tally.first_start().unwrap_or(start);
@@ -188,17 +201,13 @@ pub(crate) async fn dial(
         .connected_at()
         .map_or_else(|| first_start.elapsed(), |at| at - first_start);
     let dns = to.ip.is_none().then(|| first_start - start);
-    let dns_from_cache = matches!(role, Role::Hit(_));
+    let dns_from_cache = matches!(role, Role::Hit(_) | Role::Handed(..));
     match role {
-        Role::Lead(leader) => finish_lookup(lookup, cfg.connect_timeout, deadline, move |a| {
-            leader.store(a)
-        }),
-        Role::Solo(cache) => {
-            let host = to.host.to_owned();
-            let port = to.port;
-            finish_lookup(lookup, cfg.connect_timeout, deadline, move |a| {
-                cache.store(&host, port, a)
-            });
+        Role::Lead(leader) => finish_lookup(lookup, |a| leader.store(a)),
+        Role::Solo(cache) => finish_lookup(lookup, |a| cache.store(to.host, to.port, a)),
+        // Addresses that worked after the leader failed with them: an answer worth keeping.
+        Role::Handed(addrs, cache) => {
+            cache.store(to.host, to.port, addrs);
         }
         Role::Literal | Role::Uncached | Role::Hit(_) => {}
     }
@@ -240,12 +249,27 @@ async fn source(
                 host = to.host,
                 "waiting for a lookup of the same name under way"
             );
-            // Nothing is ever sent: `changed` returns (an error) when the leader is done.
-            let budget = cfg.connect_timeout;
-            if within(budget, deadline, done.changed()).await.is_none() {
+            // The leader sends at most once, just before it is done; `changed` returns an
+            // error once it is.
+            let closed = async { while done.changed().await.is_ok() {} };
+            if within(cfg.connect_timeout, deadline, closed)
+                .await
+                .is_none()
+            {
                 return Err(ConnectError::new(Phase::Dns)
                     .with_host(to.host)
                     .timed_out(cfg.connect_timeout));
+            }
+            if let Some(addrs) = cache.hit(to.host, to.port) {
+                return Ok(hit(addrs));
+            }
+            let handed = done.borrow().clone();
+            if let Some(addrs) = handed {
+                debug!(
+                    host = to.host,
+                    "the lookup's leader failed: trying what it received"
+                );
+                return Ok((Lookup::empty(), Role::Handed(addrs, Arc::clone(cache))));
             }
             match cache.get(to.host, to.port) {
                 Get::Hit(addrs) => hit(addrs),
@@ -314,24 +338,21 @@ async fn connect(
     tcp::sequential(cfg, policy, host, &addrs, tally, deadline).await
 }
 
-/// Stores the lookup's answer with `store` once it is complete. The race may have been won
-/// before the slower family answered: the rest of the lookup then finishes in a task of its
-/// own (bounded by the dial's deadline), so the cache gets the whole answer and not the part
-/// this connect needed.
-fn finish_lookup(
-    mut lookup: Lookup,
-    budget: Duration,
-    deadline: Instant,
-    store: impl FnOnce(Arc<[SocketAddr]>) + Send + 'static,
-) {
-    let store = move |lookup: &Lookup| {
-        let addrs = lookup.received();
-        if !addrs.is_empty() {
-            store(addrs.into());
-        }
-    };
+/// Stores what the lookup received with `store` as soon as the connect is made, so that the
+/// connects waiting on this lookup, and those after it, need not wait for a family that
+/// answers late (glibc gives a dropped AAAA query 5 s, twice). The rest of the lookup then
+/// finishes in a task of its own and completes the entry, so the cache gets the whole answer
+/// and not only the part this connect needed. That task runs until the entry expires at most
+/// (what it would add is stale after), not until this connect's deadline, which a late family
+/// can outlast.
+fn finish_lookup(mut lookup: Lookup, store: impl FnOnce(Arc<[SocketAddr]>) -> Stored) {
+    let received = lookup.received();
+    if received.is_empty() {
+        return;
+    }
+    let stored = store(received.into());
     if lookup.is_done() {
-        return store(&lookup);
+        return;
     }
     tokio::spawn(async move {
         let rest = async {
@@ -339,8 +360,15 @@ fn finish_lookup(
                 lookup.next().await;
             }
         };
-        if within(budget, deadline, rest).await.is_some() {
-            store(&lookup);
+        match stored.expires() {
+            Some(at) => {
+                let _ = tokio::time::timeout_at(at, rest).await;
+            }
+            None => rest.await,
+        }
+        let all = lookup.received();
+        if all.len() > stored.count() {
+            stored.update(all.into());
         }
     });
 }

@@ -74,6 +74,14 @@ pub enum ConfigField {
     ResendBufferSize,
     /// [`Builder::silent_drop_timeout`](crate::Builder::silent_drop_timeout).
     SilentDropTimeout,
+    /// The environment variable `SSL_CERT_FILE`: the CA bundle
+    /// [`Trust::Platform`](crate::Trust::Platform) reads on Linux and the BSDs instead of the
+    /// distribution's.
+    SslCertFile,
+    /// The environment variable `SSL_CERT_DIR`: the directories of CA certificates
+    /// [`Trust::Platform`](crate::Trust::Platform) reads on Linux and the BSDs instead of the
+    /// distribution's.
+    SslCertDir,
 }
 
 impl ConfigField {
@@ -101,6 +109,8 @@ impl ConfigField {
             ConfigField::MaxResends => "max_resends",
             ConfigField::ResendBufferSize => "resend_buffer_size",
             ConfigField::SilentDropTimeout => "silent_drop_timeout",
+            ConfigField::SslCertFile => "SSL_CERT_FILE",
+            ConfigField::SslCertDir => "SSL_CERT_DIR",
         }
     }
 }
@@ -137,6 +147,11 @@ pub enum ConfigErrorReason {
     /// PEM data held no certificate, or a certificate the trust store would not take; the text
     /// is the parser's explanation, for people.
     BadCertificate(String),
+    /// The CA store an environment variable names (`SSL_CERT_FILE`, `SSL_CERT_DIR`) yields no
+    /// certificate: missing, unreadable, empty, not PEM. Set, it replaces the distribution's
+    /// store, so falling back to every public CA would widen a trust that was narrowed on
+    /// purpose. The text says what was found, for people.
+    NoCertificate(String),
     /// Two settings contradict each other.
     Conflict(Conflict),
     /// rustls refused to build a client configuration (a process-wide crypto provider with no
@@ -185,6 +200,9 @@ pub enum Conflict {
     Http1OnlyButAlpnOffersH2,
     /// `http2_only()` while the `tls_config`'s ALPN list does not offer `h2`.
     Http2OnlyButAlpnLacksH2,
+    /// `http2_only()` while the `tls_config`'s ALPN list also offers HTTP/1.x (`http/1.1`,
+    /// `http/1.0`), which a server may then choose.
+    Http2OnlyButAlpnOffersHttp1,
     /// [`Trust::AddedRootsOnly`](crate::Trust::AddedRootsOnly) and no root certificate was
     /// added.
     NothingTrusted,
@@ -202,6 +220,9 @@ impl fmt::Display for Conflict {
             }
             Conflict::Http2OnlyButAlpnLacksH2 => {
                 "http2_only() but the tls_config's ALPN list does not offer h2"
+            }
+            Conflict::Http2OnlyButAlpnOffersHttp1 => {
+                "http2_only() but the tls_config's ALPN list also offers HTTP/1.x"
             }
             Conflict::NothingTrusted => {
                 "added-roots-only but no root certificate was added: nothing would be trusted"
@@ -257,6 +278,11 @@ impl fmt::Display for ConfigError {
             ConfigErrorReason::TooSmall { min } => write!(f, "must be at least {min}"),
             ConfigErrorReason::TooLarge { max } => write!(f, "must be at most {max}"),
             ConfigErrorReason::BadCertificate(why) => write!(f, "bad certificate: {why}"),
+            ConfigErrorReason::NoCertificate(why) => write!(
+                f,
+                "the CA store it names yields no certificate ({why}); fix or unset it (trust \
+                 was narrowed to it, so the connector will not fall back to webpki-roots)"
+            ),
             ConfigErrorReason::Conflict(why) => write!(f, "{why}"),
             ConfigErrorReason::Tls(err) => write!(f, "rustls: {err}"),
             ConfigErrorReason::InvalidProxy(err) => write!(f, "{err}"),

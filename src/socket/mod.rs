@@ -20,6 +20,9 @@ use crate::info::{KeepaliveInfo, Reading, ValueSource};
 
 mod platform;
 mod policy;
+#[cfg(proc_net_tcp)]
+mod procnet;
+mod stats;
 mod sys;
 #[cfg(test)]
 mod tests;
@@ -27,6 +30,7 @@ mod tests;
 pub use platform::{Availability, KeepaliveSupport, OptionSupport};
 pub(crate) use policy::SocketPolicy;
 pub use policy::{Keepalive, ParseStageError, Stage};
+pub use stats::{TcpState, TcpStats};
 
 /// The largest values the connector accepts: Linux's (`MAX_TCP_KEEPIDLE`, `MAX_TCP_KEEPINTVL`,
 /// `MAX_TCP_KEEPCNT` in `include/net/tcp.h`), on every OS, so a configuration valid on one OS is

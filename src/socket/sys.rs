@@ -264,3 +264,20 @@ pub(super) fn keepalive_interval(
 pub(super) fn keepalive_retries(sock: &SockRef<'_>) -> Result<Option<u32>, SocketOptionError> {
     imp::retries(sock)
 }
+
+/// Whether [`tcp_stats`] can report (the kernel's TCP table, `/proc/self/net/tcp`).
+pub(super) const TCP_STATS: bool = cfg!(proc_net_tcp);
+
+/// The kernel's counters of the TCP socket `sock`; `Ok(None)` where this OS cannot report
+/// them, or when the kernel no longer lists the socket.
+pub(super) fn tcp_stats(sock: &SockRef<'_>) -> std::io::Result<Option<super::TcpStats>> {
+    #[cfg(proc_net_tcp)]
+    {
+        super::procnet::read(sock)
+    }
+    #[cfg(not(proc_net_tcp))]
+    {
+        let _ = sock;
+        Ok(None)
+    }
+}

@@ -101,7 +101,15 @@ fn verifier_for(
                 };
                 (Arc::new(verifier), TrustInfo::chosen(trust, count))
             }
-            Err(why) => (webpki(added, true)?, TrustInfo::fallback(count, why)),
+            // Set, SSL_CERT_FILE / SSL_CERT_DIR narrowed trust to a store that turned out
+            // empty: fail rather than widen it to every public CA.
+            Err(unusable) => match unusable.narrowed {
+                Some(err) => return Err(err),
+                None => (
+                    webpki(added, true)?,
+                    TrustInfo::fallback(count, unusable.reason),
+                ),
+            },
         },
     })
 }

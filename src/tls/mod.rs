@@ -37,16 +37,38 @@ pub(crate) struct TlsSetup {
 
 impl TlsSetup {
     /// The TLS set-up for `https://` proxies: the same trust and session cache, but ALPN
-    /// `http/1.1` only, since `CONNECT` is spoken in HTTP/1.1.
+    /// `http/1.1` only, since `CONNECT` is spoken in HTTP/1.1, and no client certificate: one
+    /// in a user's `tls_config` is the origin's to see (it names the client to the origin),
+    /// not every proxy's on the way. A proxy that asks gets none, as from a client without
+    /// one; there is no setting yet for a certificate meant for a proxy.
     pub(crate) fn for_proxies(&self) -> TlsSetup {
         let mut config = (*self.config).clone();
         config.alpn_protocols = HttpVersions::Http1Only.alpn();
+        config.client_auth_cert_resolver = Arc::new(NoClientCert);
         TlsSetup {
             config: Arc::new(config),
             trust: self.trust.clone(),
             handshake_timeout: self.handshake_timeout,
             http: HttpVersions::Http1Only,
         }
+    }
+}
+
+/// Offers no client certificate (rustls's own resolver for `with_no_client_auth` is private).
+#[derive(Debug)]
+struct NoClientCert;
+
+impl rustls::client::ResolvesClientCert for NoClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
     }
 }
 

@@ -35,7 +35,14 @@ pub enum Trust {
     /// needs it, and shared by every connector built after (as Go's `x509.SystemCertPool`
     /// does). Where it holds no certificate (a minimal container without `ca-certificates`),
     /// the connector falls back to [`WebpkiRoots`](Trust::WebpkiRoots) and says so in
-    /// [`Connector::trust`](crate::Connector::trust) and a debug trace. Default.
+    /// [`Connector::trust`](crate::Connector::trust) and a debug trace — but only when neither
+    /// `SSL_CERT_FILE` nor `SSL_CERT_DIR` is set: set, they replace the system's store, and one
+    /// that yields no certificate (a mistyped path, an unreadable file, DER instead of PEM)
+    /// makes [`build`](crate::Builder::build) fail with a
+    /// [`ConfigError`](crate::ConfigError) naming the variable
+    /// ([`ConfigField::SslCertFile`](crate::ConfigField::SslCertFile) or
+    /// [`SslCertDir`](crate::ConfigField::SslCertDir)), rather than widen a trust that was
+    /// narrowed on purpose to every public CA. Default.
     #[default]
     Platform,
     /// The Mozilla root program's roots compiled into this crate (`webpki-roots`), verified by

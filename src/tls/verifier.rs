@@ -20,6 +20,10 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use tracing::debug;
 
+use crate::error::ConfigError;
+#[cfg(native_certs)]
+use crate::error::{ConfigErrorReason, ConfigField};
+
 /// The crypto provider a connector's configuration uses: the process-wide default when the
 /// application installed one, and rustls's default (aws-lc-rs) otherwise. The latter is made
 /// once, so that its `Arc` can key [`platform`]'s cache.
@@ -33,6 +37,16 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
     }
 }
 
+/// Why the platform's verifier could not be built: the system's store yields no certificate.
+#[derive(Debug, Clone)]
+pub(crate) struct Unusable {
+    /// The verifier's error and where the store was looked for, for people.
+    pub(crate) reason: Arc<str>,
+    /// When `SSL_CERT_FILE` or `SSL_CERT_DIR` named the store: the error `build()` returns, as
+    /// falling back to webpki-roots would widen a trust narrowed on purpose.
+    pub(crate) narrowed: Option<ConfigError>,
+}
+
 /// The platform's verifier for `provider`, or why there is none: built at the first call for
 /// that provider and shared by every later one.
 ///
@@ -43,8 +57,8 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
 /// signal, found with the one read of the store the verifier needs anyway.
 pub(crate) fn platform(
     provider: &Arc<CryptoProvider>,
-) -> Result<Arc<dyn ServerCertVerifier>, Arc<str>> {
-    type Built = Result<Arc<dyn ServerCertVerifier>, Arc<str>>;
+) -> Result<Arc<dyn ServerCertVerifier>, Unusable> {
+    type Built = Result<Arc<dyn ServerCertVerifier>, Unusable>;
     // At most two entries: rustls's default and the one installed process-wide. The lock is
     // held while the store is read, so concurrent first builds read it once.
     static CACHE: Mutex<Vec<(Arc<CryptoProvider>, Built)>> = Mutex::new(Vec::new());
@@ -66,11 +80,56 @@ pub(crate) fn platform(
             };
             let why: Arc<str> = format!("{err}{}", store_env()).into();
             debug!(reason = %why, "platform verifier unusable");
-            Err(why)
+            Err(Unusable {
+                reason: why,
+                narrowed: narrowed_store(),
+            })
         }
     };
     cache.push((Arc::clone(provider), built.clone()));
     built
+}
+
+/// When `SSL_CERT_FILE` or `SSL_CERT_DIR` is set as rustls-native-certs reads them (the file
+/// whatever its value, the directories when one entry is not empty), the store is theirs
+/// alone, not the distribution's: its being empty is then a mistake to report (a mistyped
+/// path, an unreadable file, DER instead of PEM), naming the variable (the file's when both
+/// are set), with what rustls-native-certs says of it. `None` when neither is set, and where
+/// the OS verifies (these variables mean nothing there).
+fn narrowed_store() -> Option<ConfigError> {
+    #[cfg(native_certs)]
+    {
+        let file = std::env::var_os("SSL_CERT_FILE");
+        let dir = std::env::var_os("SSL_CERT_DIR")
+            .filter(|dirs| std::env::split_paths(dirs).any(|d| !d.as_os_str().is_empty()));
+        let (field, value) = match (&file, &dir) {
+            (Some(file), _) => (ConfigField::SslCertFile, file),
+            (None, Some(dir)) => (ConfigField::SslCertDir, dir),
+            (None, None) => return None,
+        };
+        // Read again, only on this failure, for the errors the verifier logs and drops.
+        let found = rustls_native_certs::load_native_certs();
+        let mut why: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        if why.is_empty() {
+            why.push(match found.certs.len() {
+                0 => "no certificate found: certificates must be PEM".to_owned(),
+                n => format!("none of its {n} certificates parses"),
+            });
+        }
+        if let (Some(_), Some(dir)) = (&file, &dir) {
+            why.push(format!(
+                "SSL_CERT_DIR={} yields none either",
+                dir.to_string_lossy()
+            ));
+        }
+        Some(ConfigError::new(
+            field,
+            value.to_string_lossy(),
+            ConfigErrorReason::NoCertificate(why.join("; ")),
+        ))
+    }
+    #[cfg(not(native_certs))]
+    None
 }
 
 /// Where the system's store was looked for, for the fallback's reason: the variables
@@ -345,7 +404,7 @@ mod tests {
         assert!(Arc::ptr_eq(&ours, &provider()), "one default provider");
         match (platform(&ours), platform(&ours)) {
             (Ok(a), Ok(b)) => assert!(Arc::ptr_eq(&a, &b)),
-            (Err(a), Err(b)) => assert!(Arc::ptr_eq(&a, &b)),
+            (Err(a), Err(b)) => assert!(Arc::ptr_eq(&a.reason, &b.reason)),
             other => panic!("the cache changed its answer: {other:?}"),
         }
         // Another provider instance gets a verifier of its own.

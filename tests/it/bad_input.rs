@@ -42,6 +42,17 @@ const BAD_URIS: &[(&str, &str)] = &[
     ),
     ("https://256.256.256.256/", "\"256.256.256.256\""),
     ("https://trailing..dots/", "\"trailing..dots\""),
+    // A host that ends in a number is an IPv4 address or nothing (WHATWG URL), for http as
+    // for https: these never reach a resolver.
+    ("http://256.256.256.256/", "\"256.256.256.256\""),
+    ("http://1.2.3.4.5/", "\"1.2.3.4.5\""),
+    ("http://256.1/", "\"256.1\""),
+    ("https://foo.123/", "\"foo.123\""),
+    ("http://foo.0x1f/", "\"foo.0x1f\""),
+    ("http://0x1g.1/", "\"0x1g.1\""),
+    ("http://08/", "\"08\""),
+    ("http://4294967296/", "\"4294967296\""),
+    ("http://1.2.65536/", "\"1.2.65536\""),
 ];
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keepalive_connector::{
     AttemptOutcome, ConfigErrorReason, ConfigField, Connector, Family, Limit, Phase, Resolve,
@@ -215,6 +215,127 @@ async fn concurrent_first_connects_to_one_name_resolve_once() {
         from_cache, 19,
         "all but the one that resolved read the cache"
     );
+}
+
+/// A slow AAAA answer holds up no other connect (issue 19, item 1). A answers at once, AAAA
+/// only after 3 s: longer than the connect timeout (2 s), as glibc's 5 s × 2 for dropped AAAA
+/// queries is against the default 10 s. The first connect wins over IPv4 after the resolution
+/// delay and stores what it received then, so the connects started meanwhile (waiting on its
+/// lookup) and after it read the cache instead of waiting for the whole lookup; once AAAA
+/// arrives, the entry holds both families.
+#[tokio::test]
+async fn a_slow_aaaa_answer_holds_up_no_other_connect() {
+    let server = plain_server().await;
+    let port = server.addr().port();
+    let mut resolver = Counting::new(&[LOCAL6, LOCAL4]);
+    let aaaa_after = Duration::from_secs(3);
+    resolver.per_family = Some((Some(aaaa_after), Some(Duration::ZERO)));
+    let connector = with(&resolver)
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let uri = by_name(port);
+    let start = Instant::now();
+    let timed = |c: Connector, uri: http::Uri| async move {
+        let t = Instant::now();
+        let result = c.connect(&uri).await;
+        (t.elapsed(), result.map(|conn| conn.info().clone()))
+    };
+    // The first connect leads the lookup; four more start while it is under way.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        tasks.spawn(timed(connector.clone(), uri.clone()));
+    }
+    // Three more after the first has connected, while AAAA is still out.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        tasks.spawn(timed(connector.clone(), uri.clone()));
+    }
+    let mut from_cache = 0;
+    let mut slowest = Duration::ZERO;
+    while let Some(done) = tasks.join_next().await {
+        let (took, result) = done.unwrap();
+        let info = result.unwrap_or_else(|e| panic!("after {took:?}: {e}"));
+        assert!(took < Duration::from_secs(1), "a connect took {took:?}");
+        slowest = slowest.max(took);
+        assert_eq!(info.remote_addr(), server.addr());
+        from_cache += usize::from(info.dns_from_cache());
+    }
+    println!("slowest of 8 connects while AAAA was out: {slowest:?}");
+    assert_eq!(from_cache, 7, "all but the first read the cache");
+    assert_eq!(resolver.lookups(), 2, "one lookup per family, shared");
+
+    // Once AAAA is in, the entry holds both families: a cached connect tries IPv6 first.
+    tokio::time::sleep(
+        (start + aaaa_after + Duration::from_millis(300)).saturating_duration_since(Instant::now()),
+    )
+    .await;
+    let conn = connector.connect(&uri).await.unwrap();
+    assert!(conn.info().dns_from_cache());
+    let tried: Vec<IpAddr> = conn
+        .info()
+        .attempts()
+        .iter()
+        .map(|a| a.addr().ip())
+        .collect();
+    assert_eq!(tried.first(), Some(&LOCAL6), "{tried:?}");
+    assert_eq!(conn.info().remote_addr(), server.addr());
+    assert_eq!(resolver.lookups(), 2);
+}
+
+/// When the connect leading a lookup fails, the connects that waited on it try the addresses
+/// it received instead of starting over empty-handed with what is left of their budget (a DNS
+/// timeout). Here A answers at once with a port that refuses and AAAA never: the leader waits
+/// for AAAA until its deadline; the waiters then fail as it did, refused, with no lookup of
+/// their own.
+#[tokio::test]
+async fn connects_waiting_on_a_failed_lookup_get_its_addresses() {
+    let mut resolver = Counting::new(&[LOCAL6, LOCAL4]);
+    resolver.per_family = Some((None, Some(Duration::ZERO)));
+    let connector = with(&resolver)
+        .connect_timeout(Duration::from_millis(1500))
+        .build()
+        .unwrap();
+    let uri = by_name(closed_port());
+    let leader = tokio::spawn({
+        let (c, uri) = (connector.clone(), uri.clone());
+        async move { c.connect(&uri).await.map(drop) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut waiters = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let (c, uri) = (connector.clone(), uri.clone());
+        waiters.spawn(async move { c.connect(&uri).await.map(drop) });
+    }
+    let err = leader.await.unwrap().unwrap_err();
+    assert_eq!(err.phase(), Phase::Connect, "{err}");
+    while let Some(done) = waiters.join_next().await {
+        let err = done.unwrap().unwrap_err();
+        assert_eq!(err.phase(), Phase::Connect, "{err}");
+        assert_eq!(
+            err.io_error_kind(),
+            Some(io::ErrorKind::ConnectionRefused),
+            "{err}"
+        );
+    }
+    assert_eq!(resolver.lookups(), 2, "the waiters resolved nothing");
+}
+
+/// `Duration::MAX` means "no limit" across the crate: as the cache's TTL it keeps answers for
+/// good. It panicked on the first store (`Instant + Duration::MAX`; issue 19, item 6).
+#[tokio::test]
+async fn a_maximal_cache_ttl_keeps_answers_for_good() {
+    let server = plain_server().await;
+    let resolver = Counting::new(&[LOCAL4]);
+    let connector = with(&resolver)
+        .dns_cache_ttl(Some(Duration::MAX))
+        .build()
+        .unwrap();
+    let uri = by_name(server.addr().port());
+    connector.connect(&uri).await.unwrap();
+    let again = connector.connect(&uri).await.unwrap();
+    assert!(again.info().dns_from_cache());
+    assert_eq!(resolver.lookups(), 1);
 }
 
 #[tokio::test]

@@ -352,6 +352,58 @@ fn bad_configuration_is_refused_at_build() {
         .is_ok());
 }
 
+/// An ALPN list of a `tls_config` that contradicts `http1_only()` or `http2_only()` is refused
+/// at build, both ways: `http2_only()` offers only `h2`, so a list that also offers HTTP/1.x
+/// contradicts it (it passed build before, issue 19).
+#[test]
+fn alpn_lists_that_contradict_the_http_version_are_refused_at_build() {
+    let base = (**Connector::builder().build().unwrap().tls_config()).clone();
+    let with_alpn = |alpn: &[&[u8]]| {
+        let mut config = base.clone();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Connector::builder().tls_config(std::sync::Arc::new(config))
+    };
+    let refused = [
+        (
+            with_alpn(&[b"h2", b"http/1.1"]).http2_only(),
+            Conflict::Http2OnlyButAlpnOffersHttp1,
+        ),
+        (
+            with_alpn(&[b"http/1.1", b"h2"]).http2_only(),
+            Conflict::Http2OnlyButAlpnOffersHttp1,
+        ),
+        (
+            with_alpn(&[b"h2", b"http/1.0"]).http2_only(),
+            Conflict::Http2OnlyButAlpnOffersHttp1,
+        ),
+        (
+            with_alpn(&[b"http/1.1"]).http2_only(),
+            Conflict::Http2OnlyButAlpnLacksH2,
+        ),
+        (
+            with_alpn(&[b"h2", b"http/1.1"]).http1_only(),
+            Conflict::Http1OnlyButAlpnOffersH2,
+        ),
+    ];
+    for (builder, conflict) in refused {
+        let err = builder.build().unwrap_err();
+        assert_eq!(err.field(), ConfigField::TlsConfig, "{err}");
+        assert_eq!(
+            err.reason(),
+            &ConfigErrorReason::Conflict(conflict),
+            "{err}"
+        );
+    }
+    for fine in [
+        with_alpn(&[b"h2"]).http2_only(),
+        with_alpn(&[b"http/1.1"]).http1_only(),
+        with_alpn(&[b"h2", b"http/1.1"]),
+        with_alpn(&[]).http2_only(),
+    ] {
+        fine.build().unwrap();
+    }
+}
+
 #[test]
 fn bad_root_certificates_are_refused_at_build() {
     let err = Connector::builder()

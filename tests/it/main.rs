@@ -8,6 +8,7 @@ mod support;
 
 // The connector (issue: connect path, stages, errors, hyper integration).
 mod client;
+mod client_cert;
 mod dialing;
 mod direct;
 mod errors;
@@ -17,9 +18,12 @@ mod pool;
 mod proxy;
 mod resumption;
 mod stages;
+mod tcp_stats;
 mod trust;
 
 // Reliability: dead peers in network namespaces, hostile servers, leaks, load, bad input.
+#[cfg(target_os = "linux")]
+mod backpressure;
 mod bad_input;
 mod dead_peer;
 mod happy_eyeballs;

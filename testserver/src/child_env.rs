@@ -33,13 +33,34 @@ pub fn is_child() -> bool {
 /// (other cases return at once); the parent relays the child's output and fails unless the
 /// child ran the test and passed.
 pub fn run(test: &str, case: &str, removed: &[&str], vars: &[(&str, &str)], body: impl FnOnce()) {
+    run_under(&[], test, case, removed, vars, body);
+}
+
+/// [`run`], with the child started through `prefix` (a command that ends by running its
+/// arguments, e.g. `unshare --mount … sh -c '…; exec "$@"' sh`).
+pub fn run_under(
+    prefix: &[&str],
+    test: &str,
+    case: &str,
+    removed: &[&str],
+    vars: &[(&str, &str)],
+    body: impl FnOnce(),
+) {
     let me = format!("{test}#{case}");
     match std::env::var(CASE) {
         Ok(child) if child == me => return body(),
         Ok(_) => return,
         Err(_) => {}
     }
-    let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut cmd = Command::new(first);
+            cmd.args(rest).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    };
     cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
     for var in removed {
         cmd.env_remove(var);

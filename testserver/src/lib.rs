@@ -13,7 +13,10 @@
 //! Proxies: [`ConnectProxy`] (HTTP `CONNECT`, optionally over TLS, with a fault plan) and
 //! [`SocksProxy`] in process; tinyproxy and microsocks as real processes in [`external`].
 //!
-//! Two hosts (Linux): [`netns::Pair`] joins two network namespaces with a veth pair, and
+//! nginx as a real process in [`nginx`], for what real servers do with idle connections.
+//!
+//! Two hosts (Linux): [`netns::Pair`] joins two network namespaces with a veth pair,
+//! [`nat::Nat`] puts a NAT router that forgets idle flows between two of them, and
 //! [`child`] re-runs a test of the current binary inside one, in a role. [`child_env`] re-runs
 //! a test in a process with an environment of its own (any platform).
 
@@ -23,6 +26,8 @@ pub mod child;
 pub mod child_env;
 pub mod external;
 mod h2watch;
+#[cfg(target_os = "linux")]
+pub mod nat;
 #[cfg(target_os = "linux")]
 pub mod netns;
 pub mod nginx;

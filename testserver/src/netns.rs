@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[derive(Debug)]
 pub struct Unavailable(pub String);
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
+/// Numbers the namespaces of this process (shared with [`crate::nat`], so names and subnets
+/// never collide).
+pub(crate) static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// `server_ns` holds `server_if` with `10.123.N.1/24`, `client_ns` holds `client_if` with
 /// `10.123.N.2/24`; nothing else is configured anywhere.
@@ -24,7 +26,7 @@ pub struct Pair {
     subnet: u8,
 }
 
-fn ip(args: &[&str]) -> Result<(), String> {
+pub(crate) fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
         .args(args)
         .output()
@@ -205,9 +207,9 @@ impl Pair {
     }
 }
 
-/// Deletes namespaces named by this module (`ka-PID-N-srv`/`-cli`) whose process is gone:
-/// left behind only when a run was killed before its guards could drop.
-fn remove_stale() {
+/// Deletes namespaces named by this module or [`crate::nat`] (`ka-PID-N-srv`/`-cli`/`-rtr`)
+/// whose process is gone: left behind only when a run was killed before its guards could drop.
+pub(crate) fn remove_stale() {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
         return;
     };
@@ -216,7 +218,7 @@ fn remove_stale() {
         .filter_map(|l| l.split_whitespace().next())
     {
         let mut parts = name.split('-');
-        let (Some("ka"), Some(pid), Some(_), Some("srv" | "cli"), None) = (
+        let (Some("ka"), Some(pid), Some(_), Some("srv" | "cli" | "rtr"), None) = (
             parts.next(),
             parts.next(),
             parts.next(),

@@ -1,8 +1,8 @@
 //! Certificates made at start with rcgen: a private CA and leaf certificates it signs.
 
 use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer,
-    KeyPair, KeyUsagePurpose,
+    date_time_ymd, BasicConstraints, CertificateParams, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -114,6 +114,24 @@ impl TestCa {
         }
         Leaf {
             chain,
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    }
+}
+
+impl TestCa {
+    /// A client certificate (extended key usage `clientAuth`) for `name`, signed by the CA:
+    /// what a client presents to a server that asks for one.
+    pub fn client_leaf(&self, name: &str) -> Leaf {
+        let mut params =
+            CertificateParams::new(vec![name.to_owned()]).expect("a valid subject alt name");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().expect("rcgen generates an ECDSA P-256 key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("rcgen signs the client certificate");
+        Leaf {
+            chain: vec![cert.der().clone(), self.cert_der.clone()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         }
     }

@@ -39,6 +39,7 @@ type ProxyPlan = Arc<dyn Fn(usize) -> ProxyBehavior + Send + Sync>;
 /// Configures a [`ConnectProxy`].
 pub struct ConnectProxyBuilder {
     tls: Option<Arc<TestCa>>,
+    client_ca: Option<Arc<TestCa>>,
     basic_auth: Option<String>,
     upstream: Option<SocketAddr>,
     ip: IpAddr,
@@ -59,6 +60,13 @@ impl ConnectProxyBuilder {
     /// signed by `ca`.
     pub fn tls(mut self, ca: Arc<TestCa>) -> Self {
         self.tls = Some(ca);
+        self
+    }
+
+    /// As a TLS proxy, ask every client for a certificate (optional, verified against `ca`),
+    /// and count those that present one ([`ConnectProxy::client_certs`]).
+    pub fn request_client_cert(mut self, ca: Arc<TestCa>) -> Self {
+        self.client_ca = Some(ca);
         self
     }
 
@@ -102,10 +110,22 @@ impl ConnectProxyBuilder {
         let tls = self.tls.as_ref().map(|ca| {
             let leaf = ca.leaf(LeafKind::Good);
             let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-            let mut config = ServerConfig::builder_with_provider(provider)
+            let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
                 .with_safe_default_protocol_versions()
-                .expect("aws-lc-rs supports TLS 1.2 and 1.3")
-                .with_no_client_auth()
+                .expect("aws-lc-rs supports TLS 1.2 and 1.3");
+            let builder = match &self.client_ca {
+                None => builder.with_no_client_auth(),
+                Some(client_ca) => builder.with_client_cert_verifier(
+                    rustls::server::WebPkiClientVerifier::builder_with_provider(
+                        Arc::new(client_ca.root_store()),
+                        provider,
+                    )
+                    .allow_unauthenticated()
+                    .build()
+                    .expect("a verifier over one root"),
+                ),
+            };
+            let mut config = builder
                 .with_single_cert(leaf.chain, leaf.key)
                 .expect("rcgen's certificate and key match");
             config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -114,6 +134,8 @@ impl ConnectProxyBuilder {
         let shared = Arc::new(Shared {
             accepted: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
+            handshakes: AtomicUsize::new(0),
+            client_certs: AtomicUsize::new(0),
         });
         let state = Arc::clone(&shared);
         let plan = self.plan;
@@ -136,6 +158,10 @@ impl ConnectProxyBuilder {
                             else {
                                 return;
                             };
+                            if stream.get_ref().1.peer_certificates().is_some() {
+                                state.client_certs.fetch_add(1, Ordering::SeqCst);
+                            }
+                            state.handshakes.fetch_add(1, Ordering::SeqCst);
                             serve_connect(stream, behavior, auth, upstream, &state).await;
                         }
                         None => serve_connect(stream, behavior, auth, upstream, &state).await,
@@ -156,6 +182,9 @@ impl ConnectProxyBuilder {
 struct Shared {
     accepted: AtomicUsize,
     requests: Mutex<Vec<String>>,
+    /// TLS handshakes completed, and those in which the client presented a certificate.
+    handshakes: AtomicUsize,
+    client_certs: AtomicUsize,
 }
 
 /// A running CONNECT proxy. Dropping it stops accepting (tunnels already open keep going
@@ -173,6 +202,7 @@ impl ConnectProxy {
     pub fn builder() -> ConnectProxyBuilder {
         ConnectProxyBuilder {
             tls: None,
+            client_ca: None,
             basic_auth: None,
             upstream: None,
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -201,6 +231,17 @@ impl ConnectProxy {
     /// How many connections were accepted.
     pub fn accepted(&self) -> usize {
         self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// How many TLS handshakes completed (a TLS proxy).
+    pub fn tls_handshakes(&self) -> usize {
+        self.shared.handshakes.load(Ordering::SeqCst)
+    }
+
+    /// In how many of those the client presented a certificate (see
+    /// [`ConnectProxyBuilder::request_client_cert`]).
+    pub fn client_certs(&self) -> usize {
+        self.shared.client_certs.load(Ordering::SeqCst)
     }
 
     /// Every request head received, in order (request line and headers, `\r\n`-separated).
