@@ -15,6 +15,7 @@ mod errors;
 mod liveness;
 mod platform;
 mod pool;
+mod pool_netns;
 mod proxy;
 mod resumption;
 mod stages;
