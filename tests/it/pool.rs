@@ -12,7 +12,7 @@ use keepalive_connector::{
     Trust,
 };
 use keepalive_testserver::nginx::Nginx;
-use keepalive_testserver::{external, ScriptedServer, Step, TestCa};
+use keepalive_testserver::{external, H2WatchServer, OnPing, ScriptedServer, Step, TestCa};
 
 fn plain() -> Builder {
     Connector::builder()
@@ -451,6 +451,22 @@ async fn http2_goaway_refusals_are_sent_again_for_any_method() {
     assert_eq!(ok, 60);
     assert!(goaway > 0, "nginx refused streams with GOAWAY");
     println!("GOAWAY burst: 60 of 60 POSTs answered, {resends} re-sends ({goaway} after GOAWAY)");
+}
+
+/// An HTTP/2 server refusing a connection's first stream (`REFUSED_STREAM`): the request was
+/// never processed and goes again, POST without a key included.
+#[tokio::test]
+async fn a_refused_stream_is_sent_again_whatever_its_method() {
+    let ca = TestCa::new();
+    let server = H2WatchServer::start_refusing(&ca, OnPing::Answer, 1).await.unwrap();
+    let client = connector_for(&ca).client::<Full<Bytes>>();
+    let url = format!("https://127.0.0.1:{}/", server.addr().port());
+    let (info, body) = send(&client, request(Method::POST, &url, None)).await.unwrap();
+    assert_eq!(body, "hello");
+    assert_eq!(info.retries(), 1);
+    assert_eq!(info.resends()[0].reason(), StaleReason::Refused);
+    assert!(!info.resends()[0].was_reused(), "refused on a fresh connection");
+    assert_eq!((server.refused(), server.requests()), (1, 1));
 }
 
 fn connector_for(ca: &TestCa) -> Connector {
