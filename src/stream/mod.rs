@@ -399,3 +399,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<IO> {
         dispatch!(self, s => s.poll_shutdown(cx))
     }
 }
+
+#[cfg(all(test, tcp_user_timeout))]
+mod tests;
