@@ -60,6 +60,8 @@ struct Tally {
     failed_other: usize,
     resends: usize,
     connections: usize,
+    /// The first few failures' messages.
+    examples: Vec<String>,
 }
 
 impl Tally {
@@ -83,22 +85,41 @@ enum Sender {
     Anchor(HyperClient<Connector, Full<Bytes>>),
 }
 
-/// Sends `req`, reads the body; `Ok(re-sends)` or `Err(())`.
-async fn send(sender: &Sender, req: Request<Full<Bytes>>) -> Result<usize, ()> {
+/// Sends `req`, reads the body; `Ok(re-sends)` or the failure.
+async fn send(sender: &Sender, req: Request<Full<Bytes>>) -> Result<usize, String> {
     match sender {
         Sender::Ours(client) => {
-            let resp = client.request(req).await.map_err(|_| ())?;
+            let resp = client.request(req).await.map_err(|e| e.to_string())?;
             let retries = resp
                 .extensions()
                 .get::<RequestInfo>()
                 .map_or(0, |i| i.retries() as usize);
-            resp.into_body().collect().await.map_err(|_| ())?;
+            resp.into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(retries)
         }
         Sender::Anchor(client) => {
-            let resp = client.request(req).await.map_err(|_| ())?;
-            resp.into_body().collect().await.map_err(|_| ())?;
+            let resp = client.request(req).await.map_err(|e| format!("{e:?}"))?;
+            resp.into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("{e:?}"))?;
             Ok(0)
+        }
+    }
+}
+
+impl Tally {
+    fn failed(&mut self, replayable: bool, why: String) {
+        if replayable {
+            self.failed_replayable += 1;
+        } else {
+            self.failed_other += 1;
+        }
+        if self.examples.len() < 3 {
+            self.examples.push(why);
         }
     }
 }
@@ -179,8 +200,7 @@ async fn sequential(
                 tally.requests += 1;
                 match send(&sender, kind.request(&url, n)).await {
                     Ok(resends) => tally.resends += resends,
-                    Err(()) if kind.replayable() => tally.failed_replayable += 1,
-                    Err(()) => tally.failed_other += 1,
+                    Err(why) => tally.failed(kind.replayable(), why),
                 }
             }
             tally.connections = count.load(Ordering::Relaxed);
@@ -213,7 +233,7 @@ async fn burst(
                 match joined.expect("no panic") {
                     Ok(resends) => tally.resends += resends,
                     // Unprocessed (refused) POSTs: replayable by the rules.
-                    Err(()) => tally.failed_replayable += 1,
+                    Err(why) => tally.failed(true, why),
                 }
             }
         }
@@ -306,6 +326,7 @@ fn main() {
             },
         );
         let mut rows = Vec::new();
+        let mut examples = Vec::new();
         for (workload, tallies) in [
             ("close race (200 ms)", race_rows),
             ("Keep-Alive: timeout=3", announced_rows),
@@ -315,15 +336,25 @@ fn main() {
         ] {
             for (who, tally) in tallies {
                 rows.push(tally.row(workload, who));
+                for why in &tally.examples {
+                    examples.push(format!("{workload}, {who}: {why}"));
+                }
             }
         }
-        rows
+        (rows, examples)
     });
+    let (rows, examples) = rows;
     println!(
         "| workload | client | requests | failed replayable / 1,000 | failed other / 1,000 | re-sent / 1,000 | new connections / 100 |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|");
     for row in rows {
         println!("{row}");
+    }
+    if !examples.is_empty() {
+        println!("\nfailures (the first three per contender and workload):");
+        for why in examples {
+            println!("- {why}");
+        }
     }
 }

@@ -111,6 +111,11 @@ impl ConnState {
         Active(std::sync::Arc::clone(self))
     }
 
+    /// When the connection was made (when the client took it over from the connector).
+    pub(crate) fn created(&self) -> Instant {
+        self.epoch
+    }
+
     /// The number of responses this connection had received.
     pub(crate) fn answered(&self) -> u64 {
         self.answered.load(Ordering::Acquire)

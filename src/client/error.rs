@@ -45,6 +45,9 @@ impl fmt::Display for NotResent {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
+    /// The request itself cannot be sent (a relative URI, an HTTP version hyper does not
+    /// speak).
+    InvalidRequest(&'static str),
     /// Connecting failed: the source is the [`ConnectError`].
     Connect,
     /// The request failed before its response head (not a stale pooled connection).
@@ -154,6 +157,12 @@ impl ClientError {
         }
     }
 
+    /// `true` when the request itself cannot be sent: a URI without a scheme or host, an HTTP
+    /// version hyper does not speak (0.9, 3), `CONNECT` over HTTP/1.0. Nothing was sent.
+    pub fn is_invalid_request(&self) -> bool {
+        matches!(self.inner.kind, Kind::InvalidRequest(_))
+    }
+
     /// `true` when the failure came while reading the response body (after the head).
     pub fn is_body(&self) -> bool {
         matches!(self.inner.kind, Kind::Body | Kind::BodyTimeout(_))
@@ -188,6 +197,7 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let origin = &self.inner.origin;
         match self.inner.kind {
+            Kind::InvalidRequest(why) => write!(f, "invalid request to {origin}: {why}"),
             Kind::Connect => match self.connect_error() {
                 Some(e) => write!(f, "{e}"),
                 None => write!(f, "connecting to {origin} failed"),

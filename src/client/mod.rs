@@ -46,7 +46,7 @@ pub use info::{RequestInfo, Resend, StaleReason};
 use error::Kind;
 use pools::Pools;
 use replay::ReplayBody;
-use resend::{Candidate, Dispatched, Verdict};
+use resend::{Candidate, Dispatched, Reached, Verdict};
 
 /// What every clone of a [`Client`] shares.
 #[derive(Debug)]
@@ -201,8 +201,9 @@ where
 
 /// `scheme://host:port` of `uri`, for messages: never a path, query or user info.
 fn origin_label(uri: &Uri) -> Arc<str> {
-    let scheme = uri.scheme_str().unwrap_or("?");
-    let host = uri.host().unwrap_or("?");
+    let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+        return "(a URI without scheme or host)".into();
+    };
     let port = uri.port_u16().or(match scheme {
         "https" => Some(443),
         "http" => Some(80),
@@ -211,6 +212,23 @@ fn origin_label(uri: &Uri) -> Arc<str> {
     match port {
         Some(port) => format!("{scheme}://{host}:{port}").into(),
         None => format!("{scheme}://{host}").into(),
+    }
+}
+
+/// What hyper-util refuses before choosing a connection, refused here first (so that a failure
+/// without a connection can only be the pool's own): a URI without a scheme or host, an HTTP
+/// version it does not speak, `CONNECT` over HTTP/1.0.
+fn check(parts: &http::request::Parts) -> Result<(), &'static str> {
+    if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
+        return Err("the request's URI must be absolute (scheme and host)");
+    }
+    match parts.version {
+        http::Version::HTTP_11 | http::Version::HTTP_2 => Ok(()),
+        http::Version::HTTP_10 if parts.method == http::Method::CONNECT => {
+            Err("CONNECT is not allowed over HTTP/1.0")
+        }
+        http::Version::HTTP_10 => Ok(()),
+        _ => Err("the request's HTTP version is not one hyper speaks (1.0, 1.1, 2)"),
     }
 }
 
@@ -235,6 +253,9 @@ where
 {
     let (parts, body) = req.into_parts();
     let origin = origin_label(&parts.uri);
+    if let Err(why) = check(&parts) {
+        return Err(ClientError::new(Kind::InvalidRequest(why), origin, None));
+    }
     let key = pools::key(&parts.uri);
     let settings = shared.settings;
     // Never sent itself: each attempt is a replay of it.
@@ -253,6 +274,7 @@ where
         let capture = capture_connection(&mut req);
         let client = shared.pools.client_for(key.as_ref());
         let outcome = Dispatch {
+            started: tokio::time::Instant::now(),
             response: client.request(req),
             capture,
             dispatched: None,
@@ -284,9 +306,16 @@ where
                     }
                 }
                 info.reused = dispatched.as_ref().is_some_and(|d| d.reused);
+                let reached = match &dispatched {
+                    Some(d) => Reached::Connection(d),
+                    None if error.is_connect() => Reached::ConnectFailed,
+                    // `check` above leaves hyper-util no reason of the request's own to fail
+                    // before choosing a connection: its pool withdrew the checkout.
+                    None => Reached::NoConnection,
+                };
                 let verdict = resend::judge(
                     &error,
-                    dispatched.as_ref(),
+                    reached,
                     Candidate {
                         method: &parts.method,
                         headers: &parts.headers,
@@ -371,6 +400,8 @@ enum Failure {
 /// One attempt: hyper-util's response future, watched for the connection it goes out on (to
 /// count the use, and tell a reused connection from a fresh one) and for the read timeout.
 struct Dispatch {
+    /// When this attempt began: a connection made before then waited in the pool.
+    started: tokio::time::Instant,
     response: hyper_util::client::legacy::ResponseFuture,
     capture: CaptureConnection,
     dispatched: Option<(Dispatched, Active)>,
@@ -394,8 +425,16 @@ impl Dispatch {
         drop(captured);
         if let Some(ConnHandle(state)) = extensions.remove::<ConnHandle>() {
             let reused = state.answered() > 0;
+            let pooled = state.created() < self.started;
             let active = state.begin();
-            self.dispatched = Some((Dispatched { state, reused }, active));
+            self.dispatched = Some((
+                Dispatched {
+                    state,
+                    reused,
+                    pooled,
+                },
+                active,
+            ));
         }
     }
 }
@@ -598,6 +637,24 @@ mod tests {
             keep_alive_timeout(&response(V::HTTP_2, Some("timeout=5"))),
             None
         );
+    }
+
+    #[test]
+    fn requests_hyper_util_would_refuse_are_refused_first() {
+        let parts = |uri: &str, version, method| {
+            let mut req = Request::new(());
+            *req.uri_mut() = uri.parse().unwrap();
+            *req.version_mut() = version;
+            *req.method_mut() = method;
+            req.into_parts().0
+        };
+        use http::{Method as M, Version as V};
+        assert!(check(&parts("https://a.example/", V::HTTP_11, M::GET)).is_ok());
+        assert!(check(&parts("http://a.example/", V::HTTP_10, M::GET)).is_ok());
+        assert!(check(&parts("/relative", V::HTTP_11, M::GET)).is_err());
+        assert!(check(&parts("https://a.example/", V::HTTP_09, M::GET)).is_err());
+        assert!(check(&parts("https://a.example/", V::HTTP_3, M::GET)).is_err());
+        assert!(check(&parts("http://a.example/", V::HTTP_10, M::CONNECT)).is_err());
     }
 
     #[test]

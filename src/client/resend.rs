@@ -4,8 +4,10 @@
 //! - A request the server cannot have processed — an HTTP/2 stream it refused
 //!   (`REFUSED_STREAM`) or left above its GOAWAY's last stream id, or a request the connection
 //!   closed before writing — is sent again whatever its method, if its body can be.
-//! - A request that failed on a **reused** connection before any byte of its response arrived
-//!   (the server closed or reset the connection, or the path dropped it silently) is sent
+//! - A request that failed on a **reused** connection (one that served a request before, or
+//!   waited in the pool before this request: connections a request started and then did not
+//!   need go there unused) before any byte of its response arrived (the server closed or reset
+//!   the connection, or the path dropped it silently) is sent
 //!   again when it is replayable: an idempotent method (GET, HEAD, OPTIONS, TRACE, PUT, DELETE)
 //!   or an `Idempotency-Key` / `X-Idempotency-Key` header, and a body that can be sent whole
 //!   again. Otherwise it fails as a stale connection, saying why.
@@ -36,6 +38,22 @@ pub(crate) struct Dispatched {
     pub(crate) state: Arc<ConnState>,
     /// It had answered a request before this one was sent on it.
     pub(crate) reused: bool,
+    /// It existed before this attempt began: it waited in the pool (a connection another
+    /// request had started and no longer needed is as stale-prone as a reused one).
+    pub(crate) pooled: bool,
+}
+
+/// Where a failed attempt got to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reached<'a> {
+    /// Connecting failed.
+    ConnectFailed,
+    /// No connection was given to it and connecting did not fail: hyper-util's pool withdrew
+    /// the checkout (another connection to the origin came up as HTTP/2 and took over, or the
+    /// pool could not hand one over). Nothing was sent.
+    NoConnection,
+    /// It went out on this connection.
+    Connection(&'a Dispatched),
 }
 
 /// What is known about the request being judged.
@@ -73,21 +91,41 @@ pub(crate) fn replayable_method(method: &Method, headers: &HeaderMap) -> bool {
         || headers.contains_key("x-idempotency-key")
 }
 
-/// Judges the failure `error` of an attempt sent on `conn` (`None`: no connection was reached).
+/// Judges the failure `error` of an attempt that got as far as `reached`.
 pub(crate) fn judge(
     error: &(dyn StdError + 'static),
-    conn: Option<&Dispatched>,
+    reached: Reached<'_>,
     req: Candidate<'_>,
 ) -> Verdict {
-    let Some(conn) = conn else {
-        return Verdict::Fail;
+    let conn = match reached {
+        Reached::ConnectFailed => return Verdict::Fail,
+        // The pool's own race, not a server's answer: free, and capped only by MAX_ATTEMPTS.
+        Reached::NoConnection if !req.body_replayable => {
+            return Verdict::Stale {
+                reason: StaleReason::NotSent,
+                why: NotResent::Body,
+            }
+        }
+        Reached::NoConnection if req.attempts >= MAX_ATTEMPTS => {
+            return Verdict::Stale {
+                reason: StaleReason::NotSent,
+                why: NotResent::Attempts(MAX_ATTEMPTS),
+            }
+        }
+        Reached::NoConnection => {
+            return Verdict::Resend {
+                reason: StaleReason::NotSent,
+                counted: false,
+            }
+        }
+        Reached::Connection(conn) => conn,
     };
     let Some(reason) = classify(error, &conn.state) else {
         return Verdict::Fail;
     };
     let unprocessed = reason.unprocessed();
     if !unprocessed {
-        if !conn.reused {
+        if !conn.reused && !conn.pooled {
             return Verdict::Fail;
         }
         // HTTP/1.1: some of the answer had arrived (an HTTP/2 stream fails before its head or
@@ -186,7 +224,11 @@ mod tests {
         if reused {
             state.record_answer(None);
         }
-        Dispatched { state, reused }
+        Dispatched {
+            state,
+            reused,
+            pooled: reused,
+        }
     }
 
     fn candidate<'a>(method: &'a Method, headers: &'a HeaderMap) -> Candidate<'a> {
@@ -232,14 +274,14 @@ mod tests {
         let h = HeaderMap::new();
         let c = conn(true, false);
         assert_eq!(
-            judge(&reset(), Some(&c), candidate(&Method::GET, &h)),
+            judge(&reset(), Reached::Connection(&c), candidate(&Method::GET, &h)),
             Verdict::Resend {
                 reason: StaleReason::Closed,
                 counted: true
             }
         );
         assert_eq!(
-            judge(&reset(), Some(&c), candidate(&Method::POST, &h)),
+            judge(&reset(), Reached::Connection(&c), candidate(&Method::POST, &h)),
             Verdict::Stale {
                 reason: StaleReason::Closed,
                 why: NotResent::Method(Method::POST)
@@ -253,14 +295,28 @@ mod tests {
         assert_eq!(
             judge(
                 &reset(),
-                Some(&conn(false, false)),
+                Reached::Connection(&conn(false, false)),
                 candidate(&Method::GET, &h)
             ),
             Verdict::Fail
         );
         assert_eq!(
-            judge(&reset(), None, candidate(&Method::GET, &h)),
+            judge(&reset(), Reached::ConnectFailed, candidate(&Method::GET, &h)),
             Verdict::Fail
+        );
+    }
+
+    #[test]
+    fn a_connection_that_waited_in_the_pool_unused_counts_as_reused() {
+        let h = HeaderMap::new();
+        let mut c = conn(false, false);
+        c.pooled = true;
+        assert_eq!(
+            judge(&reset(), Reached::Connection(&c), candidate(&Method::GET, &h)),
+            Verdict::Resend {
+                reason: StaleReason::Closed,
+                counted: true
+            }
         );
     }
 
@@ -270,7 +326,7 @@ mod tests {
         let c = conn(true, false);
         c.state.add_response_bytes(12);
         assert_eq!(
-            judge(&reset(), Some(&c), candidate(&Method::GET, &h)),
+            judge(&reset(), Reached::Connection(&c), candidate(&Method::GET, &h)),
             Verdict::Fail
         );
     }
@@ -282,7 +338,7 @@ mod tests {
         let mut req = candidate(&Method::GET, &h);
         req.counted = 1;
         assert_eq!(
-            judge(&reset(), Some(&c), req),
+            judge(&reset(), Reached::Connection(&c), req),
             Verdict::Stale {
                 reason: StaleReason::Closed,
                 why: NotResent::Limit(1)
@@ -291,7 +347,7 @@ mod tests {
         let mut req = candidate(&Method::PUT, &h);
         req.body_replayable = false;
         assert_eq!(
-            judge(&reset(), Some(&c), req),
+            judge(&reset(), Reached::Connection(&c), req),
             Verdict::Stale {
                 reason: StaleReason::Closed,
                 why: NotResent::Body
@@ -305,7 +361,7 @@ mod tests {
         let c = conn(false, false);
         c.state.raise(flag::RETIRED);
         assert_eq!(
-            judge(&reset(), Some(&c), candidate(&Method::POST, &h)),
+            judge(&reset(), Reached::Connection(&c), candidate(&Method::POST, &h)),
             Verdict::Resend {
                 reason: StaleReason::NotSent,
                 counted: true
@@ -317,7 +373,7 @@ mod tests {
         let mut req = candidate(&Method::POST, &h);
         req.counted = 1;
         assert_eq!(
-            judge(&reset(), Some(&c), req),
+            judge(&reset(), Reached::Connection(&c), req),
             Verdict::Resend {
                 reason: StaleReason::NotSent,
                 counted: false
@@ -325,7 +381,7 @@ mod tests {
         );
         req.attempts = MAX_ATTEMPTS;
         assert!(matches!(
-            judge(&reset(), Some(&c), req),
+            judge(&reset(), Reached::Connection(&c), req),
             Verdict::Stale { .. }
         ));
     }
@@ -347,7 +403,29 @@ mod tests {
         assert!(c.state.made_progress());
         let err = h2::Error::from(h2::Reason::REFUSED_STREAM);
         // `From<Reason>` makes a local reset; a remote one needs a real server (tests/it/pool.rs).
-        assert_eq!(judge(&err, Some(&c), req), Verdict::Fail);
+        assert_eq!(judge(&err, Reached::Connection(&c), req), Verdict::Fail);
+    }
+
+    #[test]
+    fn a_checkout_the_pool_withdrew_goes_again_uncounted() {
+        let h = HeaderMap::new();
+        let mut req = candidate(&Method::POST, &h);
+        req.counted = 1;
+        assert_eq!(
+            judge(&reset(), Reached::NoConnection, req),
+            Verdict::Resend {
+                reason: StaleReason::NotSent,
+                counted: false
+            }
+        );
+        req.attempts = MAX_ATTEMPTS;
+        assert_eq!(
+            judge(&reset(), Reached::NoConnection, req),
+            Verdict::Stale {
+                reason: StaleReason::NotSent,
+                why: NotResent::Attempts(MAX_ATTEMPTS)
+            }
+        );
     }
 
     #[test]
@@ -360,7 +438,7 @@ mod tests {
             },
         );
         assert_eq!(
-            judge(&err, Some(&conn(true, true)), candidate(&Method::GET, &h)),
+            judge(&err, Reached::Connection(&conn(true, true)), candidate(&Method::GET, &h)),
             Verdict::Resend {
                 reason: StaleReason::SilentDrop,
                 counted: true
@@ -369,7 +447,7 @@ mod tests {
         // An ordinary timeout is not a connection failure to re-send on.
         let plain = io::Error::from(io::ErrorKind::TimedOut);
         assert_eq!(
-            judge(&plain, Some(&conn(true, true)), candidate(&Method::GET, &h)),
+            judge(&plain, Reached::Connection(&conn(true, true)), candidate(&Method::GET, &h)),
             Verdict::Fail
         );
     }

@@ -35,3 +35,4 @@ mod load;
 
 // Fuzz corpora replayed through the fuzz targets' entry functions.
 mod fuzz_replay;
+mod zz_race;

@@ -174,6 +174,24 @@ async fn a_post_with_an_idempotency_key_is_sent_again() {
 }
 
 #[tokio::test]
+async fn a_request_hyper_cannot_send_is_refused_before_any_connection() {
+    let client = client_of(plain());
+    for req in [
+        request(Method::GET, "/relative", None),
+        Request::builder()
+            .uri("http://127.0.0.1:1/")
+            .version(http::Version::HTTP_3)
+            .body(Full::default())
+            .unwrap(),
+    ] {
+        let err = send(&client, req).await.unwrap_err();
+        assert!(err.is_invalid_request(), "{err}");
+        assert!(!err.is_connect() && !err.is_stale_connection());
+        assert_eq!(err.request_info().retries(), 0);
+    }
+}
+
+#[tokio::test]
 async fn a_fresh_connections_failure_is_never_sent_again() {
     let server = ScriptedServer::start(|_, _| Step::CloseOnArrival)
         .await
