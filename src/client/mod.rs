@@ -263,6 +263,9 @@ where
     let mut info = RequestInfo::default();
     let mut counted = 0;
     let mut attempts = 0;
+    // After an HTTP/2 server refused the request: the next attempt waits for the one new
+    // HTTP/2 connection to the origin rather than starting its own (see `pools::Route`).
+    let mut h2_only = false;
     loop {
         attempts += 1;
         let Some(attempt_body) = keeper.replay() else {
@@ -272,7 +275,7 @@ where
         let (req_parts, ()) = copy_parts(&parts).into_parts();
         let mut req = Request::from_parts(req_parts, attempt_body.watched(Arc::clone(&sent)));
         let capture = capture_connection(&mut req);
-        let client = shared.pools.client_for(key.as_ref());
+        let client = shared.pools.client_for(key.as_ref(), h2_only);
         let outcome = Dispatch {
             started: tokio::time::Instant::now(),
             response: client.request(req),
@@ -328,6 +331,8 @@ where
                 match verdict {
                     Verdict::Resend { reason, counted: c } => {
                         counted += u32::from(c);
+                        h2_only = matches!(reason, StaleReason::GoAway | StaleReason::Refused)
+                            && dispatched.as_ref().is_some_and(|d| d.state.h2);
                         tracing::debug!(
                             origin = %origin,
                             method = %parts.method,

@@ -75,22 +75,37 @@ impl tower_service::Service<Uri> for ManagedConnector {
     }
 }
 
-/// The clients, by PING schedule; see the module docs.
+/// Which hyper-util client a request goes through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Route {
+    /// Doublings of the PING interval for the origin (see the module docs).
+    level: u8,
+    /// HTTP/2 only (prior agreement instead of waiting for ALPN): for requests sent again
+    /// after an HTTP/2 server refused them. hyper-util's pool lets only one HTTP/2 connection
+    /// at a time be made per origin when it knows the connection will be HTTP/2; with ALPN it
+    /// cannot know, and every request waiting for a connection starts its own. After a GOAWAY
+    /// with many streams in flight, that would be one TLS handshake per refused request, at
+    /// the moment the server is going away (a deploy, a restart).
+    h2_only: bool,
+}
+
+/// The clients, by PING schedule and HTTP/2-only; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Pools {
     connector: ManagedConnector,
     base: Hyper,
-    /// Whether any origin backed off: requests skip the lock until one has.
-    any_backoff: AtomicBool,
-    backoff: Mutex<Backoff>,
+    /// Whether any origin backed off or any re-send took the HTTP/2-only route: until then,
+    /// requests skip the lock.
+    any_other: AtomicBool,
+    other: Mutex<Others>,
 }
 
 #[derive(Debug, Default)]
-struct Backoff {
+struct Others {
     /// Doublings per origin.
     levels: HashMap<Key, u8>,
-    /// The client for level `n` at index `n - 1`, made when first needed.
-    clients: Vec<Hyper>,
+    /// The clients other than `base`, made when first needed.
+    clients: HashMap<Route, Hyper>,
 }
 
 impl Pools {
@@ -100,43 +115,43 @@ impl Pools {
             settings: connector.config().client,
         };
         Pools {
-            base: build(&managed, 0),
+            base: build(&managed, Route::default()),
             connector: managed,
-            any_backoff: AtomicBool::new(false),
-            backoff: Mutex::new(Backoff::default()),
+            any_other: AtomicBool::new(false),
+            other: Mutex::new(Others::default()),
         }
     }
 
-    /// The client for requests to `key`.
-    pub(crate) fn client_for(&self, key: Option<&Key>) -> Hyper {
-        if !self.any_backoff.load(Ordering::Acquire) {
+    /// The client for a request to `key`; `h2_only` for one sent again after an HTTP/2
+    /// server refused it.
+    pub(crate) fn client_for(&self, key: Option<&Key>, h2_only: bool) -> Hyper {
+        if !h2_only && !self.any_other.load(Ordering::Acquire) {
             return self.base.clone();
         }
-        let Some(key) = key else {
+        let mut other = self.other.lock().unwrap_or_else(PoisonError::into_inner);
+        let level = key.and_then(|k| other.levels.get(k).copied()).unwrap_or(0);
+        let route = Route { level, h2_only };
+        if route == Route::default() {
             return self.base.clone();
-        };
-        let backoff = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
-        match backoff.levels.get(key) {
-            Some(&level) => backoff.clients[usize::from(level) - 1].clone(),
-            None => self.base.clone(),
         }
+        self.any_other.store(true, Ordering::Release);
+        other
+            .clients
+            .entry(route)
+            .or_insert_with(|| build(&self.connector, route))
+            .clone()
     }
 
     /// The server of `key` complained about PINGs: its next connections ping half as often.
     pub(crate) fn too_many_pings(&self, key: &Key) {
-        let mut backoff = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
-        let level = backoff.levels.get(key).copied().unwrap_or(0);
+        let mut other = self.other.lock().unwrap_or_else(PoisonError::into_inner);
+        let level = other.levels.get(key).copied().unwrap_or(0);
         if level >= MAX_LEVEL {
             return;
         }
-        let level = level + 1;
-        while backoff.clients.len() < usize::from(level) {
-            let next = u8::try_from(backoff.clients.len() + 1).unwrap_or(MAX_LEVEL);
-            backoff.clients.push(build(&self.connector, next));
-        }
-        backoff.levels.insert(key.clone(), level);
-        self.any_backoff.store(true, Ordering::Release);
-        let interval = self.ping_interval(level);
+        other.levels.insert(key.clone(), level + 1);
+        self.any_other.store(true, Ordering::Release);
+        let interval = self.ping_interval(level + 1);
         tracing::debug!(origin = %key.1, ?interval, "server said too_many_pings: pinging it less often");
     }
 
@@ -148,10 +163,11 @@ impl Pools {
     }
 }
 
-/// A hyper-util client over `connector` whose PING interval is the keepalive idle time doubled
-/// `level` times.
-fn build(connector: &ManagedConnector, level: u8) -> Hyper {
-    let mut builder = connector.connector.liveness_builder(1 << level);
+/// A hyper-util client over `connector` for `route`: its PING interval is the keepalive idle
+/// time doubled `route.level` times.
+fn build(connector: &ManagedConnector, route: Route) -> Hyper {
+    let mut builder = connector.connector.liveness_builder(1 << route.level);
+    builder.http2_only(route.h2_only);
     // The connections retire themselves when idle (see `conn_state`); hyper-util's idle
     // timer would also drop HTTP/2 connections whose streams are still open.
     builder.pool_idle_timeout(None);

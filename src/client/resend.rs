@@ -274,14 +274,22 @@ mod tests {
         let h = HeaderMap::new();
         let c = conn(true, false);
         assert_eq!(
-            judge(&reset(), Reached::Connection(&c), candidate(&Method::GET, &h)),
+            judge(
+                &reset(),
+                Reached::Connection(&c),
+                candidate(&Method::GET, &h)
+            ),
             Verdict::Resend {
                 reason: StaleReason::Closed,
                 counted: true
             }
         );
         assert_eq!(
-            judge(&reset(), Reached::Connection(&c), candidate(&Method::POST, &h)),
+            judge(
+                &reset(),
+                Reached::Connection(&c),
+                candidate(&Method::POST, &h)
+            ),
             Verdict::Stale {
                 reason: StaleReason::Closed,
                 why: NotResent::Method(Method::POST)
@@ -301,7 +309,11 @@ mod tests {
             Verdict::Fail
         );
         assert_eq!(
-            judge(&reset(), Reached::ConnectFailed, candidate(&Method::GET, &h)),
+            judge(
+                &reset(),
+                Reached::ConnectFailed,
+                candidate(&Method::GET, &h)
+            ),
             Verdict::Fail
         );
     }
@@ -312,7 +324,11 @@ mod tests {
         let mut c = conn(false, false);
         c.pooled = true;
         assert_eq!(
-            judge(&reset(), Reached::Connection(&c), candidate(&Method::GET, &h)),
+            judge(
+                &reset(),
+                Reached::Connection(&c),
+                candidate(&Method::GET, &h)
+            ),
             Verdict::Resend {
                 reason: StaleReason::Closed,
                 counted: true
@@ -326,7 +342,11 @@ mod tests {
         let c = conn(true, false);
         c.state.add_response_bytes(12);
         assert_eq!(
-            judge(&reset(), Reached::Connection(&c), candidate(&Method::GET, &h)),
+            judge(
+                &reset(),
+                Reached::Connection(&c),
+                candidate(&Method::GET, &h)
+            ),
             Verdict::Fail
         );
     }
@@ -361,7 +381,11 @@ mod tests {
         let c = conn(false, false);
         c.state.raise(flag::RETIRED);
         assert_eq!(
-            judge(&reset(), Reached::Connection(&c), candidate(&Method::POST, &h)),
+            judge(
+                &reset(),
+                Reached::Connection(&c),
+                candidate(&Method::POST, &h)
+            ),
             Verdict::Resend {
                 reason: StaleReason::NotSent,
                 counted: true
@@ -438,7 +462,11 @@ mod tests {
             },
         );
         assert_eq!(
-            judge(&err, Reached::Connection(&conn(true, true)), candidate(&Method::GET, &h)),
+            judge(
+                &err,
+                Reached::Connection(&conn(true, true)),
+                candidate(&Method::GET, &h)
+            ),
             Verdict::Resend {
                 reason: StaleReason::SilentDrop,
                 counted: true
@@ -447,7 +475,11 @@ mod tests {
         // An ordinary timeout is not a connection failure to re-send on.
         let plain = io::Error::from(io::ErrorKind::TimedOut);
         assert_eq!(
-            judge(&plain, Reached::Connection(&conn(true, true)), candidate(&Method::GET, &h)),
+            judge(
+                &plain,
+                Reached::Connection(&conn(true, true)),
+                candidate(&Method::GET, &h)
+            ),
             Verdict::Fail
         );
     }

@@ -229,7 +229,10 @@ async fn after_too_many_pings_the_origin_is_pinged_half_as_often() {
     let mut body = client.get(url).await.unwrap().into_body();
     body.frame().await.unwrap().unwrap();
     let quiet = tokio::time::timeout(Duration::from_millis(6_500), body.frame()).await;
-    assert!(quiet.is_err(), "the second connection's stream stays open: {quiet:?}");
+    assert!(
+        quiet.is_err(),
+        "the second connection's stream stays open: {quiet:?}"
+    );
     assert_eq!(server.goaways(), 1, "no second GOAWAY");
     let second: Vec<Instant> = server
         .pings_by_connection()

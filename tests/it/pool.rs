@@ -476,14 +476,21 @@ async fn http2_goaway_refusals_are_sent_again_for_any_method() {
 #[tokio::test]
 async fn a_refused_stream_is_sent_again_whatever_its_method() {
     let ca = TestCa::new();
-    let server = H2WatchServer::start_refusing(&ca, OnPing::Answer, 1).await.unwrap();
+    let server = H2WatchServer::start_refusing(&ca, OnPing::Answer, 1)
+        .await
+        .unwrap();
     let client = connector_for(&ca).client::<Full<Bytes>>();
     let url = format!("https://127.0.0.1:{}/", server.addr().port());
-    let (info, body) = send(&client, request(Method::POST, &url, None)).await.unwrap();
+    let (info, body) = send(&client, request(Method::POST, &url, None))
+        .await
+        .unwrap();
     assert_eq!(body, "hello");
     assert_eq!(info.retries(), 1);
     assert_eq!(info.resends()[0].reason(), StaleReason::Refused);
-    assert!(!info.resends()[0].was_reused(), "refused on a fresh connection");
+    assert!(
+        !info.resends()[0].was_reused(),
+        "refused on a fresh connection"
+    );
     assert_eq!((server.refused(), server.requests()), (1, 1));
 }
 

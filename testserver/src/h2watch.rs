@@ -108,7 +108,10 @@ impl H2WatchServer {
 
     /// When each client PING (not a PING acknowledgement) arrived.
     pub fn pings(&self) -> Vec<Instant> {
-        self.pings_by_connection().into_iter().map(|(_, at)| at).collect()
+        self.pings_by_connection()
+            .into_iter()
+            .map(|(_, at)| at)
+            .collect()
     }
 
     /// When each client PING arrived, with its connection (numbered from 0 in accept order).
