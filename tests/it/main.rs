@@ -14,6 +14,7 @@ mod errors;
 mod liveness;
 mod platform;
 mod proxy;
+mod proxy_credentials;
 mod resumption;
 mod stages;
 mod trust;

@@ -63,11 +63,15 @@ impl ConnectProxyBuilder {
     }
 
     /// Require `Proxy-Authorization: Basic base64(user:password)`; answer 407 otherwise.
-    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
-        self.basic_auth = Some(format!(
-            "Basic {}",
-            base64(format!("{user}:{password}").as_bytes())
-        ));
+    pub fn basic_auth(self, user: &str, password: &str) -> Self {
+        self.basic_auth_bytes(user.as_bytes(), password.as_bytes())
+    }
+
+    /// [`basic_auth`](Self::basic_auth) with credentials of any bytes (RFC 7617 does not
+    /// require UTF-8).
+    pub fn basic_auth_bytes(mut self, user: &[u8], password: &[u8]) -> Self {
+        let pair = [user, b":", password].concat();
+        self.basic_auth = Some(format!("Basic {}", base64(&pair)));
         self
     }
 
