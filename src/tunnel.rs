@@ -56,9 +56,11 @@ pub(crate) fn forwards(proxy: &ProxyTarget, origin: &Origin, h2_prior_knowledge:
 }
 
 /// Runs `proxy`'s protocol over `io` (a stream to the proxy) so that it reaches `origin`, or,
-/// when `forward`, only what it takes to speak HTTP to the proxy itself. The exchange must end
-/// by `deadline` (the connect timeout, `budget`, shared with dialing); TLS to an `https://`
-/// proxy has the handshake timeout. Every failure is [`Phase::Proxy`].
+/// when `forward`, only what it takes to speak HTTP to the proxy itself. The `CONNECT` or
+/// SOCKS5 exchange must end by `deadline` (the connect timeout, `budget`, shared with
+/// dialing); TLS to an `https://` proxy has the handshake timeout, and the connect timeout does
+/// not run meanwhile (the deadline moves by the handshake's time), so a slow but legal
+/// handshake leaves the exchange what it had. Every failure is [`Phase::Proxy`].
 pub(crate) async fn tunnel<IO>(
     setup: &TunnelSetup,
     proxy: &ProxyTarget,
@@ -79,12 +81,17 @@ where
     let timed_out = || err().timed_out(budget);
     match proxy.kind {
         ProxyKind::Http | ProxyKind::Https => {
+            let mut deadline = deadline;
             let mut stream = if proxy.kind == ProxyKind::Https {
                 let name = proxy_server_name(proxy).map_err(|e| err().with_source(e))?;
+                let handshake_start = Instant::now();
                 let (tls, _) = tls::secure(&setup.proxy_tls, name, io).await.map_err(|e| {
                     // The handshake with the proxy is part of the proxy hop.
                     e.in_phase(Phase::Proxy).with_host(origin.host())
                 })?;
+                // The handshake had its own timeout; the connect timeout was not running.
+                let spent = handshake_start.elapsed();
+                deadline = deadline.checked_add(spent).unwrap_or(deadline);
                 TunnelStream::Tls(Box::new(tls))
             } else {
                 TunnelStream::Plain(io)

@@ -15,6 +15,7 @@ mod liveness;
 mod platform;
 mod proxy;
 mod proxy_credentials;
+mod proxy_tunnel;
 mod resumption;
 mod stages;
 mod trust;

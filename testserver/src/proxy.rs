@@ -7,6 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -39,6 +40,7 @@ type ProxyPlan = Arc<dyn Fn(usize) -> ProxyBehavior + Send + Sync>;
 /// Configures a [`ConnectProxy`].
 pub struct ConnectProxyBuilder {
     tls: Option<Arc<TestCa>>,
+    handshake_delay: Duration,
     basic_auth: Option<String>,
     upstream: Option<SocketAddr>,
     ip: IpAddr,
@@ -59,6 +61,13 @@ impl ConnectProxyBuilder {
     /// signed by `ca`.
     pub fn tls(mut self, ca: Arc<TestCa>) -> Self {
         self.tls = Some(ca);
+        self
+    }
+
+    /// With [`tls`](Self::tls): wait this long after accepting a connection before answering
+    /// the client's TLS hello (a slow but legal handshake). Default: none.
+    pub fn handshake_delay(mut self, delay: Duration) -> Self {
+        self.handshake_delay = delay;
         self
     }
 
@@ -123,6 +132,7 @@ impl ConnectProxyBuilder {
         let plan = self.plan;
         let auth = self.basic_auth;
         let upstream = self.upstream;
+        let delay = self.handshake_delay;
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -135,6 +145,7 @@ impl ConnectProxyBuilder {
                     let _ = stream.set_nodelay(true);
                     match tls {
                         Some(config) => {
+                            tokio::time::sleep(delay).await;
                             let Ok(stream) =
                                 tokio_rustls::TlsAcceptor::from(config).accept(stream).await
                             else {
@@ -177,6 +188,7 @@ impl ConnectProxy {
     pub fn builder() -> ConnectProxyBuilder {
         ConnectProxyBuilder {
             tls: None,
+            handshake_delay: Duration::ZERO,
             basic_auth: None,
             upstream: None,
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
