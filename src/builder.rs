@@ -403,8 +403,10 @@ impl Builder {
     /// use keepalive_connector::{Connector, Stage};
     /// let connector = Connector::builder()
     ///     .socket_hook(|stage, sock| {
-    ///         if stage == Stage::BeforeConnect && sock.domain()? == socket2::Domain::IPV4 {
-    ///             sock.set_tos_v4(0x10)?; // IPTOS_LOWDELAY
+    ///         if stage == Stage::BeforeConnect {
+    ///             // IPTOS_LOWDELAY. An IPv4 option: an IPv6 socket may refuse it, and keeps
+    ///             // its default. (socket2's `domain()` would tell, but on Unix only.)
+    ///             let _ = sock.set_tos_v4(0x10);
     ///         }
     ///         Ok(())
     ///     })
