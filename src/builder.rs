@@ -493,7 +493,6 @@ impl Builder {
         };
         let tunnel = TunnelSetup {
             proxy_tls: tls.for_proxies(),
-            resolver: Arc::clone(&dial.resolver),
         };
         Ok(Connector::from_config(Config {
             socket: self.socket,

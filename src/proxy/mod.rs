@@ -69,7 +69,7 @@ enum Scope {
 impl Proxy {
     /// Every origin (`http://` and `https://`) goes through the proxy at `url`:
     /// `http://`, `https://` (TLS to the proxy), `socks5://` (names resolved here, through the
-    /// connector's resolver) or `socks5h://` (names resolved by the proxy), with optional
+    /// connector's resolver and DNS cache) or `socks5h://` (names resolved by the proxy), with optional
     /// percent-encoded `user:password@`. No scheme means `http://`; the port defaults to 80,
     /// 443 or 1080. Checked in [`Builder::build`](crate::Builder::build).
     pub fn all(url: &str) -> Proxy {
@@ -181,7 +181,9 @@ pub enum ProxyKind {
     /// An HTTP proxy spoken to over TLS (its certificate verified like any server's), then as
     /// [`Http`](ProxyKind::Http).
     Https,
-    /// SOCKS5 with the origin's name resolved here, through the connector's resolver.
+    /// SOCKS5 with the origin's name resolved here, through the connector's resolver, DNS cache
+    /// and [`ip_family`](crate::Builder::ip_family); the proxy is asked for each address in
+    /// turn while it answers that it cannot reach one (replies 3 and 4).
     Socks5,
     /// SOCKS5 with the origin's name sent to the proxy, which resolves it.
     Socks5h,

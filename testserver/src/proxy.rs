@@ -359,6 +359,7 @@ fn base64(input: &[u8]) -> String {
 pub struct SocksProxy {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    targets: Arc<Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
@@ -370,6 +371,8 @@ impl SocksProxy {
         let credentials = credentials.map(|(u, p)| (u.to_owned(), p.to_owned()));
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&accepted);
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&targets);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -377,15 +380,17 @@ impl SocksProxy {
                 };
                 count.fetch_add(1, Ordering::SeqCst);
                 let credentials = credentials.clone();
+                let seen = Arc::clone(&seen);
                 tokio::spawn(async move {
                     let _ = stream.set_nodelay(true);
-                    let _ = serve_socks(stream, credentials).await;
+                    let _ = serve_socks(stream, credentials, &seen).await;
                 });
             }
         });
         Ok(SocksProxy {
             addr,
             accepted,
+            targets,
             task,
         })
     }
@@ -399,6 +404,14 @@ impl SocksProxy {
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
+
+    /// Every target a client asked for, in order (`127.0.0.1:443`, `[::1]:443`, `name:443`).
+    pub fn targets(&self) -> Vec<String> {
+        self.targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 impl Drop for SocksProxy {
@@ -410,6 +423,7 @@ impl Drop for SocksProxy {
 async fn serve_socks(
     mut stream: TcpStream,
     credentials: Option<(String, String)>,
+    targets: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not SOCKS5");
     let mut head = [0u8; 2];
@@ -479,9 +493,25 @@ async fn serve_socks(
             return Ok(());
         }
     };
-    let Ok(mut origin) = TcpStream::connect(target.as_str()).await else {
-        stream.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
-        return Ok(());
+    targets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(target.clone());
+    let mut origin = match TcpStream::connect(target.as_str()).await {
+        Ok(origin) => origin,
+        Err(e) => {
+            // RFC 1928 §6's replies for what the connect said, as microsocks and Dante answer.
+            let reply = match e.kind() {
+                std::io::ErrorKind::NetworkUnreachable => 3,
+                std::io::ErrorKind::HostUnreachable => 4,
+                std::io::ErrorKind::ConnectionRefused => 5,
+                _ => 1,
+            };
+            stream
+                .write_all(&[5, reply, 0, 1, 0, 0, 0, 0, 0, 0])
+                .await?;
+            return Ok(());
+        }
     };
     let _ = origin.set_nodelay(true);
     stream.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
