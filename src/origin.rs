@@ -279,7 +279,10 @@ mod tests {
             let uri: http::Uri = raw.parse().unwrap();
             let shown = redact_uri(&uri.to_string());
             assert!(!shown.contains("s3cr"), "{raw}: {shown}");
-            assert!(shown.starts_with('<') && shown.contains("characters"), "{shown}");
+            assert!(
+                shown.starts_with('<') && shown.contains("characters"),
+                "{shown}"
+            );
             let err = super::Origin::from_uri(&uri).unwrap_err();
             assert_eq!(err, super::InvalidUri::PortNotANumber, "{raw}");
             assert!(!format!("{err} {err:?}").contains("s3cr"), "{raw}");

@@ -381,7 +381,10 @@ fn a_variables_password_never_shows() {
             let err = Connector::builder().build().unwrap_err();
             let text = format!("{err} {err:?}");
             assert!(!text.contains("s3cr"), "{text}");
-            assert!(text.contains("HTTPS_PROXY=<33 characters, not shown>"), "{text}");
+            assert!(
+                text.contains("HTTPS_PROXY=<33 characters, not shown>"),
+                "{text}"
+            );
         },
     );
 }
@@ -436,7 +439,10 @@ fn variables_that_are_not_unicode_are_refused_unseen() {
         "no_proxy",
         PROXY_VARS,
         &[
-            ("HTTPS_PROXY", std::ffi::OsStr::new("http://proxy.test:3128")),
+            (
+                "HTTPS_PROXY",
+                std::ffi::OsStr::new("http://proxy.test:3128"),
+            ),
             ("NO_PROXY", list.as_os_str()),
         ],
         || {

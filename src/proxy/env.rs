@@ -42,7 +42,11 @@ impl EnvProxies {
     pub(crate) fn read(extra_no: Option<NoList>) -> Result<EnvProxies, ConfigError> {
         // httpoxy: under CGI, the `Proxy:` request header arrives as `HTTP_PROXY`.
         let cgi = env::var_os("REQUEST_METHOD").is_some();
-        let http_names = if cgi { names::HTTP_UNDER_CGI } else { names::HTTP };
+        let http_names = if cgi {
+            names::HTTP_UNDER_CGI
+        } else {
+            names::HTTP
+        };
         let all = proxy_var(names::ALL)?;
         let http = proxy_var(http_names)?.or_else(|| all.clone());
         let https = proxy_var(names::HTTPS)?.or(all);

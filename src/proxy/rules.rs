@@ -215,7 +215,10 @@ fn normalise(entry: &str) -> Option<(String, Option<u16>)> {
         _ => (entry, None),
     };
     // `*.example.com` → `.example.com`; no other `*` is a wildcard.
-    let host = host.strip_prefix('*').filter(|h| h.starts_with('.')).unwrap_or(host);
+    let host = host
+        .strip_prefix('*')
+        .filter(|h| h.starts_with('.'))
+        .unwrap_or(host);
     let host = host.strip_suffix('.').unwrap_or(host);
     (!host.is_empty() && host != ".").then(|| (host.to_ascii_lowercase(), port))
 }

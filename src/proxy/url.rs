@@ -56,9 +56,9 @@ impl fmt::Display for InvalidProxy {
                 "a % in the user name or password is not followed by two hex digits (write % \
                  as %25)",
             ),
-            InvalidProxy::SocksCredentialsNotUtf8 => f.write_str(
-                "SOCKS5 user name and password must be UTF-8 once percent-decoded",
-            ),
+            InvalidProxy::SocksCredentialsNotUtf8 => {
+                f.write_str("SOCKS5 user name and password must be UTF-8 once percent-decoded")
+            }
             InvalidProxy::NotUtf8 => f.write_str("not valid Unicode"),
         }
     }
@@ -281,7 +281,10 @@ fn credentials(userinfo: &str, kind: ProxyKind) -> Result<ProxyAuth, InvalidProx
         return Ok(ProxyAuth::None);
     }
     let user = percent_decode(user)?;
-    let password = password.map(percent_decode).transpose()?.unwrap_or_default();
+    let password = password
+        .map(percent_decode)
+        .transpose()?
+        .unwrap_or_default();
     Ok(match kind {
         // RFC 7617: base64 of the bytes `user:password`, whatever they are (curl sends the
         // bytes as given; no charset is implied).
@@ -383,18 +386,31 @@ mod tests {
 
     #[test]
     fn the_user_info_is_everything_before_the_last_at_sign() {
-        assert_eq!(basic("http://john@corp.com:secret@proxy:8080"), b"john@corp.com:secret");
+        assert_eq!(
+            basic("http://john@corp.com:secret@proxy:8080"),
+            b"john@corp.com:secret"
+        );
         assert_eq!(basic("http://bob:s3cr#t@proxy:3128"), b"bob:s3cr#t");
         assert_eq!(basic("bob:a/b?c@proxy"), b"bob:a/b?c");
-        assert_eq!(basic("http://u:a://b@h"), b"u:a://b", "a `://` in a password");
+        assert_eq!(
+            basic("http://u:a://b@h"),
+            b"u:a://b",
+            "a `://` in a password"
+        );
         assert_eq!(basic("HTTPS://u%3Ax:p%40w@h"), b"u:x:p@w");
-        assert_eq!(basic("http://u@h"), b"u:", "no password: an empty one, as curl sends");
+        assert_eq!(
+            basic("http://u@h"),
+            b"u:",
+            "no password: an empty one, as curl sends"
+        );
         assert_eq!(basic("http://u:caf%e9@h"), b"u:caf\xe9");
         assert!(matches!(auth("http://@h"), Ok(ProxyAuth::None)));
         assert!(matches!(auth("http://:@h"), Ok(ProxyAuth::None)));
         let target = ProxyTarget::parse("SOCKS5H://u:p@[::1]:9/", ProxySource::Explicit).unwrap();
         assert_eq!(target.url, "socks5h://[::1]:9/");
-        assert!(matches!(target.auth, ProxyAuth::Socks { ref user, ref password } if user == "u" && password == "p"));
+        assert!(
+            matches!(target.auth, ProxyAuth::Socks { ref user, ref password } if user == "u" && password == "p")
+        );
     }
 
     #[test]
@@ -407,7 +423,10 @@ mod tests {
             ("http://u:%4@h", InvalidProxy::CredentialsEncoding),
             ("socks5://u@h", InvalidProxy::SocksCredentials),
             ("socks5://u:%FF@h", InvalidProxy::SocksCredentialsNotUtf8),
-            ("socks4://u:p@h", InvalidProxy::UnsupportedScheme("socks4".into())),
+            (
+                "socks4://u:p@h",
+                InvalidProxy::UnsupportedScheme("socks4".into()),
+            ),
         ] {
             assert_eq!(auth(raw).unwrap_err(), want, "{raw}");
         }
@@ -415,7 +434,10 @@ mod tests {
 
     #[test]
     fn only_a_full_parse_is_shown() {
-        assert_eq!(redacted(" http://bob:s3cr#t@Proxy:3128/ "), "http://***@proxy:3128");
+        assert_eq!(
+            redacted(" http://bob:s3cr#t@Proxy:3128/ "),
+            "http://***@proxy:3128"
+        );
         assert_eq!(redacted("bob:pw@proxy"), "http://***@proxy:80");
         assert_eq!(redacted("socks4://u:p@[::1]"), "socks4://***@[::1]");
         assert_eq!(redacted("http://u:p@h:99999"), "<18 characters, not shown>");

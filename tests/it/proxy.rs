@@ -598,7 +598,11 @@ fn no_proxy_forms_of_curl_and_go_match() {
         let route = connector.route(&url.parse().unwrap()).unwrap();
         let want_exempt = matches!(route, Route::NoProxy(_));
         assert_eq!(want_exempt, exempt, "{url}: {route:?}");
-        assert_eq!(matches!(route, Route::Proxy(_)), !exempt, "{url}: {route:?}");
+        assert_eq!(
+            matches!(route, Route::Proxy(_)),
+            !exempt,
+            "{url}: {route:?}"
+        );
     }
 }
 

@@ -25,7 +25,9 @@ async fn everything_shown(proxy: &Proxy) -> String {
     match Connector::builder().proxy(proxy.clone()).build() {
         Err(err) => shown += &format!(" {err} {err:?} {}", err.value()),
         Ok(connector) => {
-            let route = connector.route(&"https://x.test/".parse().unwrap()).unwrap();
+            let route = connector
+                .route(&"https://x.test/".parse().unwrap())
+                .unwrap();
             // Nothing listens on port 1: the connect fails, naming the proxy.
             let err = connector
                 .connect(&"https://127.0.0.1:1/".parse().unwrap())
@@ -106,7 +108,10 @@ async fn the_user_info_ends_at_the_last_at_sign() {
         format!("socks5h://john@corp.com:se:cr@t@{}", socks.addr()),
         format!("socks5://john%40corp.com:se%3Acr%40t@{}", socks.addr()),
     ] {
-        let connector = builder_for(&server).proxy(Proxy::all(&url)).build().unwrap();
+        let connector = builder_for(&server)
+            .proxy(Proxy::all(&url))
+            .build()
+            .unwrap();
         get_ok(connector, &server.url_by_name("/")).await;
     }
     // The same for Basic credentials (tinyproxy's configuration cannot hold an `@`).
@@ -116,7 +121,10 @@ async fn the_user_info_ends_at_the_last_at_sign() {
         .await
         .unwrap();
     let url = format!("http://john@corp.com:se:cr@t@{}", proxy.addr());
-    let connector = builder_for(&server).proxy(Proxy::all(&url)).build().unwrap();
+    let connector = builder_for(&server)
+        .proxy(Proxy::all(&url))
+        .build()
+        .unwrap();
     get_ok(connector, &server.url("/")).await;
     assert_eq!(proxy.requests().len(), 1);
 }
@@ -143,7 +151,10 @@ async fn an_upper_case_scheme_keeps_its_credentials() {
         format!("Socks5H://bob:s3cret@{}", socks.addr()),
         format!("HTTP://alice:p.ss-1@{}", tinyproxy.addr()),
     ] {
-        let connector = builder_for(&server).proxy(Proxy::all(&url)).build().unwrap();
+        let connector = builder_for(&server)
+            .proxy(Proxy::all(&url))
+            .build()
+            .unwrap();
         let route = connector.route(&server.url("/").parse().unwrap()).unwrap();
         match route {
             Route::Proxy(p) => assert!(p.has_credentials(), "{url}"),
@@ -166,17 +177,21 @@ async fn percent_decoding_is_strict_and_keeps_the_bytes() {
         .await
         .unwrap();
     let url = format!("http://u:caf%E9@{}", proxy.addr());
-    let connector = builder_for(&server).proxy(Proxy::all(&url)).build().unwrap();
+    let connector = builder_for(&server)
+        .proxy(Proxy::all(&url))
+        .build()
+        .unwrap();
     get_ok(connector, &server.url("/")).await;
 
-    let Some(socks) = require(
-        Microsocks::start(Some(("u", "café"))),
-        "microsocks -P café",
-    ) else {
+    let Some(socks) = require(Microsocks::start(Some(("u", "café"))), "microsocks -P café")
+    else {
         return;
     };
     let url = format!("socks5h://u:caf%C3%A9@{}", socks.addr());
-    let connector = builder_for(&server).proxy(Proxy::all(&url)).build().unwrap();
+    let connector = builder_for(&server)
+        .proxy(Proxy::all(&url))
+        .build()
+        .unwrap();
     get_ok(connector, &server.url_by_name("/")).await;
 
     for (url, want) in [
@@ -184,14 +199,24 @@ async fn percent_decoding_is_strict_and_keeps_the_bytes() {
             "socks5h://u:caf%E9@127.0.0.1:1080",
             InvalidProxy::SocksCredentialsNotUtf8,
         ),
-        ("http://u:caf%zz@127.0.0.1:3128", InvalidProxy::CredentialsEncoding),
-        ("http://u:caf%E@127.0.0.1:3128", InvalidProxy::CredentialsEncoding),
+        (
+            "http://u:caf%zz@127.0.0.1:3128",
+            InvalidProxy::CredentialsEncoding,
+        ),
+        (
+            "http://u:caf%E@127.0.0.1:3128",
+            InvalidProxy::CredentialsEncoding,
+        ),
     ] {
         let err = Connector::builder()
             .proxy(Proxy::all(url))
             .build()
             .unwrap_err();
-        assert_eq!(err.reason(), &ConfigErrorReason::InvalidProxy(want), "{url}");
+        assert_eq!(
+            err.reason(),
+            &ConfigErrorReason::InvalidProxy(want),
+            "{url}"
+        );
         assert!(!format!("{err} {err:?}").contains("caf"), "{err}");
     }
 }
