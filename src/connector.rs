@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use http::Uri;
 use socket2::SockRef;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
@@ -20,9 +19,10 @@ use crate::dial::{self, Attempt, DialConfig, Dialed, Endpoint};
 use crate::error::{ConnectError, Phase};
 use crate::info::{ConnectInfo, Timings, TlsInfo};
 use crate::origin::Origin;
-use crate::proxy::{Decision, ProxyInfo, ProxyKind, ProxyTarget, Route, Routes};
+use crate::proxy::forward::Forward;
+use crate::proxy::{Decision, ProxyAuth, ProxyInfo, ProxyKind, ProxyTarget, Route, Routes};
 use crate::socket::{self, SocketPolicy, Stage};
-use crate::stream::{Conn, Transport};
+use crate::stream::{Conn, Transport, Tunneled};
 use crate::tls::{self, TlsSetup, TrustInfo};
 use crate::tunnel::{self, TunnelSetup, TunnelStream};
 
@@ -373,7 +373,7 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
 
 /// One way to the origin: a dialed socket and, through a proxy, the tunnel step over it.
 struct Hop {
-    stream: TunnelStream<TcpStream>,
+    stream: Tunneled,
     remote_addr: SocketAddr,
     attempts: Vec<Attempt>,
     dns: Option<Duration>,
@@ -402,7 +402,7 @@ async fn hop(
         connect,
     } = dial::dial(&cfg.dial, &cfg.socket, to, start).await?;
     let (stream, proxy_time, forwarded) = match proxy {
-        None => (TunnelStream::Plain(stream), None, false),
+        None => (Forward::plain(TunnelStream::Plain(stream)), None, false),
         Some(p) => {
             let forward = tunnel::forwards(p, origin, cfg.tls.http.is_h2(None));
             let tunnel_start = Instant::now();
@@ -422,6 +422,17 @@ async fn hop(
             .map_err(|e| e.with_addr(remote_addr))?;
             let proxy_time = tunnel_start.elapsed();
             debug!(?proxy_time, forward, "proxy tunnel ready");
+            let stream = if forward {
+                // Requests go to the proxy in absolute form: each head gets the credentials
+                // and loses the target's user info on its way (`proxy::forward`).
+                let auth = match &p.auth {
+                    ProxyAuth::Basic(value) => Some(value.clone()),
+                    _ => None,
+                };
+                Forward::forwarding(stream, auth)
+            } else {
+                Forward::plain(stream)
+            };
             (stream, Some(proxy_time), forward)
         }
     };

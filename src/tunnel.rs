@@ -34,13 +34,13 @@ pub(crate) struct TunnelSetup {
 }
 
 /// Whether an `http://` origin is reached by absolute-form forwarding instead of a tunnel:
-/// through an HTTP(S) proxy without credentials (which would have to go on every request, and
-/// a connector cannot add headers to hyper-util's requests) and not HTTP/2 (proxies forward
-/// HTTP/1.1).
+/// through an HTTP(S) proxy, unless HTTP/2 with prior knowledge (proxies forward HTTP/1.1).
+/// With credentials too, as curl and reqwest do: the stream adds them to every request
+/// (`proxy::forward`), where a `CONNECT` to port 80 would be refused by Squid's default
+/// configuration and by tinyproxy's `ConnectPort`.
 pub(crate) fn forwards(proxy: &ProxyTarget, origin: &Origin, h2_prior_knowledge: bool) -> bool {
     !origin.is_tls()
         && matches!(proxy.kind, ProxyKind::Http | ProxyKind::Https)
-        && !proxy.auth.is_some()
         && !h2_prior_knowledge
 }
 

@@ -16,6 +16,7 @@ use crate::origin::Origin;
 
 mod env;
 mod error;
+pub(crate) mod forward;
 pub(crate) mod http;
 mod rules;
 pub(crate) mod socks;

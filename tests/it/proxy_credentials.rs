@@ -3,8 +3,13 @@
 //! (`Proxy-Authorization` on every request, no user info of the origin's URL). Against real
 //! tinyproxy and microsocks, and the test server's proxy where they cannot be configured so.
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use keepalive_connector::{
-    ConfigErrorReason, ConfigField, Connector, InvalidProxy, Phase, Proxy, Route,
+    ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Phase, Proxy, Route,
+    StaticResolver,
 };
 use keepalive_testserver::external::{require, Microsocks, Tinyproxy};
 use keepalive_testserver::{ConnectProxy, TestServer};
@@ -219,4 +224,189 @@ async fn percent_decoding_is_strict_and_keeps_the_bytes() {
         );
         assert!(!format!("{err} {err:?}").contains("caf"), "{err}");
     }
+}
+
+/// A client with hyper-util's pool (connections reused) and a body type for uploads.
+fn pooled(connector: Connector) -> Client<Connector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// GET `/`, POST 5 bytes to `/echo` (Content-Length), GET `/` again, through `client`.
+async fn get_post_get(client: &Client<Connector, Full<Bytes>>, base: &str) {
+    for (method, path, body, want) in [
+        ("GET", "/", "", "hello from keepalive-testserver\n"),
+        ("POST", "/echo", "hello", "5\n"),
+        ("GET", "/", "", "hello from keepalive-testserver\n"),
+    ] {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(format!("{base}{path}"))
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let resp = client.request(req).await.unwrap();
+        assert_eq!(resp.status(), 200, "{method} {base}{path}");
+        assert!(resp
+            .extensions()
+            .get::<ConnectInfo>()
+            .unwrap()
+            .proxy()
+            .is_some());
+        assert_eq!(body_text(resp).await, want, "{method} {path}");
+    }
+}
+
+/// Item 14 of issue 19: an `http://` origin behind a proxy with credentials was tunnelled with
+/// `CONNECT` to port 80 (or the origin's port), which Squid's default configuration refuses,
+/// as tinyproxy does with `ConnectPort`. It is forwarded in absolute form now, with
+/// `Proxy-Authorization` on every request, as curl and reqwest do: through real tinyproxy with
+/// `BasicAuth` and `ConnectPort 443` only, with hyper-util's Client and with `Conn::handshake`.
+#[tokio::test]
+async fn http_origins_behind_a_proxy_with_credentials_are_forwarded() {
+    let Some(tinyproxy) = require(
+        Tinyproxy::start_with(Some(("alice", "p.ss-1")), &[443]),
+        "tinyproxy BasicAuth, ConnectPort 443",
+    ) else {
+        return;
+    };
+    let server = TestServer::builder().plain().start().await.unwrap();
+    let proxy = format!("http://alice:p.ss-1@{}", tinyproxy.addr());
+    let connector = builder_for(&server)
+        .proxy(Proxy::http(&proxy))
+        .build()
+        .unwrap();
+    let base = server.url("");
+    let base = base.trim_end_matches('/');
+    get_post_get(&pooled(connector.clone()), base).await;
+
+    let conn = connector
+        .connect(&server.url("/").parse().unwrap())
+        .await
+        .unwrap();
+    assert!(conn.is_forwarded());
+    let (status, _, _) = crate::direct::fetch_uri(conn, &server.url("/x"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+
+    let log = tinyproxy.requests();
+    assert!(!log.iter().any(|r| r.starts_with("CONNECT")), "{log:?}");
+    for want in [
+        format!("GET {base}/ HTTP/1.1"),
+        format!("POST {base}/echo HTTP/1.1"),
+        format!("GET {base}/x HTTP/1.1"),
+    ] {
+        assert!(log.contains(&want), "{want}: {log:?}");
+    }
+    // Wrong credentials: the proxy's refusal is the response (a forwarding proxy answers the
+    // request itself; tinyproxy answers 401 to wrong credentials).
+    let wrong = builder_for(&server)
+        .proxy(Proxy::http(&format!(
+            "http://alice:nope@{}",
+            tinyproxy.addr()
+        )))
+        .build()
+        .unwrap();
+    let resp = crate::support::client(wrong)
+        .get(server.url("/").parse().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        matches!(resp.status().as_u16(), 401 | 407),
+        "{}",
+        resp.status()
+    );
+}
+
+/// Item 8 of issue 19: `GET http://user:pw@host/` went to a forwarding proxy as written (RFC
+/// 9110 §4.2.4 forbids user info in the target), into its logs. The request line tinyproxy
+/// logs has none now, through hyper-util's Client and `Conn::handshake`, with and without
+/// proxy credentials.
+#[tokio::test]
+async fn url_credentials_never_reach_a_forwarding_proxy() {
+    for proxy_credentials in [None, Some(("alice", "p.ss-1"))] {
+        let Some(tinyproxy) = require(Tinyproxy::start(proxy_credentials), "tinyproxy forwarding")
+        else {
+            return;
+        };
+        let server = TestServer::builder().plain().start().await.unwrap();
+        let proxy = match proxy_credentials {
+            Some((user, pass)) => format!("http://{user}:{pass}@{}", tinyproxy.addr()),
+            None => tinyproxy.url(),
+        };
+        let connector = builder_for(&server)
+            .proxy(Proxy::http(&proxy))
+            .build()
+            .unwrap();
+        let port = server.addr().port();
+        let with_user_info = format!("http://bob:url-s3cret@127.0.0.1:{port}");
+        get_post_get(&pooled(connector.clone()), &with_user_info).await;
+        let conn = connector
+            .connect(&with_user_info.parse().unwrap())
+            .await
+            .unwrap();
+        let shown = format!("{conn:?}");
+        assert!(!shown.contains("url-s3cret"), "{shown}");
+        let (status, _, _) = crate::direct::fetch_uri(conn, &format!("{with_user_info}/x"))
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+
+        let log = tinyproxy.log();
+        assert!(!log.contains("url-s3cret"), "{log}");
+        let requests = tinyproxy.requests();
+        let want = format!("GET http://127.0.0.1:{port}/x HTTP/1.1");
+        assert!(requests.contains(&want), "{want}: {requests:?}");
+    }
+}
+
+/// Items 8 and 14 of issue 19 through an `https://` proxy (the test server's, which records
+/// the head it forwards): TLS to the proxy, then the request in absolute form with the
+/// proxy's credentials and without the URL's.
+#[tokio::test]
+async fn an_https_proxy_forwards_with_credentials_and_without_the_urls() {
+    let server = TestServer::builder().plain().start().await.unwrap();
+    let tls_ca = TestServer::start().await.unwrap();
+    let proxy = ConnectProxy::builder()
+        .tls(tls_ca.ca().clone())
+        .basic_auth("u", "p")
+        .start()
+        .await
+        .unwrap();
+    let resolver = StaticResolver::new()
+        .add(
+            "localhost",
+            proxy.addr().port(),
+            ["127.0.0.1".parse().unwrap()],
+        )
+        .no_fallback();
+    let connector = builder_for(&tls_ca)
+        .resolver(resolver)
+        .proxy(Proxy::http(&format!(
+            "https://u:p@localhost:{}",
+            proxy.addr().port()
+        )))
+        .build()
+        .unwrap();
+    let port = server.addr().port();
+    let resp = crate::support::client(connector)
+        .get(
+            format!("http://bob:url-s3cret@127.0.0.1:{port}/")
+                .parse()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let requests = proxy.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let head = &requests[0];
+    assert!(
+        head.starts_with(&format!("GET http://127.0.0.1:{port}/ HTTP/1.1\r\n")),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nProxy-Authorization: Basic dTpw\r\n"),
+        "{head}"
+    );
+    assert!(!head.contains("url-s3cret"), "{head}");
 }

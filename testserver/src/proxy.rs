@@ -1,6 +1,7 @@
 //! In-process proxies for tests and benchmarks: an HTTP `CONNECT` proxy (optionally spoken to
-//! over TLS: an HTTPS proxy, optionally asking for Basic credentials) with a per-connection
-//! fault plan, and a small SOCKS5 proxy. Real proxies (tinyproxy, microsocks) are in
+//! over TLS: an HTTPS proxy, optionally asking for Basic credentials; it also forwards an
+//! absolute-form request, relaying the rest of that connection) with a per-connection fault
+//! plan, and a small SOCKS5 proxy. Real proxies (tinyproxy, microsocks) are in
 //! [`external`](crate::external); these exist for what real proxies will not do on demand
 //! (answer 502, stall, send garbage) and for benchmarks that must not depend on a package.
 
@@ -292,18 +293,25 @@ async fn serve_connect<S>(
             return;
         }
     }
+    // `CONNECT host:port`, or a request to forward: `GET http://host[:port]/path`.
+    let connect = head.starts_with("CONNECT ");
+    let request_target = head.split_whitespace().nth(1).unwrap_or_default();
     let target = match upstream {
-        Some(addr) => Ok(addr.to_string()),
-        None => head
-            .split_whitespace()
-            .nth(1)
-            .filter(|_| head.starts_with("CONNECT "))
-            .map(str::to_owned)
-            .ok_or(()),
+        Some(addr) => Some(addr.to_string()),
+        None if connect => Some(request_target.to_owned()),
+        None => request_target
+            .strip_prefix("http://")
+            .map(|rest| rest.split('/').next().unwrap_or_default())
+            .map(|authority| authority.rsplit('@').next().unwrap_or_default())
+            .filter(|authority| !authority.is_empty())
+            .map(|authority| match authority.contains(':') {
+                true => authority.to_owned(),
+                false => format!("{authority}:80"),
+            }),
     };
-    let Ok(target) = target else {
+    let Some(target) = target else {
         let _ = stream
-            .write_all(b"HTTP/1.1 405 Only CONNECT\r\nContent-Length: 0\r\n\r\n")
+            .write_all(b"HTTP/1.1 400 Not a proxy request\r\nContent-Length: 0\r\n\r\n")
             .await;
         return;
     };
@@ -314,11 +322,16 @@ async fn serve_connect<S>(
         return;
     };
     let _ = origin.set_nodelay(true);
-    if stream
-        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .await
-        .is_err()
-    {
+    let reply = if connect {
+        stream
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await
+    } else {
+        // Forwarding: the request goes on as it came (an HTTP server takes the absolute
+        // form); only this first head is recorded, the rest of the connection is relayed.
+        origin.write_all(head.as_bytes()).await
+    };
+    if reply.is_err() {
         return;
     }
     let _ = tokio::io::copy_bidirectional(&mut stream, &mut origin).await;
