@@ -77,7 +77,7 @@ enum Writing {
     Body(u64),
     /// In a chunked body.
     Chunked(Chunked),
-    /// Past a request that left HTTP, or one whose body's end cannot be known: unchanged.
+    /// Past a request that left HTTP (its `CONNECT` or `Upgrade` accepted): unchanged.
     Opaque,
 }
 
@@ -190,7 +190,7 @@ impl Rewriter {
             }
         }
         let mut length = None;
-        let mut chunked = None;
+        let mut chunked = false;
         for h in req.headers.iter() {
             let value = if h.name.eq_ignore_ascii_case("host") {
                 // `user:pw@host` is no host; the authority's host is what follows the `@`.
@@ -212,10 +212,13 @@ impl Rewriter {
                 length = Some(n);
             }
             if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                // The last coding decides (RFC 9112 §6.3); a request whose last coding is not
-                // chunked has no knowable end.
+                // The last coding decides (RFC 9112 §6.3): a request whose last coding is not
+                // chunked has no knowable end, and a server must refuse it.
                 let last = value.rsplit(|&b| b == b',').next().unwrap_or_default();
-                chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+                if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                    return Err(invalid("a request body whose last coding is not chunked"));
+                }
+                chunked = true;
             }
             self.out.extend_from_slice(h.name.as_bytes());
             self.out.extend_from_slice(b": ");
@@ -223,11 +226,11 @@ impl Rewriter {
             self.out.extend_from_slice(b"\r\n");
         }
         self.out.extend_from_slice(b"\r\n");
+        // Chunked wins over a Content-Length (RFC 9112 §6.3); neither: no body.
         self.writing = match (chunked, length) {
-            (Some(true), _) => Writing::Chunked(Chunked::Size { digits: 0, size: 0 }),
-            (Some(false), _) => Writing::Opaque,
-            (None, Some(0)) | (None, None) => Writing::Head,
-            (None, Some(n)) => Writing::Body(n),
+            (true, _) => Writing::Chunked(Chunked::Size { digits: 0, size: 0 }),
+            (false, Some(0) | None) => Writing::Head,
+            (false, Some(n)) => Writing::Body(n),
         };
         self.leaving = if method.eq_ignore_ascii_case("CONNECT") {
             Leaving::Connect
@@ -590,6 +593,7 @@ mod tests {
             b"POST http://h/ HTTP/1.1\r\ncontent-length: x\r\n\r\n",
             b"POST http://h/ HTTP/1.1\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
             b"POST http://h/ HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+            b"POST http://h/ HTTP/1.1\r\ntransfer-encoding: chunked, gzip\r\n\r\n",
         ] {
             let err = through(input, 4096, 4096).await.unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
