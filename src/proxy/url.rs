@@ -16,7 +16,8 @@ use crate::origin::{host_port, HostPort, InvalidUri};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InvalidProxy {
-    /// Not a URL at all (`http::Uri` refused it).
+    /// Not a URL at all: nothing after the user info, or a host and port that `http::Uri`
+    /// refuses.
     Unparseable,
     /// A scheme other than `http`, `https`, `socks5` and `socks5h` (SOCKS4 is not supported).
     UnsupportedScheme(String),
