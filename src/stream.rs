@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::info::ConnectInfo;
+use crate::proxy::forward::Forward;
 
 /// A connection made by a [`Connector`](crate::Connector): plain TCP for `http://`, TLS for
 /// `https://`.
@@ -48,8 +49,9 @@ impl<IO> MaybeTls<IO> {
     }
 }
 
-/// What the tunnel layer hands on: the dialed socket, or TLS to an `https://` proxy over it.
-pub(crate) type Tunneled = MaybeTls<TcpStream>;
+/// What the tunnel layer hands on: the dialed socket, or TLS to an `https://` proxy over it;
+/// for a forwarding proxy, with each request head rewritten on its way (`proxy::forward`).
+pub(crate) type Tunneled = Forward<MaybeTls<TcpStream>>;
 
 /// The byte stream under a [`Conn`]: the tunnel itself (plain `http://`), or the origin's TLS
 /// over it.
@@ -58,7 +60,7 @@ pub(crate) type Transport = MaybeTls<Tunneled>;
 impl Transport {
     /// The TCP stream (to the origin, or to the proxy), under any TLS.
     pub(crate) fn tcp(&self) -> &TcpStream {
-        self.get_ref().get_ref()
+        self.get_ref().get_ref().get_ref()
     }
 }
 

@@ -15,6 +15,8 @@ mod errors;
 mod liveness;
 mod platform;
 mod proxy;
+mod proxy_credentials;
+mod proxy_tunnel;
 mod resumption;
 mod stages;
 mod tcp_stats;
