@@ -44,11 +44,11 @@ const MAX_DNS_CACHE_CAPACITY: usize = 65_536;
 /// | [`local_address`](Builder::local_address) / [`local_addresses`](Builder::local_addresses) | any | `bind(2)`, after the `BeforeConnect` options and hook |
 /// | [`ip_family`](Builder::ip_family) | both families | |
 /// | [`send_buffer_size`](Builder::send_buffer_size) / [`recv_buffer_size`](Builder::recv_buffer_size) | kernel default | `SO_SNDBUF` / `SO_RCVBUF` |
-/// | [`connect_timeout`](Builder::connect_timeout) | 10 s: one deadline for DNS and every connection attempt | |
+/// | [`connect_timeout`](Builder::connect_timeout) | 10 s: one deadline for DNS, every connection attempt and a proxy's `CONNECT` or SOCKS5 exchange (TLS handshakes not counted) | |
 /// | [`happy_eyeballs`](Builder::happy_eyeballs) | on: addresses interleaved by family and raced (RFC 8305) | |
 /// | [`happy_eyeballs_delay`](Builder::happy_eyeballs_delay) | 250 ms between attempt starts | |
 /// | [`dns_cache_ttl`](Builder::dns_cache_ttl) / [`dns_cache_capacity`](Builder::dns_cache_capacity) | answers kept 60 s, at most 256 names | |
-/// | [`handshake_timeout`](Builder::handshake_timeout) | 10 s | |
+/// | [`handshake_timeout`](Builder::handshake_timeout) | 10 s, for each TLS handshake (the origin's, an `https://` proxy's) | |
 /// | HTTP versions | `h2` and `http/1.1` offered by ALPN | |
 /// | [`trust`](Builder::trust) | [`Trust::Platform`]: the OS's verifier and store (Linux: the system's CA bundle, `SSL_CERT_FILE`, `SSL_CERT_DIR`), webpki-roots where there is none (a store those variables name that yields nothing fails `build()`); hostname verification on | |
 /// | resolver | the system's (`getaddrinfo` on tokio's blocking pool) | |
@@ -281,6 +281,10 @@ impl Builder {
     /// [`happy_eyeballs(false)`](Builder::happy_eyeballs), addresses are tried one after
     /// another, each with an equal share of what is left of the timeout. Default: 10 s.
     ///
+    /// Through a proxy the addresses are the proxy's, and the same deadline then bounds the
+    /// `CONNECT` or SOCKS5 exchange with it; a TLS handshake with an `https://` proxy is not
+    /// counted (it has the [`handshake_timeout`](Builder::handshake_timeout)).
+    ///
     /// `Duration::MAX` means no timeout (hyper-util's default): the TCP connect then runs
     /// without a timer, which saves a loopback connect a few per cent.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
@@ -338,7 +342,8 @@ impl Builder {
         self
     }
 
-    /// Time allowed for the TLS handshake. Default: 10 s. `Duration::MAX` means no timeout
+    /// Time allowed for each TLS handshake: the origin's, and an `https://` proxy's (which the
+    /// [`connect_timeout`](Builder::connect_timeout) does not count). Default: 10 s. `Duration::MAX` means no timeout
     /// (hyper-rustls has none), and the handshake then runs without a timer.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
@@ -429,8 +434,10 @@ impl Builder {
     /// use keepalive_connector::{Connector, Stage};
     /// let connector = Connector::builder()
     ///     .socket_hook(|stage, sock| {
-    ///         if stage == Stage::BeforeConnect && sock.domain()? == socket2::Domain::IPV4 {
-    ///             sock.set_tos_v4(0x10)?; // IPTOS_LOWDELAY
+    ///         if stage == Stage::BeforeConnect {
+    ///             // IPTOS_LOWDELAY. An IPv4 option: an IPv6 socket may refuse it, and keeps
+    ///             // its default. (socket2's `domain()` would tell, but on Unix only.)
+    ///             let _ = sock.set_tos_v4(0x10);
     ///         }
     ///         Ok(())
     ///     })
@@ -518,7 +525,6 @@ impl Builder {
         };
         let tunnel = TunnelSetup {
             proxy_tls: tls.for_proxies(),
-            resolver: Arc::clone(&dial.resolver),
         };
         Ok(Connector::from_config(Config {
             socket: self.socket,

@@ -2,9 +2,11 @@
 //! hyper-util's `Client`.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::Uri;
 use socket2::SockRef;
@@ -14,13 +16,14 @@ use tracing::{debug, Instrument};
 use crate::builder::Builder;
 use crate::client::settings::ClientSettings;
 use crate::deadline::deadline_after;
-use crate::dial::{self, DialConfig, Dialed, Endpoint};
+use crate::dial::{self, Attempt, DialConfig, Dialed, Endpoint};
 use crate::error::{ConnectError, Phase};
 use crate::info::{ConnectInfo, Timings, TlsInfo};
 use crate::origin::Origin;
-use crate::proxy::{Decision, ProxyInfo, Route, Routes};
+use crate::proxy::forward::Forward;
+use crate::proxy::{Decision, ProxyAuth, ProxyInfo, ProxyKind, ProxyTarget, Route, Routes};
 use crate::socket::{self, SocketPolicy, Stage};
-use crate::stream::{Conn, Transport};
+use crate::stream::{Conn, Transport, Tunneled};
 use crate::tls::{self, TlsSetup, TrustInfo};
 use crate::tunnel::{self, TunnelSetup, TunnelStream};
 
@@ -155,14 +158,28 @@ impl Connector {
             Decision::Direct | Decision::Exempt(_) => return Ok((TunnelStream::Plain(io), None)),
         };
         let budget = self.config.dial.connect_timeout;
+        let deadline = deadline_after(Instant::now(), budget);
         let info = ProxyInfo::new(Arc::clone(&proxy));
+        // One stream, so one address: the first of the origin's (see `connect` for the rest).
+        let socks_addr = match (proxy.kind, origin.ip()) {
+            (ProxyKind::Socks5, None) => {
+                dial::addresses(&self.config.dial, origin.host(), origin.port(), deadline)
+                    .await
+                    .map_err(|e| e.with_proxy(info.clone()))?
+                    .usable()
+                    .first()
+                    .copied()
+            }
+            _ => None,
+        };
         let stream = tunnel::tunnel(
             &self.config.tunnel,
             &proxy,
             io,
             origin,
             false,
-            deadline_after(Instant::now(), budget),
+            socks_addr,
+            deadline,
             budget,
         )
         .await
@@ -252,38 +269,47 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
             port: origin.port(),
         },
     };
-    let Dialed {
+    // `socks5://` asks the proxy for one of the origin's addresses, resolved here through the
+    // dial layer (its resolver, DNS cache and family), and for the next one while the proxy
+    // answers that it cannot reach the address (a dial tries the next address likewise).
+    let socks = match &proxy {
+        Some(p) if p.kind == ProxyKind::Socks5 && origin.ip().is_none() => {
+            let deadline = deadline_after(start, cfg.dial.connect_timeout);
+            let addrs = dial::addresses(&cfg.dial, origin.host(), origin.port(), deadline)
+                .instrument(tracing::debug_span!("dns", origin = origin.host()))
+                .await
+                .map_err(named)?;
+            Some(addrs)
+        }
+        _ => None,
+    };
+    let socks_addrs = socks.as_ref().map_or(&[][..], |a| a.usable());
+    let mut tried = 0;
+    let Hop {
         stream,
         remote_addr,
         attempts,
         dns,
         dns_from_cache,
         connect,
-    } = dial::dial(&cfg.dial, &cfg.socket, to, start)
-        .await
-        .map_err(named)?;
-
-    let (stream, proxy_time, forwarded) = match &proxy {
-        None => (TunnelStream::Plain(stream), None, false),
-        Some(p) => {
-            let forward = tunnel::forwards(p, origin, cfg.tls.http.is_h2(None));
-            let tunnel_start = Instant::now();
-            let budget = cfg.dial.connect_timeout;
-            let stream = tunnel::tunnel(
-                &cfg.tunnel,
-                p,
-                stream,
-                origin,
-                forward,
-                deadline_after(start, budget),
-                budget,
-            )
-            .instrument(tracing::debug_span!("proxy", proxy = %p.url, kind = %p.kind))
-            .await
-            .map_err(|e| named(e.with_addr(remote_addr)))?;
-            let proxy_time = tunnel_start.elapsed();
-            debug!(?proxy_time, forward, "proxy tunnel ready");
-            (stream, Some(proxy_time), forward)
+        proxy_time,
+        forwarded,
+    } = loop {
+        let socks_addr = socks_addrs.get(tried).copied();
+        tried += 1;
+        match hop(cfg, origin, proxy.as_deref(), to, start, socks_addr).await {
+            Ok(hop) => break hop,
+            Err(e) if tunnel::is_unreachable_via_socks(&e) => {
+                if tried < socks_addrs.len() {
+                    debug!(?socks_addr, "the proxy cannot reach this address: the next");
+                    continue;
+                }
+                if let Some(addrs) = &socks {
+                    dial::forget_unreachable(&cfg.dial, origin.host(), origin.port(), addrs);
+                }
+                return Err(named(e));
+            }
+            Err(e) => return Err(named(e)),
         }
     };
 
@@ -345,6 +371,83 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
         proxy: proxy_info,
     };
     Ok(Conn::new(transport, info, h2, forwarded))
+}
+
+/// One way to the origin: a dialed socket and, through a proxy, the tunnel step over it.
+struct Hop {
+    stream: Tunneled,
+    remote_addr: SocketAddr,
+    attempts: Vec<Attempt>,
+    dns: Option<Duration>,
+    dns_from_cache: bool,
+    connect: Duration,
+    proxy_time: Option<Duration>,
+    forwarded: bool,
+}
+
+/// Dials `to` (the origin, or the proxy) and, through `proxy`, runs the tunnel step: for
+/// `socks5://`, to `socks_addr`. The connect timeout counts from `start`.
+async fn hop(
+    cfg: &Config,
+    origin: &Origin,
+    proxy: Option<&ProxyTarget>,
+    to: Endpoint<'_>,
+    start: Instant,
+    socks_addr: Option<SocketAddr>,
+) -> Result<Hop, ConnectError> {
+    let Dialed {
+        stream,
+        remote_addr,
+        attempts,
+        dns,
+        dns_from_cache,
+        connect,
+    } = dial::dial(&cfg.dial, &cfg.socket, to, start).await?;
+    let (stream, proxy_time, forwarded) = match proxy {
+        None => (Forward::plain(TunnelStream::Plain(stream)), None, false),
+        Some(p) => {
+            let forward = tunnel::forwards(p, origin, cfg.tls.http.is_h2(None));
+            let tunnel_start = Instant::now();
+            let budget = cfg.dial.connect_timeout;
+            let stream = tunnel::tunnel(
+                &cfg.tunnel,
+                p,
+                stream,
+                origin,
+                forward,
+                socks_addr,
+                deadline_after(start, budget),
+                budget,
+            )
+            .instrument(tracing::debug_span!("proxy", proxy = %p.url, kind = %p.kind))
+            .await
+            .map_err(|e| e.with_addr(remote_addr))?;
+            let proxy_time = tunnel_start.elapsed();
+            debug!(?proxy_time, forward, "proxy tunnel ready");
+            let stream = if forward {
+                // Requests go to the proxy in absolute form: each head gets the credentials
+                // and loses the target's user info on its way (`proxy::forward`).
+                let auth = match &p.auth {
+                    ProxyAuth::Basic(value) => Some(value.clone()),
+                    _ => None,
+                };
+                Forward::forwarding(stream, auth)
+            } else {
+                Forward::plain(stream)
+            };
+            (stream, Some(proxy_time), forward)
+        }
+    };
+    Ok(Hop {
+        stream,
+        remote_addr,
+        attempts,
+        dns,
+        dns_from_cache,
+        connect,
+        proxy_time,
+        forwarded,
+    })
 }
 
 /// The future of [`Connector`]'s `Service::call`.

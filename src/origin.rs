@@ -121,8 +121,13 @@ pub(crate) fn host_port(uri: &Uri, default_port: u16) -> Result<HostPort, Invali
     };
     let port = match explicit_port(uri)? {
         None => default_port,
+        // Never echoed: what follows the first `:` of an authority cut short by a `#`, `/` or
+        // `?` in a password (`https://bob:s3cr#t@h/`) is part of that password.
+        Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(InvalidUri::PortNotANumber)
+        }
         Some(p) => match p.parse::<u16>() {
-            Ok(n) if n != 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
+            Ok(n) if n != 0 => n,
             _ => return Err(InvalidUri::BadPort(p.to_owned())),
         },
     };
@@ -231,21 +236,49 @@ fn ipv4_number(part: &str) -> Option<u64> {
 
 /// `uri` as text with any user info (`user:password@`) replaced by `***@`, for messages and
 /// logs: credentials never reach a `Display` or `Debug`.
+/// `uri` (as the `http` crate prints it) for messages and logs: `scheme://***@host:port/path`
+/// with any user info replaced by `***`, when its authority is a host and a numeric port;
+/// otherwise only its length. A password holding an unencoded `#`, `/` or `?` ends the
+/// authority early (`https://bob:s3cr#t@h/` has the authority `bob:s3cr`), so an authority
+/// that does not parse may hold part of one anywhere.
 pub(crate) fn redact_uri(uri: &str) -> String {
+    let withheld = || format!("<{} characters, not shown>", uri.chars().count());
     let (scheme, rest) = match uri.split_once("://") {
         Some((scheme, rest)) => (Some(scheme), rest),
         None => (None, uri),
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    let redacted = match authority.rsplit_once('@') {
-        Some((_, host)) => format!("***@{host}{tail}"),
-        None => return uri.to_owned(),
+    let (credentials, host_port) = match authority.rsplit_once('@') {
+        Some((_, host_port)) => ("***@", host_port),
+        None => ("", authority),
     };
-    match scheme {
-        Some(scheme) => format!("{scheme}://{redacted}"),
-        None => redacted,
+    if !is_host_and_port(host_port) {
+        return withheld();
     }
+    match scheme {
+        Some(scheme) => format!("{scheme}://{credentials}{host_port}{tail}"),
+        None => format!("{credentials}{host_port}{tail}"),
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`, the port all digits (possibly empty): the
+/// authority of a URI that may be shown.
+fn is_host_and_port(text: &str) -> bool {
+    let (host_ok, port) = match text.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((v6, after)) => (
+                v6.parse::<std::net::Ipv6Addr>().is_ok(),
+                after.strip_prefix(':').or(after.is_empty().then_some("")),
+            ),
+            None => (false, None),
+        },
+        None => match text.split_once(':') {
+            Some((host, port)) => (is_host_name(host), Some(port)),
+            None => (is_host_name(text), Some("")),
+        },
+    };
+    host_ok && port.is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `true` when `host` is non-empty and holds only what host names hold: ASCII letters, digits,
@@ -288,8 +321,13 @@ pub enum InvalidUri {
     UnsupportedScheme(String),
     /// The URI has no host (`/path`, `http:///`).
     MissingHost,
-    /// The port is not a number from 1 to 65535.
+    /// The port is a number, but not one from 1 to 65535.
     BadPort(String),
+    /// The port holds something other than digits. Not shown: a password holding an
+    /// unencoded `#`, `/` or `?` ends the authority early, and what looks like a port is then
+    /// part of it (`https://bob:s3cr#t@h/`). Percent-encode such characters (`%23`, `%2F`,
+    /// `%3F`).
+    PortNotANumber,
     /// The host is bracketed but is not an IPv6 address, holds characters no host name has
     /// (anything but ASCII letters, digits, `-`, `.` and `_`), or ends in a number but is no
     /// IPv4 address (`1.2.3.4.5`, `256.1`).
@@ -309,6 +347,10 @@ impl fmt::Display for InvalidUri {
             }
             InvalidUri::MissingHost => f.write_str("missing host"),
             InvalidUri::BadPort(p) => write!(f, "bad port {p:?} (expected 1-65535)"),
+            InvalidUri::PortNotANumber => f.write_str(
+                "the port is not a number (not shown: it may be part of a password whose #, / \
+                 or ? is not percent-encoded)",
+            ),
             InvalidUri::BadHost(h) => write!(f, "bad host {h:?}"),
             InvalidUri::BadServerName(h) => {
                 write!(f, "host {h:?} is not a valid DNS name for TLS")
@@ -341,6 +383,30 @@ mod tests {
         );
         assert_eq!(redact_uri("http://a@b:c@h/"), "http://***@h/");
         assert_eq!(redact_uri("https://h/"), "https://h/");
+    }
+
+    /// The `http` crate ends an authority at the first `#`, `/` or `?`, inside a password too:
+    /// what it then calls the port (or the path) is part of the password.
+    #[test]
+    fn an_authority_cut_short_by_a_password_is_not_shown() {
+        for raw in [
+            "https://bob:s3cr#t@h/",
+            "https://bob:s3cr/t@h/",
+            "https://bob:s3cr?t@h/",
+        ] {
+            let uri: http::Uri = raw.parse().unwrap();
+            let shown = redact_uri(&uri.to_string());
+            assert!(!shown.contains("s3cr"), "{raw}: {shown}");
+            assert!(
+                shown.starts_with('<') && shown.contains("characters"),
+                "{shown}"
+            );
+            let err = super::Origin::from_uri(&uri).unwrap_err();
+            assert_eq!(err, super::InvalidUri::PortNotANumber, "{raw}");
+            assert!(!format!("{err} {err:?}").contains("s3cr"), "{raw}");
+        }
+        assert_eq!(redact_uri("https://[::1]:8443/x"), "https://[::1]:8443/x");
+        assert_eq!(redact_uri("https://u:p@[::1]/x"), "https://***@[::1]/x");
     }
 }
 

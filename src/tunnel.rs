@@ -3,7 +3,7 @@
 //! a proxy, it runs the proxy's protocol: TLS to an `https://` proxy, then `CONNECT`, or SOCKS5.
 
 use std::io;
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use rustls::pki_types::{DnsName, ServerName};
@@ -11,12 +11,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 use crate::deadline::within;
-use crate::dial::Resolve;
 use crate::error::{ConnectError, NoAddress, Phase};
 use crate::origin::Origin;
 use crate::proxy::http::{self as connect, Failure};
 use crate::proxy::socks::{self, SocksTarget};
-use crate::proxy::{ProxyAuth, ProxyKind, ProxyTarget};
+use crate::proxy::{ProxyAuth, ProxyError, ProxyKind, ProxyTarget, SocksError, SocksReply};
 use crate::stream::MaybeTls;
 use crate::tls::{self, TlsSetup};
 
@@ -28,43 +27,40 @@ pub type TunnelStream<IO> = MaybeTls<IO>;
 
 /// The proxy piece of a connector's configuration: what the tunnel layer needs besides the
 /// proxy itself.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct TunnelSetup {
     /// TLS to `https://` proxies: the connector's trust, ALPN `http/1.1` only.
     pub(crate) proxy_tls: TlsSetup,
-    /// For `socks5://`, which resolves the origin's name here.
-    pub(crate) resolver: Arc<dyn Resolve>,
-}
-
-impl std::fmt::Debug for TunnelSetup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TunnelSetup")
-            .field("proxy_tls", &self.proxy_tls)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Whether an `http://` origin is reached by absolute-form forwarding instead of a tunnel:
-/// through an HTTP(S) proxy without credentials (which would have to go on every request, and
-/// a connector cannot add headers to hyper-util's requests) and not HTTP/2 (proxies forward
-/// HTTP/1.1).
+/// through an HTTP(S) proxy, unless HTTP/2 with prior knowledge (proxies forward HTTP/1.1).
+/// With credentials too, as curl and reqwest do: the stream adds them to every request
+/// (`proxy::forward`), where a `CONNECT` to port 80 would be refused by Squid's default
+/// configuration and by tinyproxy's `ConnectPort`.
 pub(crate) fn forwards(proxy: &ProxyTarget, origin: &Origin, h2_prior_knowledge: bool) -> bool {
     !origin.is_tls()
         && matches!(proxy.kind, ProxyKind::Http | ProxyKind::Https)
-        && !proxy.auth.is_some()
         && !h2_prior_knowledge
 }
 
 /// Runs `proxy`'s protocol over `io` (a stream to the proxy) so that it reaches `origin`, or,
-/// when `forward`, only what it takes to speak HTTP to the proxy itself. The exchange must end
-/// by `deadline` (the connect timeout, `budget`, shared with dialing); TLS to an `https://`
-/// proxy has the handshake timeout. Every failure is [`Phase::Proxy`].
+/// when `forward`, only what it takes to speak HTTP to the proxy itself. The `CONNECT` or
+/// SOCKS5 exchange must end by `deadline` (the connect timeout, `budget`, shared with
+/// dialing); TLS to an `https://` proxy has the handshake timeout, and the connect timeout does
+/// not run meanwhile (the deadline moves by the handshake's time), so a slow but legal
+/// handshake leaves the exchange what it had. Every failure is [`Phase::Proxy`].
+///
+/// `socks_addr`: for `socks5://` and an origin named by a name, the address (resolved by the
+/// dial layer) the proxy is asked to connect to.
+#[allow(clippy::too_many_arguments)] // each is one piece of the hop; a struct would only rename them
 pub(crate) async fn tunnel<IO>(
     setup: &TunnelSetup,
     proxy: &ProxyTarget,
     io: IO,
     origin: &Origin,
     forward: bool,
+    socks_addr: Option<SocketAddr>,
     deadline: Instant,
     budget: Duration,
 ) -> Result<TunnelStream<IO>, ConnectError>
@@ -79,12 +75,17 @@ where
     let timed_out = || err().timed_out(budget);
     match proxy.kind {
         ProxyKind::Http | ProxyKind::Https => {
+            let mut deadline = deadline;
             let mut stream = if proxy.kind == ProxyKind::Https {
                 let name = proxy_server_name(proxy).map_err(|e| err().with_source(e))?;
+                let handshake_start = Instant::now();
                 let (tls, _) = tls::secure(&setup.proxy_tls, name, io).await.map_err(|e| {
                     // The handshake with the proxy is part of the proxy hop.
                     e.in_phase(Phase::Proxy).with_host(origin.host())
                 })?;
+                // The handshake had its own timeout; the connect timeout was not running.
+                let spent = handshake_start.elapsed();
+                deadline = deadline.checked_add(spent).unwrap_or(deadline);
                 TunnelStream::Tls(Box::new(tls))
             } else {
                 TunnelStream::Plain(io)
@@ -114,12 +115,18 @@ where
                 ProxyAuth::Socks { user, password } => Some((user.as_str(), password.as_str())),
                 _ => None,
             };
+            let target = match (proxy.kind, origin.ip(), socks_addr) {
+                (_, Some(ip), _) => SocksTarget::Addr((ip, origin.port()).into()),
+                (ProxyKind::Socks5h, None, _) => SocksTarget::Name(origin.host(), origin.port()),
+                (_, None, Some(addr)) => SocksTarget::Addr(addr),
+                // The connector resolves a `socks5://` origin before the tunnel step.
+                (_, None, None) => {
+                    return Err(ConnectError::new(Phase::Dns)
+                        .with_host(origin.host())
+                        .with_source(NoAddress::Resolved))
+                }
+            };
             let negotiate = async {
-                let target = match (proxy.kind, origin.ip()) {
-                    (_, Some(ip)) => SocksTarget::Addr((ip, origin.port()).into()),
-                    (ProxyKind::Socks5h, None) => SocksTarget::Name(origin.host(), origin.port()),
-                    (_, None) => SocksTarget::Addr(resolve_here(setup, origin).await?),
-                };
                 socks::connect(io, target, credentials)
                     .await
                     .map_err(failed)
@@ -133,22 +140,16 @@ where
     }
 }
 
-/// `socks5://` resolves the origin's name here, with the connector's resolver (its first
-/// address: the proxy, not this host, connects to it).
-async fn resolve_here(
-    setup: &TunnelSetup,
-    origin: &Origin,
-) -> Result<std::net::SocketAddr, ConnectError> {
-    let err = || ConnectError::new(Phase::Dns).with_host(origin.host());
-    let addrs = setup
-        .resolver
-        .resolve(origin.host(), origin.port())
-        .await
-        .map_err(|e| err().with_source(e))?;
-    addrs
-        .into_iter()
-        .next()
-        .ok_or_else(|| err().with_source(NoAddress::Resolved))
+/// Whether `err` is a SOCKS5 proxy's "network unreachable" or "host unreachable" (replies 3
+/// and 4): the address it was asked for is out of its reach, and another of the origin's may
+/// not be.
+pub(crate) fn is_unreachable_via_socks(err: &ConnectError) -> bool {
+    matches!(
+        err.proxy_error(),
+        Some(ProxyError::Socks(SocksError::Reply(
+            SocksReply::NetworkUnreachable | SocksReply::HostUnreachable
+        )))
+    )
 }
 
 /// The name an `https://` proxy's certificate must match.

@@ -1,6 +1,11 @@
 //! The environment's proxy variables, each test in a child process of its own with exactly the
 //! variables it sets (every proxy variable of the parent removed), so no test can see another's
 //! environment and none races the threads of the main test binary.
+//!
+//! Windows' environment is case-insensitive: `HTTPS_PROXY` and `https_proxy` are one variable
+//! there, whose value is the one set last, and the connector reads it by its upper-case name.
+//! The tests set the same variables on every OS; where Windows' single variable changes the
+//! outcome, the expectation says so (`cfg!(windows)`).
 
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
@@ -90,19 +95,25 @@ fn upper_case_wins_and_all_proxy_fills_in() {
         ],
         || {
             let c = Connector::builder().build().unwrap();
+            // Windows: one variable, whose value is the one set last (`https_proxy`'s); its
+            // name is read in upper case.
+            let https = if cfg!(windows) {
+                "http://lower.test:2/"
+            } else {
+                "http://upper.test:1/"
+            };
             assert_eq!(
                 proxy_of(route(&c, "https://example.com/")),
-                (
-                    "http://upper.test:1/".into(),
-                    ProxySource::Env("HTTPS_PROXY")
-                )
+                (https.into(), ProxySource::Env("HTTPS_PROXY"))
             );
+            let all = if cfg!(windows) {
+                "ALL_PROXY"
+            } else {
+                "all_proxy"
+            };
             assert_eq!(
                 proxy_of(route(&c, "http://example.com/")),
-                (
-                    "socks5h://all.test:3/".into(),
-                    ProxySource::Env("all_proxy")
-                )
+                ("socks5h://all.test:3/".into(), ProxySource::Env(all))
             );
         },
     );
@@ -120,14 +131,27 @@ fn lower_case_alone_works_and_empty_upper_case_hides_it() {
         ],
         || {
             let c = Connector::builder().build().unwrap();
+            let http = if cfg!(windows) {
+                "HTTP_PROXY"
+            } else {
+                "http_proxy"
+            };
             assert_eq!(
                 proxy_of(route(&c, "http://example.com/")),
-                (
-                    "http://lower.test:8080/".into(),
-                    ProxySource::Env("http_proxy")
-                )
+                ("http://lower.test:8080/".into(), ProxySource::Env(http))
             );
-            assert_eq!(route(&c, "https://example.com/"), Route::Direct);
+            if cfg!(windows) {
+                // One variable: the empty value was replaced by the one set after it.
+                assert_eq!(
+                    proxy_of(route(&c, "https://example.com/")),
+                    (
+                        "http://hidden.test:1/".into(),
+                        ProxySource::Env("HTTPS_PROXY")
+                    )
+                );
+            } else {
+                assert_eq!(route(&c, "https://example.com/"), Route::Direct);
+            }
         },
     );
 }
@@ -141,7 +165,7 @@ fn no_proxy_forms_from_the_environment() {
             ("HTTPS_PROXY", "http://proxy.test:3128"),
             (
                 "NO_PROXY",
-                "localhost,.corp.test,example.org,10.0.0.0/8,192.0.2.1",
+                "localhost,.corp.test,example.org,10.0.0.0/8,192.0.2.1,[::1],*.example.net",
             ),
         ],
         || {
@@ -156,6 +180,9 @@ fn no_proxy_forms_from_the_environment() {
                 ("https://192.0.2.1/", true),
                 ("https://192.0.2.2/", false),
                 ("https://example.com/", false),
+                ("https://[::1]/", true),
+                ("https://a.example.net/", true),
+                ("https://a.corp.test./", true),
             ] {
                 let r = route(&c, url);
                 assert_eq!(matches!(r, Route::NoProxy(_)), exempt, "{url}: {r:?}");
@@ -197,7 +224,9 @@ fn no_proxy_star_exempts_addresses_too() {
     );
 }
 
-/// httpoxy: under CGI, `HTTP_PROXY` may come from a request's `Proxy:` header.
+/// httpoxy: under CGI, `HTTP_PROXY` may come from a request's `Proxy:` header. On Unix
+/// `http_proxy` is another variable, which no header can set, and it is still read; on Windows
+/// it is the same variable, and neither spelling is read (item 7 of issue 19).
 #[test]
 fn cgi_ignores_upper_case_http_proxy_only() {
     in_env(
@@ -226,10 +255,33 @@ fn cgi_ignores_upper_case_http_proxy_only() {
         ],
         || {
             let c = Connector::builder().build().unwrap();
-            assert_eq!(
-                proxy_of(route(&c, "http://example.com/")).1,
-                ProxySource::Env("http_proxy")
-            );
+            if cfg!(windows) {
+                assert_eq!(route(&c, "http://example.com/"), Route::Direct);
+            } else {
+                assert_eq!(
+                    proxy_of(route(&c, "http://example.com/")).1,
+                    ProxySource::Env("http_proxy")
+                );
+            }
+        },
+    );
+    // The header's value under the lower-case spelling: on Windows it is the one variable.
+    in_env(
+        "cgi_ignores_upper_case_http_proxy_only",
+        "header-as-lower-case",
+        &[
+            ("REQUEST_METHOD", "GET"),
+            ("HTTP_PROXY", "http://attacker.test:80"),
+            ("http_proxy", "http://proxy.test:3128"),
+        ],
+        || {
+            let c = Connector::builder().build().unwrap();
+            let r = route(&c, "http://example.com/");
+            if cfg!(windows) {
+                assert_eq!(r, Route::Direct);
+            } else {
+                assert_eq!(proxy_of(r).0, "http://proxy.test:3128/");
+            }
         },
     );
 }
@@ -296,4 +348,111 @@ fn without_variables_everything_is_direct() {
         assert_eq!(route(&c, "https://example.com/"), Route::Direct);
         assert_eq!(route(&c, "http://127.0.0.1/"), Route::Direct);
     });
+}
+
+/// Item 2 of issue 19: `HTTPS_PROXY='http://bob:s3cr#t@proxy:3128'` printed `s3cr` (the `#`
+/// ended the URL's authority, and the rest of the password was echoed as a bad port). The
+/// user info is everything before the last `@`; a value with a port that does not parse is
+/// shown as `scheme://***@host`, or by its length alone.
+#[test]
+fn a_variables_password_never_shows() {
+    in_env(
+        "a_variables_password_never_shows",
+        "",
+        &[("HTTPS_PROXY", "http://bob:s3cr#t@proxy.test:3128")],
+        || {
+            let c = Connector::builder().build().unwrap();
+            let r = route(&c, "https://example.com/");
+            assert!(!format!("{c:?} {r:?}").contains("s3cr"), "{r:?}");
+            match r {
+                Route::Proxy(p) => {
+                    assert_eq!(p.url(), "http://proxy.test:3128/");
+                    assert!(p.has_credentials());
+                }
+                other => panic!("{other:?}"),
+            }
+        },
+    );
+    in_env(
+        "a_variables_password_never_shows",
+        "bad-port",
+        &[("HTTPS_PROXY", "http://bob:s3cr#t@proxy.test:31x8")],
+        || {
+            let err = Connector::builder().build().unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("s3cr"), "{text}");
+            assert!(
+                text.contains("HTTPS_PROXY=<33 characters, not shown>"),
+                "{text}"
+            );
+        },
+    );
+}
+
+/// A value that is not Unicode, as a byte string this OS can hold in its environment.
+fn not_unicode(prefix: &str) -> std::ffi::OsString {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        let mut bytes = prefix.as_bytes().to_vec();
+        bytes.extend_from_slice(b"s3cr\xe9t@proxy.test:3128");
+        std::ffi::OsString::from_vec(bytes)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::ffi::OsStringExt;
+        // An unpaired surrogate: valid UTF-16 it is not.
+        let mut wide: Vec<u16> = prefix.encode_utf16().collect();
+        wide.extend("s3cr".encode_utf16());
+        wide.push(0xd800);
+        wide.extend("t@proxy.test:3128".encode_utf16());
+        std::ffi::OsString::from_wide(&wide)
+    }
+}
+
+/// A proxy variable that is not Unicode is refused, showing its length only; so is a
+/// `NO_PROXY` that is not (it was dropped without a word, sending the hosts it exempts through
+/// the proxy: item 10 of issue 19).
+#[test]
+fn variables_that_are_not_unicode_are_refused_unseen() {
+    let proxy = not_unicode("http://bob:");
+    child_env::run_os(
+        "variables_that_are_not_unicode_are_refused_unseen",
+        "proxy",
+        PROXY_VARS,
+        &[("HTTPS_PROXY", proxy.as_os_str())],
+        || {
+            let err = Connector::builder().build().unwrap_err();
+            assert_eq!(err.field(), ConfigField::Proxy);
+            assert_eq!(
+                err.reason(),
+                &ConfigErrorReason::InvalidProxy(InvalidProxy::NotUtf8)
+            );
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("s3cr"), "{text}");
+            assert!(text.contains("HTTPS_PROXY=<not UTF-8, "), "{text}");
+        },
+    );
+    let list = not_unicode("localhost,");
+    child_env::run_os(
+        "variables_that_are_not_unicode_are_refused_unseen",
+        "no_proxy",
+        PROXY_VARS,
+        &[
+            (
+                "HTTPS_PROXY",
+                std::ffi::OsStr::new("http://proxy.test:3128"),
+            ),
+            ("NO_PROXY", list.as_os_str()),
+        ],
+        || {
+            let err = Connector::builder().build().unwrap_err();
+            assert_eq!(err.field(), ConfigField::Proxy);
+            assert_eq!(
+                err.reason(),
+                &ConfigErrorReason::InvalidProxy(InvalidProxy::NotUtf8)
+            );
+            assert!(err.to_string().contains("NO_PROXY=<not UTF-8, "), "{err}");
+        },
+    );
 }

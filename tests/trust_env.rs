@@ -117,6 +117,10 @@ fn case_under(
         (SYSTEM_CA, p.system_ca.cert_pem()),
         (PRIVATE_CA, p.private_ca.cert_pem()),
     ]);
+    let vars: Vec<(&str, &std::ffi::OsStr)> = vars
+        .iter()
+        .map(|(k, v)| (*k, std::ffi::OsStr::new(*v)))
+        .collect();
     child_env::run_under(prefix, test, case, STORE_VARS, &vars, body);
 }
 

@@ -18,6 +18,7 @@ use crate::deadline::{deadline_after, within};
 use crate::error::{ConnectError, Phase};
 use crate::socket::{self, SocketPolicy, Stage};
 
+mod addresses;
 mod attempt;
 mod cache;
 mod dns;
@@ -25,6 +26,7 @@ mod lookup;
 mod race;
 mod tcp;
 
+pub(crate) use addresses::{addresses, forget_unreachable};
 pub use attempt::{Attempt, AttemptOutcome};
 pub(crate) use cache::DnsCache;
 pub use dns::{

@@ -7,8 +7,15 @@
 //! here lets `build()` name the variable instead. Where the two differ on purpose: the CGI
 //! guard ignores only `HTTP_PROXY` (hyper-util ignores every variable under CGI), and `*` in
 //! `NO_PROXY` also covers IP addresses (see `NoList`).
+//!
+//! Windows' environment is case-insensitive: `HTTPS_PROXY` and `https_proxy` name one
+//! variable, whichever spelling set it (the last one set wins). There each variable is read
+//! once, by its upper-case name (which is also the name errors and [`ProxySource::Env`] give),
+//! and under CGI neither spelling of `HTTP_PROXY` is read: a request's `Proxy:` header sets
+//! the one variable both spellings name.
 
 use std::env::{self, VarError};
+use std::ffi::{OsStr, OsString};
 use std::sync::Arc;
 
 #[cfg(system_proxy)]
@@ -35,17 +42,27 @@ impl EnvProxies {
     pub(crate) fn read(extra_no: Option<NoList>) -> Result<EnvProxies, ConfigError> {
         // httpoxy: under CGI, the `Proxy:` request header arrives as `HTTP_PROXY`.
         let cgi = env::var_os("REQUEST_METHOD").is_some();
-        let http_names: &[&'static str] = if cgi {
-            &["http_proxy"]
+        let http_names = if cgi {
+            names::HTTP_UNDER_CGI
         } else {
-            &["HTTP_PROXY", "http_proxy"]
+            names::HTTP
         };
-        let all = proxy_var(&["ALL_PROXY", "all_proxy"])?;
+        let all = proxy_var(names::ALL)?;
         let http = proxy_var(http_names)?.or_else(|| all.clone());
-        let https = proxy_var(&["HTTPS_PROXY", "https_proxy"])?.or(all);
-        let no = first_set(&["NO_PROXY", "no_proxy"])
-            .and_then(|(_, value)| value.ok())
-            .and_then(|list| NoList::new(&list));
+        let https = proxy_var(names::HTTPS)?.or(all);
+        let no = match first_set(names::NO) {
+            None => None,
+            Some((_, Ok(list))) => NoList::new(&list),
+            // Refused like a proxy variable that is not UTF-8: dropping it would send the hosts
+            // it exempts through the proxy.
+            Some((name, Err(value))) => {
+                return Err(ConfigError::new(
+                    ConfigField::Proxy,
+                    format_args!("{name}={}", not_utf8(&value)),
+                    ConfigErrorReason::InvalidProxy(super::InvalidProxy::NotUtf8),
+                ))
+            }
+        };
         Ok(EnvProxies {
             http,
             https,
@@ -84,13 +101,46 @@ impl EnvProxies {
     }
 }
 
-/// The first of `names` that is set, with its value (`Err` when it is not UTF-8). A set but
-/// empty variable counts as set, as in hyper-util: `HTTPS_PROXY=` hides `https_proxy`.
-fn first_set(names: &[&'static str]) -> Option<(&'static str, Result<String, VarError>)> {
+/// The names each variable is read by, upper case first (it wins when both are set, as in
+/// hyper-util and reqwest).
+#[cfg(not(windows))]
+mod names {
+    pub(super) const HTTPS: &[&str] = &["HTTPS_PROXY", "https_proxy"];
+    pub(super) const HTTP: &[&str] = &["HTTP_PROXY", "http_proxy"];
+    /// Under CGI a request's `Proxy:` header arrives as `HTTP_PROXY`; no header can set the
+    /// lower-case variable.
+    pub(super) const HTTP_UNDER_CGI: &[&str] = &["http_proxy"];
+    pub(super) const ALL: &[&str] = &["ALL_PROXY", "all_proxy"];
+    pub(super) const NO: &[&str] = &["NO_PROXY", "no_proxy"];
+}
+
+/// Windows: one variable per name whatever its case, read by its upper-case name.
+#[cfg(windows)]
+mod names {
+    pub(super) const HTTPS: &[&str] = &["HTTPS_PROXY"];
+    pub(super) const HTTP: &[&str] = &["HTTP_PROXY"];
+    /// Under CGI a request's `Proxy:` header arrives as `HTTP_PROXY`, which on Windows is also
+    /// `http_proxy`: neither spelling can be trusted, so none is read.
+    pub(super) const HTTP_UNDER_CGI: &[&str] = &[];
+    pub(super) const ALL: &[&str] = &["ALL_PROXY"];
+    pub(super) const NO: &[&str] = &["NO_PROXY"];
+}
+
+/// The first of `names` that is set, with its value (`Err` with the raw value when it is not
+/// UTF-8). A set but empty variable counts as set, as in hyper-util: `HTTPS_PROXY=` hides
+/// `https_proxy`.
+fn first_set(names: &[&'static str]) -> Option<(&'static str, Result<String, OsString>)> {
     names.iter().find_map(|&name| match env::var(name) {
         Err(VarError::NotPresent) => None,
-        value => Some((name, value)),
+        Err(VarError::NotUnicode(raw)) => Some((name, Err(raw))),
+        Ok(value) => Some((name, Ok(value))),
     })
+}
+
+/// What an error shows of a value that is not UTF-8: its length only (it may hold
+/// credentials, and there is no parse to find them by).
+fn not_utf8(value: &OsStr) -> String {
+    format!("<not UTF-8, {} bytes, not shown>", value.len())
 }
 
 /// The proxy named by the first set variable of `names`; `None` when none is set or it is
@@ -106,8 +156,7 @@ fn proxy_var(names: &[&'static str]) -> Result<Option<Arc<ProxyTarget>>, ConfigE
             ConfigErrorReason::InvalidProxy(reason),
         )
     };
-    let value =
-        value.map_err(|_| refuse("<not UTF-8>".into(), super::InvalidProxy::Unparseable))?;
+    let value = value.map_err(|raw| refuse(not_utf8(&raw), super::InvalidProxy::NotUtf8))?;
     if value.trim().is_empty() {
         return Ok(None);
     }
@@ -120,11 +169,22 @@ fn proxy_var(names: &[&'static str]) -> Result<Option<Arc<ProxyTarget>>, ConfigE
 /// of the network settings; Windows: the Internet Settings of the registry, with its bypass
 /// list).
 #[cfg(system_proxy)]
-#[derive(Debug)]
 struct System {
     matcher: Matcher,
     http: Option<Arc<ProxyTarget>>,
     https: Option<Arc<ProxyTarget>>,
+}
+
+/// Without the matcher: hyper-util's starts from the proxy variables, split its own way, and
+/// its `Debug` prints them (`HTTPS_PROXY=http://bob:s3cr#t@h` shows as `http://bob:s3cr/`).
+#[cfg(system_proxy)]
+impl std::fmt::Debug for System {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("System")
+            .field("http", &self.http)
+            .field("https", &self.https)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(system_proxy)]

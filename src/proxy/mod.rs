@@ -16,6 +16,7 @@ use crate::origin::Origin;
 
 mod env;
 mod error;
+pub(crate) mod forward;
 pub(crate) mod http;
 mod rules;
 pub(crate) mod socks;
@@ -69,7 +70,7 @@ enum Scope {
 impl Proxy {
     /// Every origin (`http://` and `https://`) goes through the proxy at `url`:
     /// `http://`, `https://` (TLS to the proxy), `socks5://` (names resolved here, through the
-    /// connector's resolver) or `socks5h://` (names resolved by the proxy), with optional
+    /// connector's resolver and DNS cache) or `socks5h://` (names resolved by the proxy), with optional
     /// percent-encoded `user:password@`. No scheme means `http://`; the port defaults to 80,
     /// 443 or 1080. Checked in [`Builder::build`](crate::Builder::build).
     pub fn all(url: &str) -> Proxy {
@@ -94,17 +95,24 @@ impl Proxy {
     /// | `HTTPS_PROXY`, `https_proxy` | `https://` origins |
     /// | `HTTP_PROXY`, `http_proxy` | `http://` origins (not `HTTP_PROXY` under CGI, see below) |
     /// | `ALL_PROXY`, `all_proxy` | both, when the variable for the scheme is unset |
-    /// | `NO_PROXY`, `no_proxy` | hosts that go direct: `example.com` (and its subdomains; a leading `.` is optional), IP addresses, CIDR blocks (`10.0.0.0/8`), or `*` for all |
+    /// | `NO_PROXY`, `no_proxy` | hosts that go direct, in the forms of [`no_proxy`](Proxy::no_proxy) |
     ///
     /// The upper-case name wins when both are set (a set but empty one hides its lower-case
     /// twin, and the scheme's variable then falls back to `ALL_PROXY`), as in hyper-util and
-    /// reqwest; curl prefers the lower-case names. There are no implicit exceptions: `localhost` goes through
-    /// a configured proxy unless `NO_PROXY` names it. When `REQUEST_METHOD` is set (a CGI
-    /// program), `HTTP_PROXY` may come from a request's `Proxy:` header ("httpoxy") and is
-    /// ignored; `http_proxy`, which no header can set, is not. A variable that is set to a URL
-    /// this crate cannot use fails [`build`](crate::Builder::build) with a
-    /// [`ConfigError`](crate::ConfigError) naming it: going direct instead would change the
-    /// route the environment chose.
+    /// reqwest; curl prefers the lower-case names. There are no implicit exceptions:
+    /// `localhost` goes through a configured proxy unless `NO_PROXY` names it. When
+    /// `REQUEST_METHOD` is set (a CGI program), `HTTP_PROXY` may come from a request's `Proxy:`
+    /// header ("httpoxy") and is ignored; `http_proxy`, which no header can set, is not.
+    ///
+    /// On Windows the environment is case-insensitive: each name is one variable, whatever the
+    /// case it was set in (the value set last wins). It is read by its upper-case name, which
+    /// is the one errors and [`ProxySource::Env`] give, and under CGI neither spelling of
+    /// `HTTP_PROXY` is read, since the header sets the one variable both name.
+    ///
+    /// A variable that is set to a URL this crate cannot use, or that is not valid Unicode
+    /// (`NO_PROXY` included), fails [`build`](crate::Builder::build) with a
+    /// [`ConfigError`](crate::ConfigError) naming it: going direct instead (or proxying the
+    /// hosts `NO_PROXY` exempts) would change the route the environment chose.
     pub fn from_env() -> Proxy {
         Proxy {
             rule: ProxyRule::FromEnv,
@@ -120,9 +128,20 @@ impl Proxy {
         }
     }
 
-    /// Hosts this rule does not apply to, in `NO_PROXY` syntax: comma-separated domains (each
-    /// also covering its subdomains), IP addresses, CIDR blocks, or `*`. On
-    /// [`from_env`](Proxy::from_env) it adds to `NO_PROXY`.
+    /// Hosts this rule does not apply to, in `NO_PROXY` syntax: comma-separated entries, the
+    /// forms of curl and of Go's `httpproxy` (on [`from_env`](Proxy::from_env) it adds to
+    /// `NO_PROXY`):
+    ///
+    /// | entry | exempts |
+    /// |---|---|
+    /// | `example.com`, `.example.com`, `*.example.com` | the domain and its subdomains (a leading `.` or `*.` changes nothing, as in curl; Go's would leave out the domain itself) |
+    /// | `example.com.` | the same: trailing dots are ignored, the origin's too (curl) |
+    /// | `192.0.2.7`, `::1`, `[::1]` | that address |
+    /// | `10.0.0.0/8`, `fd00::/8`, `[fd00::]/8` | the block |
+    /// | `example.com:8443`, `192.0.2.7:8080`, `[::1]:443` | that host (and, for a domain, its subdomains) on that port only (Go) |
+    /// | `*` | everything, IP addresses too |
+    ///
+    /// Names compare case-insensitively; entries of no such form exempt nothing.
     pub fn no_proxy(mut self, hosts: &str) -> Proxy {
         self.no_proxy = Some(hosts.to_owned());
         self
@@ -163,7 +182,9 @@ pub enum ProxyKind {
     /// An HTTP proxy spoken to over TLS (its certificate verified like any server's), then as
     /// [`Http`](ProxyKind::Http).
     Https,
-    /// SOCKS5 with the origin's name resolved here, through the connector's resolver.
+    /// SOCKS5 with the origin's name resolved here, through the connector's resolver, DNS cache
+    /// and [`ip_family`](crate::Builder::ip_family); the proxy is asked for each address in
+    /// turn while it answers that it cannot reach one (replies 3 and 4).
     Socks5,
     /// SOCKS5 with the origin's name sent to the proxy, which resolves it.
     Socks5h,

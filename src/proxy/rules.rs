@@ -93,14 +93,19 @@ impl<'a> Dst<'a> {
         }
     }
 
-    /// `scheme://host:port/`.
+    /// `scheme://host:port/`, a name without its trailing dot: `internal.corp.` is the same
+    /// host as `internal.corp` (curl ignores the dot too), and hyper-util's matcher compares
+    /// the text.
     pub(crate) fn uri(&self) -> &Uri {
         self.uri.get_or_init(|| {
             let o = self.origin;
             let scheme = if o.is_tls() { "https" } else { "http" };
             let text = match o.ip() {
                 Some(IpAddr::V6(_)) => format!("{scheme}://[{}]:{}/", o.host(), o.port()),
-                _ => format!("{scheme}://{}:{}/", o.host(), o.port()),
+                _ => {
+                    let host = o.host().strip_suffix('.').unwrap_or(o.host());
+                    format!("{scheme}://{host}:{}/", o.port())
+                }
             };
             // An Origin's host is checked (letters, digits, `-._`, or an IP), so this parses;
             // were it ever not to, no rule would see a host and none would exempt it.
@@ -110,13 +115,25 @@ impl<'a> Dst<'a> {
     }
 }
 
-/// Hosts a rule does not apply to, in `NO_PROXY` syntax. hyper-util's matcher parses the
-/// domains, IPs and CIDR blocks; `*` is ours, because hyper-util's `*` skips IP-literal hosts
-/// (`NO_PROXY=* ` would still proxy `https://127.0.0.1/`) while curl and Go mean "everything".
+/// Hosts a rule does not apply to, in `NO_PROXY` syntax: the forms of curl and of Go's
+/// `httpproxy`. hyper-util's matcher does the matching (domains and their subdomains, IP
+/// addresses, CIDR blocks); what it does not read is normalised here first, entry by entry:
+///
+/// - `*` alone is ours, because hyper-util's `*` skips IP-literal hosts (`NO_PROXY=*` would
+///   still proxy `https://127.0.0.1/`) while curl and Go mean "everything";
+/// - `[::1]` (and `[::1]:443`, `[fd00::]/8`) loses its brackets: hyper-util reads only bare
+///   IPv6 addresses and would take the bracketed form for a domain that never matches;
+/// - `*.example.com` becomes `.example.com` (Go's form; hyper-util takes `*.` literally);
+/// - a trailing dot goes (`corp.` is `corp`, as in curl), and so does the origin's;
+/// - `host:port` and `1.2.3.4:80` (Go's) exempt that port only: one matcher per port, since
+///   hyper-util's ignores ports.
 pub(crate) struct NoList {
     list: String,
     all: bool,
+    /// The entries without a port.
     matcher: Matcher,
+    /// The entries with one, per port.
+    by_port: Vec<(u16, Matcher)>,
 }
 
 impl NoList {
@@ -125,16 +142,25 @@ impl NoList {
         let entries = list.split(',').map(str::trim).filter(|e| !e.is_empty());
         entries.clone().next()?;
         let all = entries.clone().any(|e| e == "*");
-        // A matcher with a placeholder proxy and the list: it intercepts exactly the hosts the
-        // list does not exempt.
-        let matcher = Matcher::builder()
-            .all("http://no-proxy-check.invalid:1")
-            .no(list)
-            .build();
+        let mut any_port = Vec::new();
+        let mut by_port: Vec<(u16, Vec<String>)> = Vec::new();
+        for (entry, port) in entries.filter_map(normalise) {
+            match port {
+                None => any_port.push(entry),
+                Some(port) => match by_port.iter_mut().find(|(p, _)| *p == port) {
+                    Some((_, entries)) => entries.push(entry),
+                    None => by_port.push((port, vec![entry])),
+                },
+            }
+        }
         Some(NoList {
             list: list.to_owned(),
             all,
-            matcher,
+            matcher: exempting(&any_port),
+            by_port: by_port
+                .into_iter()
+                .map(|(port, entries)| (port, exempting(&entries)))
+                .collect(),
         })
     }
 
@@ -147,8 +173,54 @@ impl NoList {
     }
 
     pub(crate) fn exempts(&self, dst: &Dst<'_>) -> bool {
-        self.all || self.matcher.intercept(dst.uri()).is_none()
+        let port = dst.origin.port();
+        self.all
+            || self.matcher.intercept(dst.uri()).is_none()
+            || self
+                .by_port
+                .iter()
+                .any(|(p, m)| *p == port && m.intercept(dst.uri()).is_none())
     }
+}
+
+/// A matcher with a placeholder proxy and `entries` as its no-proxy list: it intercepts exactly
+/// the hosts the entries do not exempt.
+fn exempting(entries: &[String]) -> Matcher {
+    Matcher::builder()
+        .all("http://no-proxy-check.invalid:1")
+        .no(entries.join(","))
+        .build()
+}
+
+/// One `NO_PROXY` entry in the form hyper-util's matcher reads, and the port it is limited to
+/// (`None`: every port). `None` for `*` (handled apart) and entries with nothing left.
+fn normalise(entry: &str) -> Option<(String, Option<u16>)> {
+    if entry == "*" {
+        return None;
+    }
+    // `[v6]`, `[v6]:port`, `[v6]/bits`.
+    if let Some(rest) = entry.strip_prefix('[') {
+        let (addr, after) = rest.split_once(']')?;
+        return match after.strip_prefix(':') {
+            Some(port) => Some((addr.to_owned(), Some(port.parse().ok()?))),
+            None => Some((format!("{addr}{after}"), None)),
+        };
+    }
+    // A bare IP address or CIDR block (`::1` has colons but no port).
+    if entry.parse::<IpAddr>().is_ok() || entry.contains('/') {
+        return Some((entry.to_owned(), None));
+    }
+    let (host, port) = match entry.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, Some(port.parse().ok()?)),
+        _ => (entry, None),
+    };
+    // `*.example.com` → `.example.com`; no other `*` is a wildcard.
+    let host = host
+        .strip_prefix('*')
+        .filter(|h| h.starts_with('.'))
+        .unwrap_or(host);
+    let host = host.strip_suffix('.').unwrap_or(host);
+    (!host.is_empty() && host != ".").then(|| (host.to_ascii_lowercase(), port))
 }
 
 impl fmt::Debug for NoList {

@@ -13,6 +13,7 @@ use tokio_rustls::client::TlsStream;
 
 use crate::conn_state::{ConnHandle, ConnState, Management};
 use crate::info::ConnectInfo;
+use crate::proxy::forward::Forward;
 
 mod h2_frames;
 mod managed;
@@ -64,8 +65,9 @@ impl<IO> MaybeTls<IO> {
     }
 }
 
-/// What the tunnel layer hands on: the dialed socket, or TLS to an `https://` proxy over it.
-pub(crate) type Tunneled = MaybeTls<TcpStream>;
+/// What the tunnel layer hands on: the dialed socket, or TLS to an `https://` proxy over it;
+/// for a forwarding proxy, with each request head rewritten on its way (`proxy::forward`).
+pub(crate) type Tunneled = Forward<MaybeTls<TcpStream>>;
 
 /// The byte stream under a [`Conn`]: the tunnel itself (plain `http://`), or the origin's TLS
 /// over it.
@@ -74,7 +76,7 @@ pub(crate) type Transport = MaybeTls<Tunneled>;
 impl Transport {
     /// The TCP stream (to the origin, or to the proxy), under any TLS.
     pub(crate) fn tcp(&self) -> &TcpStream {
-        self.get_ref().get_ref()
+        self.get_ref().get_ref().get_ref()
     }
 }
 

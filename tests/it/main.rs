@@ -17,6 +17,8 @@ mod platform;
 mod pool;
 mod pool_netns;
 mod proxy;
+mod proxy_credentials;
+mod proxy_tunnel;
 mod resumption;
 mod stages;
 mod tcp_stats;

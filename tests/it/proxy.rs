@@ -562,6 +562,50 @@ fn routes_follow_the_rules_and_no_proxy_forms() {
     }
 }
 
+/// Item 10 of issue 19: common `NO_PROXY` forms never matched: a bracketed IPv6 address,
+/// `*.example.com`, an origin written with a trailing dot. The forms of curl and of Go's
+/// `httpproxy` (which also takes `host:port`) all match now.
+#[test]
+fn no_proxy_forms_of_curl_and_go_match() {
+    let connector = Connector::builder()
+        .proxy(Proxy::all("http://proxy.test:3128").no_proxy(
+            "[::1], *.example.com, .corp, internal.test., 10.0.0.1:8080, svc.test:8443, \
+             [::2]:443, [fd00::]/8, Mixed.Case.Test",
+        ))
+        .build()
+        .unwrap();
+    for (url, exempt) in [
+        ("https://[::1]/", true),
+        ("http://[::1]:8080/", true),
+        ("https://a.example.com/", true),
+        ("https://a.b.example.com/", true),
+        ("https://example.com/", true), // a domain entry covers the domain itself (curl)
+        ("https://notexample.com/", false),
+        ("https://internal.corp./", true), // trailing dot on the origin
+        ("https://internal.corp/", true),
+        ("https://internal.test/", true), // trailing dot on the entry
+        ("https://a.internal.test./", true),
+        ("http://10.0.0.1:8080/", true), // Go's host:port
+        ("http://10.0.0.1:8081/", false),
+        ("https://svc.test:8443/", true),
+        ("https://a.svc.test:8443/", true),
+        ("https://svc.test/", false),
+        ("https://[::2]/", true),
+        ("http://[::2]/", false),
+        ("https://[fd12::1]/", true),
+        ("https://mixed.case.test/", true),
+    ] {
+        let route = connector.route(&url.parse().unwrap()).unwrap();
+        let want_exempt = matches!(route, Route::NoProxy(_));
+        assert_eq!(want_exempt, exempt, "{url}: {route:?}");
+        assert_eq!(
+            matches!(route, Route::Proxy(_)),
+            !exempt,
+            "{url}: {route:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_proxy_urls_are_refused_at_build_without_showing_credentials() {
     for (url, want) in [

@@ -4,6 +4,7 @@
 //! the parent. Portable (std only), unlike [`child`](crate::child), whose roles are for network
 //! namespaces.
 
+use std::ffi::OsStr;
 use std::process::Command;
 
 /// Every variable that chooses a proxy (and `REQUEST_METHOD`, which turns `HTTP_PROXY` off):
@@ -33,17 +34,29 @@ pub fn is_child() -> bool {
 /// (other cases return at once); the parent relays the child's output and fails unless the
 /// child ran the test and passed.
 pub fn run(test: &str, case: &str, removed: &[&str], vars: &[(&str, &str)], body: impl FnOnce()) {
+    let vars: Vec<(&str, &OsStr)> = vars.iter().map(|(k, v)| (*k, OsStr::new(*v))).collect();
+    run_under(&[], test, case, removed, &vars, body);
+}
+
+/// [`run`] with values that need not be Unicode (a variable a program must refuse).
+pub fn run_os(
+    test: &str,
+    case: &str,
+    removed: &[&str],
+    vars: &[(&str, &OsStr)],
+    body: impl FnOnce(),
+) {
     run_under(&[], test, case, removed, vars, body);
 }
 
-/// [`run`], with the child started through `prefix` (a command that ends by running its
+/// [`run_os`], with the child started through `prefix` (a command that ends by running its
 /// arguments, e.g. `unshare --mount … sh -c '…; exec "$@"' sh`).
 pub fn run_under(
     prefix: &[&str],
     test: &str,
     case: &str,
     removed: &[&str],
-    vars: &[(&str, &str)],
+    vars: &[(&str, &OsStr)],
     body: impl FnOnce(),
 ) {
     let me = format!("{test}#{case}");

@@ -83,8 +83,8 @@ pub(crate) fn spawn(mut cmd: Command, name: &str, addr: SocketAddr) -> Result<Ch
 }
 
 /// tinyproxy on 127.0.0.1, in the foreground, with its own configuration file: `CONNECT` to
-/// any port (no `ConnectPort` line), forwarding of `http://` requests, and a log of every
-/// request at level `Connect`.
+/// any port (no `ConnectPort` line) unless [`start_with`](Tinyproxy::start_with) limits it,
+/// forwarding of `http://` requests, and a log of every request at level `Connect`.
 #[derive(Debug)]
 pub struct Tinyproxy {
     child: Child,
@@ -96,6 +96,16 @@ impl Tinyproxy {
     /// Starts tinyproxy; with `basic_auth`, it answers 407 to requests without those
     /// credentials (tinyproxy's configuration takes letters, digits, `.`, `-` and `_` in them).
     pub fn start(basic_auth: Option<(&str, &str)>) -> Result<Tinyproxy, Unavailable> {
+        Tinyproxy::start_with(basic_auth, &[])
+    }
+
+    /// [`start`](Tinyproxy::start), with `CONNECT` allowed to `connect_ports` only when there
+    /// are any (a `ConnectPort` line each, as Squid's default configuration allows 443 only):
+    /// tinyproxy answers `CONNECT` to another port with 403.
+    pub fn start_with(
+        basic_auth: Option<(&str, &str)>,
+        connect_ports: &[u16],
+    ) -> Result<Tinyproxy, Unavailable> {
         let port = free_port()?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let dir = std::env::temp_dir().join(format!(
@@ -111,6 +121,9 @@ impl Tinyproxy {
         );
         if let Some((user, pass)) = basic_auth {
             conf.push_str(&format!("BasicAuth {user} {pass}\n"));
+        }
+        for port in connect_ports {
+            conf.push_str(&format!("ConnectPort {port}\n"));
         }
         let conf_path = dir.join("tinyproxy.conf");
         std::fs::write(&conf_path, conf).map_err(|e| Unavailable(format!("config: {e}")))?;

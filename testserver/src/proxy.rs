@@ -1,12 +1,14 @@
 //! In-process proxies for tests and benchmarks: an HTTP `CONNECT` proxy (optionally spoken to
-//! over TLS: an HTTPS proxy, optionally asking for Basic credentials) with a per-connection
-//! fault plan, and a small SOCKS5 proxy. Real proxies (tinyproxy, microsocks) are in
+//! over TLS: an HTTPS proxy, optionally asking for Basic credentials; it also forwards an
+//! absolute-form request, relaying the rest of that connection) with a per-connection fault
+//! plan, and a small SOCKS5 proxy. Real proxies (tinyproxy, microsocks) are in
 //! [`external`](crate::external); these exist for what real proxies will not do on demand
 //! (answer 502, stall, send garbage) and for benchmarks that must not depend on a package.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -40,6 +42,7 @@ type ProxyPlan = Arc<dyn Fn(usize) -> ProxyBehavior + Send + Sync>;
 pub struct ConnectProxyBuilder {
     tls: Option<Arc<TestCa>>,
     client_ca: Option<Arc<TestCa>>,
+    handshake_delay: Duration,
     basic_auth: Option<String>,
     upstream: Option<SocketAddr>,
     ip: IpAddr,
@@ -70,12 +73,23 @@ impl ConnectProxyBuilder {
         self
     }
 
+    /// With [`tls`](Self::tls): wait this long after accepting a connection before answering
+    /// the client's TLS hello (a slow but legal handshake). Default: none.
+    pub fn handshake_delay(mut self, delay: Duration) -> Self {
+        self.handshake_delay = delay;
+        self
+    }
+
     /// Require `Proxy-Authorization: Basic base64(user:password)`; answer 407 otherwise.
-    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
-        self.basic_auth = Some(format!(
-            "Basic {}",
-            base64(format!("{user}:{password}").as_bytes())
-        ));
+    pub fn basic_auth(self, user: &str, password: &str) -> Self {
+        self.basic_auth_bytes(user.as_bytes(), password.as_bytes())
+    }
+
+    /// [`basic_auth`](Self::basic_auth) with credentials of any bytes (RFC 7617 does not
+    /// require UTF-8).
+    pub fn basic_auth_bytes(mut self, user: &[u8], password: &[u8]) -> Self {
+        let pair = [user, b":", password].concat();
+        self.basic_auth = Some(format!("Basic {}", base64(&pair)));
         self
     }
 
@@ -141,6 +155,7 @@ impl ConnectProxyBuilder {
         let plan = self.plan;
         let auth = self.basic_auth;
         let upstream = self.upstream;
+        let delay = self.handshake_delay;
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -153,6 +168,7 @@ impl ConnectProxyBuilder {
                     let _ = stream.set_nodelay(true);
                     match tls {
                         Some(config) => {
+                            tokio::time::sleep(delay).await;
                             let Ok(stream) =
                                 tokio_rustls::TlsAcceptor::from(config).accept(stream).await
                             else {
@@ -203,6 +219,7 @@ impl ConnectProxy {
         ConnectProxyBuilder {
             tls: None,
             client_ca: None,
+            handshake_delay: Duration::ZERO,
             basic_auth: None,
             upstream: None,
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -317,18 +334,25 @@ async fn serve_connect<S>(
             return;
         }
     }
+    // `CONNECT host:port`, or a request to forward: `GET http://host[:port]/path`.
+    let connect = head.starts_with("CONNECT ");
+    let request_target = head.split_whitespace().nth(1).unwrap_or_default();
     let target = match upstream {
-        Some(addr) => Ok(addr.to_string()),
-        None => head
-            .split_whitespace()
-            .nth(1)
-            .filter(|_| head.starts_with("CONNECT "))
-            .map(str::to_owned)
-            .ok_or(()),
+        Some(addr) => Some(addr.to_string()),
+        None if connect => Some(request_target.to_owned()),
+        None => request_target
+            .strip_prefix("http://")
+            .map(|rest| rest.split('/').next().unwrap_or_default())
+            .map(|authority| authority.rsplit('@').next().unwrap_or_default())
+            .filter(|authority| !authority.is_empty())
+            .map(|authority| match authority.contains(':') {
+                true => authority.to_owned(),
+                false => format!("{authority}:80"),
+            }),
     };
-    let Ok(target) = target else {
+    let Some(target) = target else {
         let _ = stream
-            .write_all(b"HTTP/1.1 405 Only CONNECT\r\nContent-Length: 0\r\n\r\n")
+            .write_all(b"HTTP/1.1 400 Not a proxy request\r\nContent-Length: 0\r\n\r\n")
             .await;
         return;
     };
@@ -339,11 +363,16 @@ async fn serve_connect<S>(
         return;
     };
     let _ = origin.set_nodelay(true);
-    if stream
-        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .await
-        .is_err()
-    {
+    let reply = if connect {
+        stream
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await
+    } else {
+        // Forwarding: the request goes on as it came (an HTTP server takes the absolute
+        // form); only this first head is recorded, the rest of the connection is relayed.
+        origin.write_all(head.as_bytes()).await
+    };
+    if reply.is_err() {
         return;
     }
     let _ = tokio::io::copy_bidirectional(&mut stream, &mut origin).await;
@@ -384,6 +413,7 @@ fn base64(input: &[u8]) -> String {
 pub struct SocksProxy {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    targets: Arc<Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
@@ -395,6 +425,8 @@ impl SocksProxy {
         let credentials = credentials.map(|(u, p)| (u.to_owned(), p.to_owned()));
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&accepted);
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&targets);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -402,15 +434,17 @@ impl SocksProxy {
                 };
                 count.fetch_add(1, Ordering::SeqCst);
                 let credentials = credentials.clone();
+                let seen = Arc::clone(&seen);
                 tokio::spawn(async move {
                     let _ = stream.set_nodelay(true);
-                    let _ = serve_socks(stream, credentials).await;
+                    let _ = serve_socks(stream, credentials, &seen).await;
                 });
             }
         });
         Ok(SocksProxy {
             addr,
             accepted,
+            targets,
             task,
         })
     }
@@ -424,6 +458,14 @@ impl SocksProxy {
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
+
+    /// Every target a client asked for, in order (`127.0.0.1:443`, `[::1]:443`, `name:443`).
+    pub fn targets(&self) -> Vec<String> {
+        self.targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 impl Drop for SocksProxy {
@@ -435,6 +477,7 @@ impl Drop for SocksProxy {
 async fn serve_socks(
     mut stream: TcpStream,
     credentials: Option<(String, String)>,
+    targets: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not SOCKS5");
     let mut head = [0u8; 2];
@@ -504,9 +547,25 @@ async fn serve_socks(
             return Ok(());
         }
     };
-    let Ok(mut origin) = TcpStream::connect(target.as_str()).await else {
-        stream.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
-        return Ok(());
+    targets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(target.clone());
+    let mut origin = match TcpStream::connect(target.as_str()).await {
+        Ok(origin) => origin,
+        Err(e) => {
+            // RFC 1928 §6's replies for what the connect said, as microsocks and Dante answer.
+            let reply = match e.kind() {
+                std::io::ErrorKind::NetworkUnreachable => 3,
+                std::io::ErrorKind::HostUnreachable => 4,
+                std::io::ErrorKind::ConnectionRefused => 5,
+                _ => 1,
+            };
+            stream
+                .write_all(&[5, reply, 0, 1, 0, 0, 0, 0, 0, 0])
+                .await?;
+            return Ok(());
+        }
     };
     let _ = origin.set_nodelay(true);
     stream.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
