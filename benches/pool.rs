@@ -82,7 +82,7 @@ impl Tally {
 #[derive(Clone)]
 enum Sender {
     Ours(Client<Full<Bytes>>),
-    Anchor(HyperClient<Connector, Full<Bytes>>),
+    Anchor(Box<HyperClient<Connector, Full<Bytes>>>),
 }
 
 /// Sends `req`, reads the body; `Ok(re-sends)` or the failure.
@@ -148,7 +148,7 @@ fn contenders(ca: &TestCa) -> Vec<(&'static str, Sender, Arc<AtomicUsize>)> {
     let anchor = theirs.client_builder().build(theirs.clone());
     let (ours, ours_count) = counted(Connector::builder(), ca);
     vec![
-        ("hyper-util", Sender::Anchor(anchor), theirs_count),
+        ("hyper-util", Sender::Anchor(Box::new(anchor)), theirs_count),
         ("ours", Sender::Ours(ours.client()), ours_count),
     ]
 }

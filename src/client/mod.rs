@@ -331,7 +331,9 @@ where
                 match verdict {
                     Verdict::Resend { reason, counted: c } => {
                         counted += u32::from(c);
-                        h2_only = matches!(reason, StaleReason::GoAway | StaleReason::Refused)
+                        // A refused stream goes again on the same connection, which stays; a
+                        // GOAWAY'd one is going away.
+                        h2_only = reason == StaleReason::GoAway
                             && dispatched.as_ref().is_some_and(|d| d.state.h2);
                         tracing::debug!(
                             origin = %origin,

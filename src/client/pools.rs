@@ -81,7 +81,7 @@ pub(crate) struct Route {
     /// Doublings of the PING interval for the origin (see the module docs).
     level: u8,
     /// HTTP/2 only (prior agreement instead of waiting for ALPN): for requests sent again
-    /// after an HTTP/2 server refused them. hyper-util's pool lets only one HTTP/2 connection
+    /// after an HTTP/2 server's GOAWAY refused them. hyper-util's pool lets only one HTTP/2 connection
     /// at a time be made per origin when it knows the connection will be HTTP/2; with ALPN it
     /// cannot know, and every request waiting for a connection starts its own. After a GOAWAY
     /// with many streams in flight, that would be one TLS handshake per refused request, at
@@ -123,7 +123,7 @@ impl Pools {
     }
 
     /// The client for a request to `key`; `h2_only` for one sent again after an HTTP/2
-    /// server refused it.
+    /// server's GOAWAY refused it.
     pub(crate) fn client_for(&self, key: Option<&Key>, h2_only: bool) -> Hyper {
         if !h2_only && !self.any_other.load(Ordering::Acquire) {
             return self.base.clone();

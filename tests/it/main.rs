@@ -37,4 +37,3 @@ mod load;
 
 // Fuzz corpora replayed through the fuzz targets' entry functions.
 mod fuzz_replay;
-mod zz_race;
