@@ -70,7 +70,10 @@ impl SilentDrop {
     }
 }
 
+/// The silent-drop guard's state; never armed where the OS has no `TCP_USER_TIMEOUT` (the
+/// guard is absent there).
 #[derive(Debug)]
+#[cfg_attr(not(tcp_user_timeout), allow(dead_code))]
 enum Guard {
     Off,
     /// `TCP_USER_TIMEOUT` is the bound until `until` (or the first response bytes).

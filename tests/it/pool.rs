@@ -344,13 +344,12 @@ async fn an_idle_connection_retires_after_the_pool_idle_timeout() {
         .await
         .unwrap();
     assert!(info.reused(), "within the idle timeout");
+    #[cfg(target_os = "linux")]
     assert_eq!(crate::support::tcp_sockets_to(server.addr(), "01"), 1);
     tokio::time::sleep(Duration::from_millis(900)).await;
-    assert_eq!(
-        crate::support::tcp_sockets_to(server.addr(), "01"),
-        0,
-        "the idle connection closed itself"
-    );
+    // The kernel's view (Linux): the idle connection closed itself.
+    #[cfg(target_os = "linux")]
+    assert_eq!(crate::support::tcp_sockets_to(server.addr(), "01"), 0);
     let (info, _) = send(&client, request(Method::GET, &server.url("/"), None))
         .await
         .unwrap();

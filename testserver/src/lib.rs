@@ -55,8 +55,8 @@ pub fn under_wine() -> bool {
         })
 }
 
-/// The effective uid, from `/proc/self/status` (std has no `geteuid`); `None` where there is no
-/// such file (not Linux).
+/// The effective uid, from `/proc/self/status` (std has no `geteuid`), for the namespaces.
+#[cfg(target_os = "linux")]
 pub(crate) fn euid() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("Uid:"))?;
