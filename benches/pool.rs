@@ -9,7 +9,8 @@
 //! - **close race**: nginx `keepalive_timeout 200ms`, requests 180–220 ms apart (GET and keyed
 //!   POST in turn): every request arrives about when the server closes the idle connection;
 //! - **Keep-Alive**: nginx `keepalive_timeout 3s 3` (closes at 3 s and says `timeout=3`),
-//!   requests 1.5–3.2 s apart (some reuse is safe, some arrive as the server closes);
+//!   requests 2.95–3.05 s apart (as the server closes) or 1–2 s apart (reuse is safe), half
+//!   each;
 //! - **GOAWAY burst**: HTTP/2 nginx with `keepalive_requests 5`, rounds of 60 concurrent POSTs
 //!   without a key (refused streams are unprocessed: re-sent whatever the method);
 //! - **agent**: a time-scaled LLM agent, requests 0.1–1 s apart to nginx closing idle
@@ -296,7 +297,14 @@ fn main() {
                 announced.url("/"),
                 n(60),
                 2,
-                move |r| r.between(ms(1_500), ms(3_200)),
+                // Half at the server's close, half where reuse is safe.
+                move |r| {
+                    if r.next_unit() < 0.5 {
+                        r.between(ms(2_950), ms(3_050))
+                    } else {
+                        r.between(ms(1_000), ms(2_000))
+                    }
+                },
                 |_| Kind::Get,
             ),
             burst(contenders(&ca), h2.url("/"), n(10)),
