@@ -1,7 +1,8 @@
 //! HTTP/1.1 has no PING. Through a proxy, TCP keepalive watches only the hop to the proxy, so
 //! when the origin dies behind a quiet HTTP/1.1 response nothing notices it — except a read
-//! timeout of your own on the body. This example reads a response that goes quiet after its
-//! first chunk (the embedded test server's `/stream`) with a timeout on every body read.
+//! timeout. This example reads a response that goes quiet after its first chunk (the embedded
+//! test server's `/stream`) through a [`Client`](keepalive_connector::Client) with
+//! `read_timeout`: the next read fails once the server has been silent that long.
 //!
 //! ```sh
 //! cargo run --example body_timeout            # against an embedded local HTTPS server
@@ -16,7 +17,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use keepalive_connector::{Connector, Trust};
 
-/// The longest silence tolerated between two body chunks.
+/// The longest silence tolerated between two body chunks (and before the response head).
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[tokio::main]
@@ -26,32 +27,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(server.ca_pem().as_bytes())
         .http1_only()
+        .read_timeout(READ_TIMEOUT)
         .build()?;
     let client = connector.client::<Empty<Bytes>>();
     let resp = client.get(server.url("/stream").parse()?).await?;
     println!("{} over {:?}", resp.status(), resp.version());
     let mut body = resp.into_body();
     let mut last = Instant::now();
-    loop {
-        match tokio::time::timeout(READ_TIMEOUT, body.frame()).await {
-            Ok(Some(Ok(frame))) => {
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
                 if let Some(data) = frame.data_ref() {
                     println!("{} bytes after {:?}", data.len(), last.elapsed());
                 }
                 last = Instant::now();
             }
-            Ok(Some(Err(e))) => return Err(e.into()),
-            Ok(None) => {
-                println!("end of body");
+            Err(e) if e.is_timeout() => {
+                // Dropping the body closes the connection.
+                println!("{e}: the peer is gone or stuck; giving up on this response");
                 return Ok(());
             }
-            Err(_elapsed) => {
-                // Dropping the body (and the client) closes the connection.
-                println!(
-                    "no data for {READ_TIMEOUT:?}: the peer is gone or stuck; giving up on this response"
-                );
-                return Ok(());
-            }
+            Err(e) => return Err(e.into()),
         }
     }
+    println!("end of body");
+    Ok(())
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use socket2::SockRef;
 
+use crate::client::settings::ClientSettings;
 use crate::connector::{Config, Connector};
 use crate::dial::{DialConfig, DnsCache, Family, LocalAddrs, Resolve, SystemResolver};
 use crate::error::{between, count, non_zero, ConfigError, ConfigField};
@@ -79,6 +80,8 @@ pub struct Builder {
     /// `None`: the default (keepalive's budget when keepalive is on); `Some(None)`: unset.
     #[cfg_attr(not(tcp_user_timeout), allow(dead_code))]
     tcp_user_timeout: Option<Option<Duration>>,
+    /// The [`Client`](crate::Client)'s settings (set in `client::settings`).
+    pub(crate) client: ClientSettings,
 }
 
 impl fmt::Debug for Builder {
@@ -94,6 +97,7 @@ impl fmt::Debug for Builder {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("http", &self.http)
             .field("proxies", &self.proxies)
+            .field("client", &self.client)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +133,7 @@ impl Builder {
             tls: TlsOptions::default(),
             proxies: None,
             tcp_user_timeout: None,
+            client: ClientSettings::default(),
         }
     }
 
@@ -504,6 +509,7 @@ impl Builder {
             handshake_timeout: self.handshake_timeout,
             http: self.http,
         };
+        self.client.validate()?;
         let routes = Routes::build(self.proxies.as_deref())?;
         let dial = DialConfig {
             resolver: self
@@ -526,6 +532,7 @@ impl Builder {
             routes,
             tunnel,
             tls,
+            client: self.client,
         }))
     }
 }

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
 use crate::builder::Builder;
+use crate::client::settings::ClientSettings;
 use crate::deadline::deadline_after;
 use crate::dial::{self, Attempt, DialConfig, Dialed, Endpoint};
 use crate::error::{ConnectError, Phase};
@@ -35,6 +36,7 @@ pub(crate) struct Config {
     pub(crate) routes: Routes,
     pub(crate) tunnel: TunnelSetup,
     pub(crate) tls: TlsSetup,
+    pub(crate) client: ClientSettings,
 }
 
 /// Connects to `http://` and `https://` URIs with keepalive applied at a chosen [`Stage`], and

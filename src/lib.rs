@@ -20,7 +20,7 @@
 //!            │
 //!  finish    Stage::AfterHandshake on the dialed socket, then the kernel read-back
 //!            ▼
-//!          Conn + ConnectInfo ──► hyper's http1 / http2 codec (hyper-util's Client,
+//!          Conn + ConnectInfo ──► hyper's http1 / http2 codec (our Client or hyper-util's,
 //!                                  or Conn::handshake)
 //! ```
 //!
@@ -57,7 +57,8 @@
 //!         .retries(3))
 //!     .keepalive_at(Stage::AfterHandshake)
 //!     .build()?;
-//! // hyper-util's Client, with HTTP/2 PINGs on the same schedule as TCP keepalive.
+//! // A Client on hyper-util's pool: HTTP/2 PINGs on the same schedule as TCP keepalive, and
+//! // requests that survive stale pooled connections (re-sent when safe, never hung).
 //! let client = connector.client::<Empty<bytes::Bytes>>();
 //! let resp = client.get("https://example.com/".parse()?).await?;
 //! if let Some(info) = resp.extensions().get::<ConnectInfo>() {
@@ -65,6 +66,13 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! [`Client`] is hyper-util's pool with what a long-lived client needs on top: a request that
+//! failed on a stale pooled connection is sent again when that is safe (Go's rules: idempotent
+//! or keyed, never processed, body replayable), a server's `Keep-Alive: timeout=` is honoured,
+//! a silently dropped flow fails within about a second (Linux), response bodies keep their
+//! HTTP/2 PINGs going and have a read timeout, and every response carries a [`RequestInfo`].
+//! [`Connector::client_builder`] still gives hyper-util's builder for the raw `Client`.
 //!
 //! Without the pool, [`Connector::connect`] returns a [`Conn`];
 //! [`Conn::handshake`] hands it to hyper's HTTP/1.1 or HTTP/2 codec, whichever ALPN chose (see
@@ -117,6 +125,7 @@
 mod builder;
 mod client;
 mod codec;
+mod conn_state;
 mod connector;
 mod deadline;
 mod dial;
@@ -131,7 +140,9 @@ mod tls;
 mod tunnel;
 
 pub use builder::Builder;
-pub use client::POOL_IDLE_TIMEOUT;
+pub use client::{
+    Client, ClientError, NotResent, RequestInfo, Resend, ResponseBody, ResponseFuture, StaleReason,
+};
 pub use codec::{ConnDriver, SendRequest};
 pub use connector::{Connecting, Connector};
 pub use dial::{

@@ -64,6 +64,16 @@ pub enum ConfigField {
     DnsCacheTtl,
     /// [`Builder::dns_cache_capacity`](crate::Builder::dns_cache_capacity).
     DnsCacheCapacity,
+    /// [`Builder::pool_idle_timeout`](crate::Builder::pool_idle_timeout).
+    PoolIdleTimeout,
+    /// [`Builder::read_timeout`](crate::Builder::read_timeout).
+    ReadTimeout,
+    /// [`Builder::max_resends`](crate::Builder::max_resends).
+    MaxResends,
+    /// [`Builder::resend_buffer_size`](crate::Builder::resend_buffer_size).
+    ResendBufferSize,
+    /// [`Builder::silent_drop_timeout`](crate::Builder::silent_drop_timeout).
+    SilentDropTimeout,
     /// The environment variable `SSL_CERT_FILE`: the CA bundle
     /// [`Trust::Platform`](crate::Trust::Platform) reads on Linux and the BSDs instead of the
     /// distribution's.
@@ -94,6 +104,11 @@ impl ConfigField {
             ConfigField::HappyEyeballsDelay => "happy_eyeballs_delay",
             ConfigField::DnsCacheTtl => "dns_cache_ttl",
             ConfigField::DnsCacheCapacity => "dns_cache_capacity",
+            ConfigField::PoolIdleTimeout => "pool_idle_timeout",
+            ConfigField::ReadTimeout => "read_timeout",
+            ConfigField::MaxResends => "max_resends",
+            ConfigField::ResendBufferSize => "resend_buffer_size",
+            ConfigField::SilentDropTimeout => "silent_drop_timeout",
             ConfigField::SslCertFile => "SSL_CERT_FILE",
             ConfigField::SslCertDir => "SSL_CERT_DIR",
         }

@@ -126,8 +126,7 @@ async fn goaway_enhance_your_calm_does_not_loop() {
     // The GOAWAY keeps streams up to its last stream id alive, but the server then closes:
     // h2 reports the open stream as closed by a broken pipe (the connection itself ends with
     // the GOAWAY's reason).
-    let h2 = std::error::Error::source(&err)
-        .and_then(|e| e.downcast_ref::<h2::Error>())
+    let h2 = crate::support::find_cause::<h2::Error>(&err)
         .unwrap_or_else(|| panic!("an h2 error: {err:?}"));
     assert!(
         h2.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM)
@@ -200,4 +199,52 @@ async fn tcp_user_timeout_defaults_to_the_keepalive_budget() {
     );
     assert_eq!(Keepalive::new().detection_time(), Duration::from_secs(60));
     assert_eq!(Keepalive::new().probe_time(), Duration::from_secs(30));
+}
+
+/// A server that enforces a minimum PING interval as grpc-go's does (1.5 s here; 5 minutes by
+/// default) closes the first connection with `GOAWAY ENHANCE_YOUR_CALM "too_many_pings"` on the
+/// third strike; `connector.client()` then pings that origin half as often (2 s), so its next
+/// connection lives.
+#[tokio::test]
+async fn after_too_many_pings_the_origin_is_pinged_half_as_often() {
+    let ca = TestCa::new();
+    let server = H2WatchServer::start(&ca, OnPing::MinInterval(Duration::from_millis(1_500)))
+        .await
+        .unwrap();
+    let url: http::Uri = format!("https://127.0.0.1:{}/stream", server.addr().port())
+        .parse()
+        .unwrap();
+    let client = connector_for(&ca, fast_keepalive()).client::<Empty<Bytes>>();
+
+    let mut body = client.get(url.clone()).await.unwrap().into_body();
+    body.frame().await.unwrap().unwrap();
+    let err = match tokio::time::timeout(Duration::from_secs(10), body.frame()).await {
+        Ok(Some(Err(e))) => e,
+        other => panic!("the first connection should be closed for its PINGs: {other:?}"),
+    };
+    assert!(err.is_body(), "{err}");
+    assert_eq!(server.goaways(), 1);
+    drop(body);
+
+    let mut body = client.get(url).await.unwrap().into_body();
+    body.frame().await.unwrap().unwrap();
+    let quiet = tokio::time::timeout(Duration::from_millis(6_500), body.frame()).await;
+    assert!(
+        quiet.is_err(),
+        "the second connection's stream stays open: {quiet:?}"
+    );
+    assert_eq!(server.goaways(), 1, "no second GOAWAY");
+    let second: Vec<Instant> = server
+        .pings_by_connection()
+        .into_iter()
+        .filter(|(conn, _)| *conn == 1)
+        .map(|(_, at)| at)
+        .collect();
+    assert!(second.len() >= 2, "PINGs kept going: {second:?}");
+    for gap in second.windows(2).map(|w| w[1] - w[0]) {
+        assert!(
+            gap >= Duration::from_millis(1_800),
+            "every 2 s on the second connection, not every 1 s: {gap:?}"
+        );
+    }
 }

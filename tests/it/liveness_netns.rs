@@ -5,11 +5,12 @@
 //! so TCP keepalive — which watches only that hop — sees nothing wrong. Then:
 //!
 //! - with `connector.client()` (HTTP/2 PINGs on the keepalive schedule, 1 s / 1 s × 2), the
-//!   pending body read fails within idle + interval × retries + 1.5 s;
+//!   pending body read fails within idle + interval × retries + 1.5 s, whether the client is
+//!   kept or dropped as soon as the response head is in (the body keeps the PINGs going);
 //! - with a plain `Client::builder(TokioExecutor::new())` over the same connector, it is still
 //!   pending at that deadline;
-//! - over HTTP/1.1 (no PING), `connector.client()` is still pending too: the limit the README
-//!   documents (use a read timeout on the body, `examples/body_timeout.rs`).
+//! - over HTTP/1.1 (no PING), `connector.client()` is still pending too, unless it has a
+//!   `read_timeout` (2 s here, counted from the first chunk), which fails the read in time.
 //!
 //! Needs root (for `ip netns`) and tinyproxy: a loud `SKIPPED:` line without them, a failure
 //! under `CI=true`. Processes enter the namespaces as in `dead_peer` (`ip netns exec` on this
@@ -20,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use keepalive_connector::{Connector, Keepalive, Proxy, StaticResolver, Trust};
@@ -36,6 +36,8 @@ const RETRIES: u32 = 2;
 const DETECT_WITHIN: Duration = Duration::from_millis(4_500);
 /// How long the stream stays quiet before the link goes down (see `dead_peer::QUIET`).
 const QUIET: Duration = Duration::from_millis(300);
+/// The HTTP/1.1 read timeout: the first chunk arrived `QUIET` before the link went down.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 const TEST: &str = "liveness_netns::http2_pings_detect_a_dead_origin_behind_a_proxy";
 
@@ -61,7 +63,7 @@ fn orchestrate(test: &str) {
     for row in &rows {
         println!("  {}", row.line);
     }
-    assert_eq!(rows.len(), 3, "{rows:#?}");
+    assert_eq!(rows.len(), 5, "{rows:#?}");
     let failed: Vec<_> = rows.iter().filter(|r| !r.ok).map(|r| &r.label).collect();
     assert!(failed.is_empty(), "failed: {failed:?}\n{rows:#?}");
 }
@@ -79,19 +81,23 @@ fn which(program: &str) -> Result<(), String> {
 struct Pending {
     label: &'static str,
     read: tokio::task::JoinHandle<(Instant, Result<String, String>)>,
-    _client: Client<Connector, Empty<Bytes>>,
+    /// What must live as long as the read (a client), if anything.
+    _keep: Option<Box<dyn std::any::Any + Send>>,
 }
 
-async fn open(
+async fn open<B, E>(
     label: &'static str,
-    client: Client<Connector, Empty<Bytes>>,
-    url: &http::Uri,
+    resp: Result<http::Response<B>, E>,
+    keep: Option<Box<dyn std::any::Any + Send>>,
     want: http::Version,
-) -> Pending {
-    let resp = client
-        .get(url.clone())
-        .await
-        .unwrap_or_else(|e| panic!("{label}: GET /stream: {e:?}"));
+) -> Pending
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: std::error::Error,
+    E: std::fmt::Debug,
+{
+    let resp = resp.unwrap_or_else(|e| panic!("{label}: GET /stream: {e:?}"));
     assert_eq!(resp.version(), want, "{label}");
     let info = resp
         .extensions()
@@ -99,14 +105,14 @@ async fn open(
         .cloned()
         .expect("ConnectInfo");
     assert!(info.proxy().is_some(), "{label}: through the proxy");
-    let mut body: Incoming = resp.into_body();
+    let mut body = resp.into_body();
     let first = body
         .frame()
         .await
         .expect("a first frame")
-        .expect("no error");
+        .unwrap_or_else(|e| panic!("{label}: {e}"));
     assert_eq!(
-        first.data_ref().map(|d| &d[..]),
+        first.data_ref().map(bytes::Buf::chunk),
         Some(&b"first chunk\n"[..])
     );
     let read = tokio::spawn(async move {
@@ -125,7 +131,7 @@ async fn open(
     Pending {
         label,
         read,
-        _client: client,
+        _keep: keep,
     }
 }
 
@@ -160,37 +166,76 @@ fn client_role() {
         let url: http::Uri = format!("https://{addr}/stream").parse().unwrap();
         let h2 = builder().build().unwrap();
         let h1 = builder().http1_only().build().unwrap();
-        let ready_h2 = open("h2/connector.client()", h2.client(), &url, http::Version::HTTP_2).await;
-        let plain_h2 = open(
-            "h2/plain-Client",
-            Client::builder(TokioExecutor::new()).build(h2.clone()),
-            &url,
+        let h1_timeout = builder().http1_only().read_timeout(READ_TIMEOUT).build().unwrap();
+        let ours = h2.client::<Empty<Bytes>>();
+        let ready_h2 = open(
+            "h2/connector.client()",
+            ours.get(url.clone()).await,
+            Some(Box::new(ours)),
             http::Version::HTTP_2,
         )
         .await;
-        let ready_h1 = open("http/1.1/connector.client()", h1.client(), &url, http::Version::HTTP_11).await;
+        // The client dropped as soon as the head is in (a helper that returns the response):
+        // the body alone must keep the PINGs going.
+        let dropped_h2 = open(
+            "h2/connector.client()-dropped-after-the-head",
+            h2.client::<Empty<Bytes>>().get(url.clone()).await,
+            None,
+            http::Version::HTTP_2,
+        )
+        .await;
+        let plain: Client<Connector, Empty<Bytes>> =
+            Client::builder(TokioExecutor::new()).build(h2.clone());
+        let plain_h2 = open(
+            "h2/plain-Client",
+            plain.get(url.clone()).await,
+            Some(Box::new(plain)),
+            http::Version::HTTP_2,
+        )
+        .await;
+        let ours_h1 = h1.client::<Empty<Bytes>>();
+        let ready_h1 = open(
+            "http/1.1/connector.client()",
+            ours_h1.get(url.clone()).await,
+            Some(Box::new(ours_h1)),
+            http::Version::HTTP_11,
+        )
+        .await;
+        let timed_h1 = open(
+            "http/1.1/connector.client()+read_timeout",
+            h1_timeout.client::<Empty<Bytes>>().get(url.clone()).await,
+            None,
+            http::Version::HTTP_11,
+        )
+        .await;
         tokio::time::sleep(QUIET).await;
-        child::say("ready 3 quiet streams through tinyproxy");
+        child::say("ready 5 quiet streams through tinyproxy");
         let down = link_down::link_down(down_rx).await;
         let deadline = down + DETECT_WITHIN;
         let mut rows = Vec::new();
-        // The ready client must fail within the bound.
+        // Ours must fail within the bound: by PING over HTTP/2 (with the client kept or not),
+        // by the read timeout over HTTP/1.1.
         let cap = deadline + Duration::from_secs(5);
-        let verdict = match tokio::time::timeout_at(cap.into(), ready_h2.read).await {
-            Err(_) => Err(format!("still pending {} ms after the link went down", (cap - down).as_millis())),
-            Ok(joined) => {
-                let (at, outcome) = joined.expect("no panic");
-                let ms = at.saturating_duration_since(down).as_millis();
-                match outcome {
-                    Ok(e) if at > down && at <= deadline => Ok(format!(
-                        "read failed after {ms} ms (bound {} ms): {e}",
-                        DETECT_WITHIN.as_millis()
-                    )),
-                    other => Err(format!("after {ms} ms: {other:?}")),
+        for pending in [ready_h2, dropped_h2, timed_h1] {
+            let verdict = match tokio::time::timeout_at(cap.into(), pending.read).await {
+                Err(_) => Err(format!(
+                    "still pending {} ms after the link went down",
+                    (cap - down).as_millis()
+                )),
+                Ok(joined) => {
+                    let (at, outcome) = joined.expect("no panic");
+                    let ms = at.saturating_duration_since(down).as_millis();
+                    match outcome {
+                        Ok(e) if at > down && at <= deadline => Ok(format!(
+                            "read failed after {ms} ms (bound {} ms): {e}",
+                            DETECT_WITHIN.as_millis()
+                        )),
+                        other => Err(format!("after {ms} ms: {other:?}")),
+                    }
                 }
-            }
-        };
-        rows.push((ready_h2.label.to_owned(), verdict));
+            };
+            rows.push((pending.label.to_owned(), verdict));
+        }
         // The others must still be pending at the deadline.
         tokio::time::sleep_until(deadline.into()).await;
         for pending in [plain_h2, ready_h1] {

@@ -14,6 +14,8 @@ mod direct;
 mod errors;
 mod liveness;
 mod platform;
+mod pool;
+mod pool_netns;
 mod proxy;
 mod proxy_credentials;
 mod proxy_tunnel;

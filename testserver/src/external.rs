@@ -46,7 +46,7 @@ pub fn require<T>(proxy: Result<T, Unavailable>, test: &str) -> Option<T> {
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// A free loopback port, as the kernel hands it out (then released for the proxy to bind).
-fn free_port() -> Result<u16, Unavailable> {
+pub(crate) fn free_port() -> Result<u16, Unavailable> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -54,7 +54,7 @@ fn free_port() -> Result<u16, Unavailable> {
 }
 
 /// Starts `cmd` and waits until `addr` accepts connections.
-fn spawn(mut cmd: Command, name: &str, addr: SocketAddr) -> Result<Child, Unavailable> {
+pub(crate) fn spawn(mut cmd: Command, name: &str, addr: SocketAddr) -> Result<Child, Unavailable> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -1,6 +1,8 @@
 //! An HTTP/2 server (the `h2` crate, over TLS with ALPN `h2`) that watches the client's PING
-//! frames: when they arrive, and optionally answers the first one as a gRPC server answers a
-//! client that pings too often, with `GOAWAY ENHANCE_YOUR_CALM`. For the liveness tests.
+//! frames: when they arrive, and optionally answers them as a gRPC server answers a client that
+//! pings too often, with `GOAWAY ENHANCE_YOUR_CALM` and the debug data `too_many_pings`. It can
+//! also refuse the first stream of each connection (`REFUSED_STREAM`). For the liveness and
+//! pooled-connection tests.
 //!
 //! `/stream` answers `first chunk\n` and then stays open and quiet; every other path answers
 //! `hello` and ends.
@@ -10,7 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -29,11 +31,19 @@ pub enum OnPing {
     /// Close the connection with `GOAWAY ENHANCE_YOUR_CALM`, as gRPC servers treat clients that
     /// ping more often than they allow (`too_many_pings`).
     GoAway,
+    /// Enforce a minimum interval between PINGs as grpc-go's server does
+    /// (`EnforcementPolicy.MinTime`): a PING sooner than this after the previous one is a
+    /// strike, and the third strike closes the connection with `GOAWAY ENHANCE_YOUR_CALM
+    /// "too_many_pings"`.
+    MinInterval(std::time::Duration),
 }
 
 #[derive(Debug, Default)]
 struct Seen {
-    pings: Mutex<Vec<Instant>>,
+    /// When each PING arrived, and on which connection (from 0).
+    pings: Mutex<Vec<(usize, Instant)>>,
+    goaways: AtomicUsize,
+    refused: AtomicUsize,
     connections: AtomicUsize,
     requests: AtomicUsize,
 }
@@ -49,6 +59,16 @@ pub struct H2WatchServer {
 impl H2WatchServer {
     /// Starts on 127.0.0.1 with a certificate for `localhost`/`127.0.0.1` signed by `ca`.
     pub async fn start(ca: &TestCa, on_ping: OnPing) -> io::Result<H2WatchServer> {
+        H2WatchServer::start_refusing(ca, on_ping, 0).await
+    }
+
+    /// [`start`](H2WatchServer::start), refusing the first `refuse` streams of every
+    /// connection with `RST_STREAM REFUSED_STREAM` (unprocessed, RFC 9113 §8.7).
+    pub async fn start_refusing(
+        ca: &TestCa,
+        on_ping: OnPing,
+        refuse: usize,
+    ) -> io::Result<H2WatchServer> {
         let leaf = ca.leaf(LeafKind::Good);
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -68,13 +88,13 @@ impl H2WatchServer {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
-                state.connections.fetch_add(1, Ordering::SeqCst);
+                let conn = state.connections.fetch_add(1, Ordering::SeqCst);
                 let (acceptor, state) = (acceptor.clone(), Arc::clone(&state));
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    serve(tls, state, on_ping).await;
+                    serve(tls, conn, state, on_ping, refuse).await;
                 });
             }
         });
@@ -88,11 +108,29 @@ impl H2WatchServer {
 
     /// When each client PING (not a PING acknowledgement) arrived.
     pub fn pings(&self) -> Vec<Instant> {
+        self.pings_by_connection()
+            .into_iter()
+            .map(|(_, at)| at)
+            .collect()
+    }
+
+    /// When each client PING arrived, with its connection (numbered from 0 in accept order).
+    pub fn pings_by_connection(&self) -> Vec<(usize, Instant)> {
         self.seen
             .pings
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// How many connections it closed with `GOAWAY ENHANCE_YOUR_CALM`.
+    pub fn goaways(&self) -> usize {
+        self.seen.goaways.load(Ordering::SeqCst)
+    }
+
+    /// How many streams it refused.
+    pub fn refused(&self) -> usize {
+        self.seen.refused.load(Ordering::SeqCst)
     }
 
     /// How many connections were accepted.
@@ -112,25 +150,36 @@ impl Drop for H2WatchServer {
     }
 }
 
-async fn serve<IO>(io: IO, seen: Arc<Seen>, on_ping: OnPing)
+async fn serve<IO>(io: IO, conn_no: usize, seen: Arc<Seen>, on_ping: OnPing, refuse: usize)
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let pinged = Arc::new(Notify::new());
     let watched = Watch {
         io,
+        conn: conn_no,
         parser: FrameParser::default(),
         seen: Arc::clone(&seen),
         pinged: Arc::clone(&pinged),
+        rewrite: GoAwayDebug::default(),
+        out: Vec::new(),
     };
     let Ok(mut conn) = h2::server::handshake(watched).await else {
         return;
     };
     let mut open_streams = Vec::new();
+    let mut accepted_streams = 0;
+    let (mut last_ping, mut strikes) = (None::<Instant>, 0);
     loop {
         tokio::select! {
             accepted = conn.accept() => {
                 let Some(Ok((req, mut respond))) = accepted else { return };
+                accepted_streams += 1;
+                if accepted_streams <= refuse {
+                    seen.refused.fetch_add(1, Ordering::SeqCst);
+                    respond.send_reset(h2::Reason::REFUSED_STREAM);
+                    continue;
+                }
                 seen.requests.fetch_add(1, Ordering::SeqCst);
                 let stream = req.uri().path() == "/stream";
                 let resp = http::Response::new(());
@@ -143,22 +192,43 @@ where
                     let _ = send.send_data(Bytes::from_static(b"hello"), true);
                 }
             }
-            () = pinged.notified(), if on_ping == OnPing::GoAway => {
-                conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
-                // Drive the connection until the GOAWAY is out and the client closes.
-                while let Some(Ok(_)) = conn.accept().await {}
-                return;
+            () = pinged.notified(), if on_ping != OnPing::Answer => {
+                let calm = match on_ping {
+                    OnPing::MinInterval(min) => {
+                        let now = Instant::now();
+                        if last_ping.is_some_and(|at| now.duration_since(at) < min) {
+                            strikes += 1;
+                        }
+                        last_ping = Some(now);
+                        strikes > 2
+                    }
+                    _ => true,
+                };
+                if calm {
+                    seen.goaways.fetch_add(1, Ordering::SeqCst);
+                    // h2 sends the GOAWAY without debug data; `Watch` adds gRPC's on the way out.
+                    conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                    // Drive the connection until the GOAWAY is out and the client closes.
+                    while let Some(Ok(_)) = conn.accept().await {}
+                    return;
+                }
             }
         }
     }
 }
 
-/// The server's stream, with the client's frames parsed on the way in.
+/// The server's stream, with the client's frames parsed on the way in, and on the way out
+/// `too_many_pings` added to a GOAWAY `ENHANCE_YOUR_CALM`, as gRPC servers send it (h2's
+/// server has no way to send debug data).
 struct Watch<IO> {
     io: IO,
+    conn: usize,
     parser: FrameParser,
     seen: Arc<Seen>,
     pinged: Arc<Notify>,
+    rewrite: GoAwayDebug,
+    /// Rewritten bytes not yet written to `io`.
+    out: Vec<u8>,
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Watch<IO> {
@@ -175,11 +245,25 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watch<IO> {
             if pings > 0 {
                 let now = Instant::now();
                 let mut seen = this.seen.pings.lock().unwrap_or_else(|e| e.into_inner());
-                seen.extend(std::iter::repeat_n(now, pings));
+                seen.extend(std::iter::repeat_n((this.conn, now), pings));
                 this.pinged.notify_one();
             }
         }
         polled
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> Watch<IO> {
+    /// Writes out what the rewriter produced.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.out.is_empty() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.out))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.out.drain(..n);
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -189,15 +273,70 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watch<IO> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let this = &mut *self;
+        ready!(this.poll_drain(cx))?;
+        this.rewrite.feed(buf, &mut this.out);
+        // Everything given is taken; what `io` does not take now goes out on the next call.
+        let _ = this.poll_drain(cx)?;
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// Copies the server's frames, giving a GOAWAY `ENHANCE_YOUR_CALM` without debug data the
+/// debug data `too_many_pings`.
+#[derive(Debug, Default)]
+struct GoAwayDebug {
+    /// The current frame's header, while incomplete, or a GOAWAY's header and payload until
+    /// its 8 bytes are in.
+    held: Vec<u8>,
+    /// Payload bytes of the current (passed-through) frame still to copy.
+    payload_left: usize,
+}
+
+impl GoAwayDebug {
+    fn feed(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
+        while !bytes.is_empty() {
+            if self.payload_left > 0 {
+                let n = self.payload_left.min(bytes.len());
+                out.extend_from_slice(&bytes[..n]);
+                self.payload_left -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            self.held.push(bytes[0]);
+            bytes = &bytes[1..];
+            if self.held.len() < 9 {
+                continue;
+            }
+            let h = &self.held;
+            let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
+            let goaway = h[3] == 0x7 && len == 8;
+            if !goaway {
+                out.append(&mut self.held);
+                self.payload_left = len;
+                continue;
+            }
+            if self.held.len() < 17 {
+                continue;
+            }
+            let code = u32::from_be_bytes([h[13], h[14], h[15], h[16]]);
+            if code == 0xb {
+                let debug = b"too_many_pings";
+                self.held[2] = (8 + debug.len()) as u8;
+                self.held.extend_from_slice(debug);
+            }
+            out.append(&mut self.held);
+        }
     }
 }
 
@@ -245,7 +384,26 @@ impl FrameParser {
 
 #[cfg(test)]
 mod tests {
-    use super::FrameParser;
+    use super::{FrameParser, GoAwayDebug};
+
+    #[test]
+    fn a_calm_goaway_gets_grpcs_debug_data_in_any_split() {
+        let mut frames = vec![0, 0, 4, 0, 1, 0, 0, 0, 1, b'o', b'k', b'!', b'!']; // DATA
+        frames.extend_from_slice(&[0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0xb]);
+        frames.extend_from_slice(&[0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0]);
+        for chunk in [1, 3, 9, 17, frames.len()] {
+            let mut rewrite = GoAwayDebug::default();
+            let mut out = Vec::new();
+            for piece in frames.chunks(chunk) {
+                rewrite.feed(piece, &mut out);
+            }
+            let mut want = frames[..13].to_vec();
+            want.extend_from_slice(&[0, 0, 22, 7, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0xb]);
+            want.extend_from_slice(b"too_many_pings");
+            want.extend_from_slice(&frames[30..]);
+            assert_eq!(out, want, "chunks of {chunk}");
+        }
+    }
 
     #[test]
     fn counts_pings_across_reads_but_not_their_acks() {

@@ -6,6 +6,10 @@
 //! `/status/NNN` answers status NNN; `/echo` answers the request body's length; `/stream` sends
 //! one chunk and then goes quiet forever (for dead-peer tests).
 //!
+//! `ScriptedServer`: plain HTTP/1.1 keep-alive with a script per request (answer, answer late,
+//! close or reset as the request arrives, stall), for the pooled-connection tests; `nginx`: real
+//! nginx with a configuration of the test's own.
+//!
 //! Proxies: [`ConnectProxy`] (HTTP `CONNECT`, optionally over TLS, with a fault plan) and
 //! [`SocksProxy`] in process; tinyproxy and microsocks as real processes in [`external`].
 //!
@@ -29,11 +33,13 @@ pub mod netns;
 pub mod nginx;
 mod pki;
 mod proxy;
+mod scripted;
 mod server;
 
 pub use h2watch::{H2WatchServer, OnPing};
 pub use pki::{Leaf, LeafKind, TestCa};
 pub use proxy::{ConnectProxy, ConnectProxyBuilder, ProxyBehavior, SocksProxy};
+pub use scripted::{ScriptedServer, Seen, Step};
 pub use server::{Behavior, ServerBuilder, TestServer, UNOFFERED_ALPN};
 
 /// `true` when a Windows build of the tests runs under Wine rather than Windows: Wine puts its
@@ -47,4 +53,12 @@ pub fn under_wine() -> bool {
                 .join("winecfg.exe")
                 .exists()
         })
+}
+
+/// The effective uid, from `/proc/self/status` (std has no `geteuid`), for the namespaces.
+#[cfg(target_os = "linux")]
+pub(crate) fn euid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }

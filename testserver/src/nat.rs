@@ -27,7 +27,8 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::netns::{euid, ip, remove_stale, Unavailable, NEXT};
+use crate::euid;
+use crate::netns::{ip, remove_stale, Unavailable, NEXT};
 
 /// Three namespaces joined by two veth pairs, the middle one a NAT router with a short memory
 /// for idle flows.

@@ -42,18 +42,11 @@ pub(crate) fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
-/// The effective uid, from `/proc/self/status` (std has no `geteuid`).
-pub(crate) fn euid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
 impl Pair {
     /// Creates the two namespaces and the veth pair between them (IPv4 only), or says why it
     /// cannot (not root, no `ip`).
     pub fn create() -> Result<Pair, Unavailable> {
-        match euid() {
+        match crate::euid() {
             Some(0) => {}
             uid => {
                 return Err(Unavailable(format!(

@@ -8,15 +8,14 @@
 //! [`NginxBuilder::directive`], e.g. `keepalive_timeout 5s 5` (close idle keep-alive
 //! connections after 5 s and announce `Keep-Alive: timeout=5`).
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::external::Unavailable;
+use crate::external::{free_port, spawn, Unavailable};
 use crate::pki::{LeafKind, TestCa};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -66,10 +65,7 @@ impl NginxBuilder {
 
     /// Writes the configuration and starts nginx; returns once it accepts connections.
     pub fn start(self) -> Result<Nginx, Unavailable> {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| Unavailable(format!("no free port: {e}")))?;
+        let port = free_port()?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let dir = std::env::temp_dir().join(format!(
             "ka-nginx-{}-{}",
@@ -112,43 +108,18 @@ impl NginxBuilder {
             let _ = std::fs::remove_dir_all(&dir);
             e
         };
-        let mut child = Command::new("nginx")
-            .arg("-p")
+        let mut cmd = Command::new("nginx");
+        // -e: the error log from the very start, before the configuration is read.
+        cmd.arg("-p")
             .arg(&dir)
             .arg("-c")
             .arg(&conf_path)
             .arg("-e")
-            .arg(dir.join("error.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                cleanup(Unavailable(format!(
-                    "cannot run nginx ({e}): install it (apt-get install nginx-light)"
-                )))
-            })?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-                return Err(cleanup(Unavailable(format!(
-                    "nginx exited at start ({status}): {}",
-                    log.trim()
-                ))));
-            }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-                break;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(cleanup(Unavailable(format!(
-                    "nginx did not listen on {addr} within 10 s"
-                ))));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            .arg(dir.join("error.log"));
+        let child = spawn(cmd, "nginx", addr).map_err(|e| {
+            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            cleanup(Unavailable(format!("{e}; its error log: {}", log.trim())))
+        })?;
         Ok(Nginx {
             child,
             addr,

@@ -190,3 +190,17 @@ pub fn tcp_sockets_to(peer: std::net::SocketAddr, state: &str) -> usize {
         })
         .count()
 }
+
+/// The first error of type `T` in `err`'s source chain (itself included).
+pub fn find_cause<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = e.source();
+    }
+    None
+}

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use hyper_util::client::legacy::connect::{Connected, Connection};
@@ -10,8 +11,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use crate::conn_state::{ConnHandle, ConnState, Management};
 use crate::info::ConnectInfo;
 use crate::proxy::forward::Forward;
+
+mod h2_frames;
+mod managed;
+
+use managed::Managed;
+pub(crate) use managed::SilentDrop;
 
 /// A connection made by a [`Connector`](crate::Connector): plain TCP for `http://`, TLS for
 /// `https://`.
@@ -22,10 +30,18 @@ use crate::proxy::forward::Forward;
 /// [`ConnectInfo`] to every response and marks the connection HTTP/2 when ALPN chose `h2`.
 #[derive(Debug)]
 pub struct Conn {
-    io: TokioIo<Transport>,
+    io: TokioIo<Watched>,
     info: ConnectInfo,
     h2: bool,
     forwarded: bool,
+}
+
+/// The transport, and what a connection made for a [`Client`](crate::Client) does besides
+/// carrying its bytes (see `managed`); nothing else for every other connection.
+#[derive(Debug)]
+struct Watched {
+    transport: Transport,
+    managed: Option<Box<Managed>>,
 }
 
 /// A stream, or TLS over it: what the tunnel layer hands on (the dialed socket, or TLS to an
@@ -67,11 +83,29 @@ impl Transport {
 impl Conn {
     pub(crate) fn new(transport: Transport, info: ConnectInfo, h2: bool, forwarded: bool) -> Self {
         Conn {
-            io: TokioIo::new(transport),
+            io: TokioIo::new(Watched {
+                transport,
+                managed: None,
+            }),
             info,
             h2,
             forwarded,
         }
+    }
+
+    /// Makes this a connection of a [`Client`](crate::Client): it shares a [`ConnState`] with
+    /// the client (reachable from every response and failed request through hyper-util's
+    /// `Connected`), retires itself when idle, and guards against silent drops.
+    pub(crate) fn manage(mut self, management: Management) -> Self {
+        let state = Arc::new(ConnState::new(self.h2, management));
+        let configured = self.info.tcp_user_timeout();
+        self.io.inner_mut().managed = Some(Box::new(Managed::new(state, configured)));
+        self
+    }
+
+    /// The state shared with the client, for a managed connection.
+    pub(crate) fn state(&self) -> Option<&Arc<ConnState>> {
+        self.io.inner().managed.as_ref().map(|m| m.state())
     }
 
     /// What happened while this connection was made.
@@ -96,12 +130,12 @@ impl Conn {
     /// The TCP stream underneath (to the proxy, when there is one), for socket options not
     /// covered by the connector.
     pub fn tcp(&self) -> &TcpStream {
-        self.io.inner().tcp()
+        self.io.inner().transport.tcp()
     }
 
     /// The rustls connection state with the origin, for `https://` connections.
     pub fn tls(&self) -> Option<&rustls::ClientConnection> {
-        match self.io.inner() {
+        match &self.io.inner().transport {
             MaybeTls::Plain(_) => None,
             MaybeTls::Tls(tls) => Some(tls.get_ref().1),
         }
@@ -110,9 +144,12 @@ impl Conn {
 
 impl Connection for Conn {
     fn connected(&self) -> Connected {
-        let connected = Connected::new()
+        let mut connected = Connected::new()
             .extra(self.info.clone())
             .proxy(self.forwarded);
+        if let Some(state) = self.state() {
+            connected = connected.extra(ConnHandle(Arc::clone(state)));
+        }
         if self.h2 {
             connected.negotiated_h2()
         } else {
@@ -158,6 +195,110 @@ impl hyper::rt::Write for Conn {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         hyper::rt::Write::poll_shutdown(Pin::new(&mut self.io), cx)
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let Watched { transport, managed } = self.get_mut();
+        let Some(managed) = managed else {
+            return Pin::new(transport).poll_read(cx, buf);
+        };
+        if managed.poll_retire(cx, transport.tcp()) {
+            // End-of-file: hyper closes an idle connection the peer closed, and the pool drops
+            // it. Nothing was written since it became idle (see `managed`).
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut *transport).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                managed.on_read(&buf.filled()[before..], transport.tcp());
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(managed.map_error(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Watched {
+    /// Runs a write through the managed hooks: `len` is what the caller wants written.
+    fn watch_write(
+        &mut self,
+        len: usize,
+        write: impl FnOnce(Pin<&mut Transport>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        let Watched { transport, managed } = self;
+        let Some(managed) = managed else {
+            return write(Pin::new(transport));
+        };
+        if managed.is_retired() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the connection retired while idle",
+            )));
+        }
+        if len > 0 {
+            managed.before_write(transport.tcp());
+        }
+        match write(Pin::new(&mut *transport)) {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    managed.after_write();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(managed.map_error(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn watch<T>(&self, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match (result, &self.managed) {
+            (Poll::Ready(Err(e)), Some(managed)) => Poll::Ready(Err(managed.map_error(e))),
+            (result, _) => result,
+        }
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .watch_write(buf.len(), |t| t.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.get_mut()
+            .watch_write(len, |t| t.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.transport.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.transport).poll_flush(cx);
+        this.watch(result)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.transport).poll_shutdown(cx);
+        this.watch(result)
     }
 }
 
@@ -260,3 +401,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<IO> {
         dispatch!(self, s => s.poll_shutdown(cx))
     }
 }
+
+#[cfg(all(test, tcp_user_timeout))]
+mod tests;
