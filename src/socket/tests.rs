@@ -195,10 +195,7 @@ fn this_platform_matches_its_set() {
     assert_eq!(support.os(), std::env::consts::OS);
     let all = [support.idle(), support.interval(), support.retries()];
     #[cfg(keepalive_tuning)]
-    assert_eq!(
-        all.map(|o| (o.set(), o.read_back())),
-        [(Availability::Yes, Availability::Yes); 3]
-    );
+    assert_eq!(all.map(|o| (o.set(), o.read_back())), [(Yes, Yes); 3]);
     assert_eq!(support.is_complete(), cfg!(keepalive_tuning));
     #[cfg(keepalive_idle_only)]
     assert_eq!(
@@ -248,8 +245,8 @@ fn default_keepalive_reports_each_value_as_this_platform_can() {
     assert!(readback.nodelay);
     let support = Keepalive::platform_support();
     let expect = |option: OptionSupport, value: u64| match (option.read_back(), option.set()) {
-        (Availability::Yes, _) => (Some(value), ValueSource::Kernel),
-        (_, Availability::Yes) => (Some(value), ValueSource::AsSet),
+        (Yes, _) => (Some(value), ValueSource::Kernel),
+        (_, Yes) => (Some(value), ValueSource::AsSet),
         _ => (None, ValueSource::Os),
     };
     let secs = |d: Option<Duration>| d.map(|d| d.as_secs());
@@ -268,7 +265,7 @@ fn default_keepalive_reports_each_value_as_this_platform_can() {
             .zip(want)
             .zip([support.idle(), support.interval(), support.retries()])
     {
-        if option.read_back() == Availability::Yes || option.set() == Availability::No {
+        if option.read_back() == Yes || option.set() == No {
             assert_eq!(*got, want, "{option:?}: {ka:?}");
         } else {
             // Windows: read back on newer versions, as set (or the OS's) on older ones.

@@ -499,7 +499,7 @@ async fn before_connect_runs_on_every_attempt_after_connect_on_the_winner_only()
             let port = match sock.local_addr() {
                 Ok(addr) => addr.as_socket().map_or(0, |a| a.port()),
                 // Windows has no local address for an unbound socket (WSAEINVAL).
-                Err(e) if cfg!(windows) && e.kind() == std::io::ErrorKind::InvalidInput => 0,
+                Err(e) if cfg!(windows) && e.kind() == io::ErrorKind::InvalidInput => 0,
                 Err(e) => return Err(e),
             };
             record.lock().unwrap().push((stage, port));
