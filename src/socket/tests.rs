@@ -198,21 +198,11 @@ fn this_platform_matches_its_set() {
     assert_eq!(all.map(|o| (o.set(), o.read_back())), [(Yes, Yes); 3]);
     assert_eq!(support.is_complete(), cfg!(keepalive_tuning));
     #[cfg(keepalive_idle_only)]
-    assert_eq!(
-        all.map(|o| o.set()),
-        [Availability::Yes, Availability::No, Availability::No]
-    );
+    assert_eq!(all.map(|o| o.set()), [Yes, No, No]);
     #[cfg(keepalive_switch_only)]
-    assert_eq!(all.map(|o| o.set()), [Availability::No; 3]);
+    assert_eq!(all.map(|o| o.set()), [No; 3]);
     #[cfg(windows)]
-    assert_eq!(
-        all.map(|o| o.set()),
-        [
-            Availability::Yes,
-            Availability::Yes,
-            Availability::Since("Windows 10 1703")
-        ]
-    );
+    assert_eq!(all.map(|o| o.set()), [Yes, Yes, Since("Windows 10 1703")]);
     #[cfg(all(target_vendor = "apple", keepalive_tuning))]
     assert_eq!(support.idle().name(), "TCP_KEEPALIVE");
     #[cfg(all(target_os = "linux", keepalive_tuning))]

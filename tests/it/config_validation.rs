@@ -104,6 +104,8 @@ const BROKEN_PEM: &[u8] = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFIC
 fn refused_rows() -> Vec<Refused> {
     use ConfigField as F;
     let ka = Keepalive::new;
+    // Only the TCP_USER_TIMEOUT rows below are added later, and only where it exists.
+    #[cfg_attr(not(tcp_user_timeout), allow(unused_mut))]
     let mut rows = vec![
         // The socket policy: keepalive values the kernel takes in whole seconds, up to Linux's
         // limits; buffer sizes are C ints.
