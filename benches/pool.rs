@@ -146,7 +146,7 @@ fn counted(builder: Builder, ca: &TestCa) -> (Connector, Arc<AtomicUsize>) {
 /// The contenders for a workload: (name, sender, connection counter).
 fn contenders(ca: &TestCa) -> Vec<(&'static str, Sender, Arc<AtomicUsize>)> {
     let (theirs, theirs_count) = counted(Connector::builder(), ca);
-    let anchor = theirs.client_builder().build(theirs.clone());
+    let anchor = theirs.client_builder().build(theirs);
     let (ours, ours_count) = counted(Connector::builder(), ca);
     vec![
         ("hyper-util", Sender::Anchor(Box::new(anchor)), theirs_count),

@@ -8,6 +8,7 @@
 //! ```
 
 use std::error::Error;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, StatusCode, Version};
@@ -78,7 +79,7 @@ async fn main() -> Result<(), BoxError> {
     for http1 in [false, true] {
         let connector = if http1 {
             Connector::builder()
-                .tls_config(connector.tls_config().clone())
+                .tls_config(Arc::clone(connector.tls_config()))
                 .http1_only()
                 .build()?
         } else {

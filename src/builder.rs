@@ -31,6 +31,20 @@ const DEFAULT_DNS_CACHE_CAPACITY: usize = 256;
 /// Eviction scans the cache when it is full, so it stays small.
 const MAX_DNS_CACHE_CAPACITY: usize = 65_536;
 
+/// The bounds [`Builder::build`] checks the dial settings against.
+impl Builder {
+    /// The shortest [`happy_eyeballs_delay`](Builder::happy_eyeballs_delay): 10 ms. RFC 8305
+    /// §5: the connection attempt delay "MUST NOT" be below 10 ms, lest the attempts become a
+    /// burst of SYNs.
+    pub const MIN_HAPPY_EYEBALLS_DELAY: Duration = MIN_HAPPY_EYEBALLS_DELAY;
+    /// The longest [`happy_eyeballs_delay`](Builder::happy_eyeballs_delay): 2 s. RFC 8305 §5:
+    /// it "SHOULD NOT" be above 2 s, past which the fallback no longer helps anyone.
+    pub const MAX_HAPPY_EYEBALLS_DELAY: Duration = MAX_HAPPY_EYEBALLS_DELAY;
+    /// The largest [`dns_cache_capacity`](Builder::dns_cache_capacity): 65,536 names. Not an
+    /// OS limit: eviction scans the whole cache when it is full, so it is kept small.
+    pub const MAX_DNS_CACHE_CAPACITY: usize = MAX_DNS_CACHE_CAPACITY;
+}
+
 /// Builds a [`Connector`]. Every value is checked once, in [`build`](Builder::build).
 ///
 /// # Defaults
@@ -158,7 +172,8 @@ impl Builder {
     }
 
     /// Sets `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the kernel
-    /// drops the connection. Applied at the keepalive stage. Whole milliseconds, not zero.
+    /// drops the connection. Applied at the keepalive stage. Whole milliseconds, not zero, at
+    /// most [`MAX_TCP_USER_TIMEOUT`](Builder::MAX_TCP_USER_TIMEOUT).
     /// Linux, Android and Fuchsia only.
     ///
     /// Default: with keepalive on, the keepalive budget
@@ -258,16 +273,17 @@ impl Builder {
         self
     }
 
-    /// Sets `SO_SNDBUF` before connect. Default: the kernel's. Linux doubles the value for its
-    /// bookkeeping and caps it at `net.core.wmem_max` (socket(7)).
+    /// Sets `SO_SNDBUF` before connect. Not zero, at most
+    /// [`MAX_BUFFER_SIZE`](Builder::MAX_BUFFER_SIZE). Default: the kernel's. Linux doubles the
+    /// value for its bookkeeping and caps it at `net.core.wmem_max` (socket(7)).
     pub fn send_buffer_size(mut self, bytes: usize) -> Self {
         self.socket.send_buffer_size = Some(bytes);
         self
     }
 
     /// Sets `SO_RCVBUF` before connect (it must be, for TCP window scaling to take it into
-    /// account). Default: the kernel's. Linux doubles the value and caps it at
-    /// `net.core.rmem_max` (socket(7)).
+    /// account). Not zero, at most [`MAX_BUFFER_SIZE`](Builder::MAX_BUFFER_SIZE). Default: the
+    /// kernel's. Linux doubles the value and caps it at `net.core.rmem_max` (socket(7)).
     pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
         self.socket.recv_buffer_size = Some(bytes);
         self
@@ -309,8 +325,9 @@ impl Builder {
     }
 
     /// The connection attempt delay of happy eyeballs: how long an attempt has to connect
-    /// before the next address is tried alongside it. From 10 ms to 2 s (RFC 8305 §5's
-    /// limits; [`build`](Builder::build) refuses others). Default: 250 ms (hyper-util uses
+    /// before the next address is tried alongside it. From
+    /// [10 ms](Builder::MIN_HAPPY_EYEBALLS_DELAY) to [2 s](Builder::MAX_HAPPY_EYEBALLS_DELAY)
+    /// (RFC 8305 §5's limits; [`build`](Builder::build) refuses others). Default: 250 ms (hyper-util uses
     /// 300 ms, curl 200 ms, RFC 8305 recommends 250 ms).
     pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
         self.happy_eyeballs_delay = delay;
@@ -336,7 +353,8 @@ impl Builder {
     }
 
     /// The most names (host and port) the DNS cache holds; when full, expired entries go
-    /// first, then the one closest to expiry. At least 1. Default: 256.
+    /// first, then the one closest to expiry. From 1 to
+    /// [`MAX_DNS_CACHE_CAPACITY`](Builder::MAX_DNS_CACHE_CAPACITY) (65,536). Default: 256.
     pub fn dns_cache_capacity(mut self, entries: usize) -> Self {
         self.dns_cache_capacity = entries;
         self

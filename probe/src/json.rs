@@ -10,10 +10,10 @@ use keepalive_connector::{Keepalive, TrustInfo};
 
 use crate::cli::FamilyChoice;
 use crate::error::{Exit, ProbeError};
+use crate::model::Report;
 use crate::model::{
     family_str, millis, Attempt, KeepaliveSeen, PhaseTimes, RouteKind, RowKind, StageResult,
 };
-use crate::report::Report;
 
 #[derive(Debug, Serialize)]
 struct Document<'a> {

@@ -2,15 +2,18 @@
 
 mod app;
 mod cli;
+mod connectors;
 mod error;
 mod family;
 mod idle;
 mod json;
 mod model;
 mod probe;
+mod probe_loop;
 mod progress;
 mod report;
 mod route;
+mod settings;
 mod table;
 mod url;
 mod verdict;

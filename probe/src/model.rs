@@ -6,7 +6,11 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use keepalive_connector::{Family, KeepaliveInfo, Phase, Stage, ValueSource};
+use keepalive_connector::{Family, Keepalive, KeepaliveInfo, Phase, Stage, TrustInfo, ValueSource};
+
+use crate::family::FamilyPlan;
+use crate::route::RoutePlan;
+use crate::verdict::Verdict;
 
 /// What one row of the probe tries: keepalive applied at a [`Stage`], or keepalive off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -396,6 +400,42 @@ fn nearest_rank(sorted: &[Duration], pct: usize) -> Option<Duration> {
 /// Milliseconds as a float, for display and JSON.
 pub(crate) fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// Everything the probe learned, ready to render.
+#[derive(Debug, Clone)]
+pub(crate) struct Report {
+    /// The URL probed.
+    pub(crate) url: String,
+    /// The request method.
+    pub(crate) method: String,
+    /// The embedded server's address, when no URL was given.
+    pub(crate) embedded: Option<SocketAddr>,
+    /// Connections per row.
+    pub(crate) repeat: u32,
+    /// The keepalive values asked for (the `off` row asks for none).
+    pub(crate) keepalive: Keepalive,
+    /// What the connectors verified certificates with.
+    pub(crate) trust: TrustInfo,
+    /// The routes probed, and the proxy setting behind them.
+    pub(crate) routes: RoutePlan,
+    /// Whether `--route` was given.
+    pub(crate) route_choice_given: bool,
+    /// The families compared, and what the host resolved to.
+    pub(crate) families: FamilyPlan,
+    /// The mode of the family rows.
+    pub(crate) family_mode: Mode,
+    /// Every row in probe order: the stage rows by route, then the family rows.
+    pub(crate) results: Vec<StageResult>,
+    /// The conclusion.
+    pub(crate) verdict: Verdict,
+}
+
+impl Report {
+    /// `true` when every row got an HTTP response on every attempt.
+    pub(crate) fn all_ok(&self) -> bool {
+        self.results.iter().all(StageResult::ok)
+    }
 }
 
 #[cfg(test)]

@@ -5,18 +5,14 @@
 //! wrapped), colour only when asked.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use keepalive_connector::{Availability, Keepalive, OptionSupport, TrustInfo, ValueSource};
+use keepalive_connector::{Availability, Keepalive, OptionSupport, ValueSource};
 
-use crate::family::FamilyPlan;
 use crate::model::{
-    family_name, millis, KeepaliveSeen, Mode, Reported, RouteKind, RowKind, StageResult, PHASES,
+    family_name, millis, KeepaliveSeen, Report, Reported, RouteKind, RowKind, StageResult, PHASES,
 };
-use crate::route::RoutePlan;
 use crate::table::{plural, truncate, wrap, Align, Palette, Table, Tone};
-use crate::verdict::Verdict;
 
 /// The width the report is laid out for.
 const WIDTH: usize = 100;
@@ -26,41 +22,8 @@ const OUTCOME_MAX: usize = 40;
 /// six characters (`100000` ms), each after two spaces.
 const TIMINGS_WIDTH: usize = 7 + 4 * 6 + 5 * 2;
 
-/// Everything the probe learned, ready to render.
-#[derive(Debug, Clone)]
-pub(crate) struct Report {
-    /// The URL probed.
-    pub(crate) url: String,
-    /// The request method.
-    pub(crate) method: String,
-    /// The embedded server's address, when no URL was given.
-    pub(crate) embedded: Option<SocketAddr>,
-    /// Connections per row.
-    pub(crate) repeat: u32,
-    /// The keepalive values asked for (the `off` row asks for none).
-    pub(crate) keepalive: Keepalive,
-    /// What the connectors verified certificates with.
-    pub(crate) trust: TrustInfo,
-    /// The routes probed, and the proxy setting behind them.
-    pub(crate) routes: RoutePlan,
-    /// Whether `--route` was given.
-    pub(crate) route_choice_given: bool,
-    /// The families compared, and what the host resolved to.
-    pub(crate) families: FamilyPlan,
-    /// The mode of the family rows.
-    pub(crate) family_mode: Mode,
-    /// Every row in probe order: the stage rows by route, then the family rows.
-    pub(crate) results: Vec<StageResult>,
-    /// The conclusion.
-    pub(crate) verdict: Verdict,
-}
-
+/// How the report is laid out: its rows in sections, and their names.
 impl Report {
-    /// `true` when every row got an HTTP response on every attempt.
-    pub(crate) fn all_ok(&self) -> bool {
-        self.results.iter().all(StageResult::ok)
-    }
-
     /// The rows in sections: each section's title and its rows, in probe order.
     fn sections(&self) -> Vec<(String, Vec<&StageResult>)> {
         let mut out: Vec<(String, Vec<&StageResult>)> = Vec::new();
@@ -492,7 +455,9 @@ fn ms(d: Option<Duration>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Attempt, ConnDetails, FailPhase, Failure, HttpResponse, PhaseTimes};
+    use crate::family::FamilyPlan;
+    use crate::model::{Attempt, ConnDetails, FailPhase, Failure, HttpResponse, Mode, PhaseTimes};
+    use crate::route::RoutePlan;
     use crate::verdict::verdict;
     use keepalive_connector::Family;
     use keepalive_connector::{Connector, Phase, Stage, Trust};

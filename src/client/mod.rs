@@ -387,7 +387,7 @@ impl BodySent {
         self.waker.wake();
     }
 
-    fn is_set(&self, cx: &mut Context<'_>) -> bool {
+    fn is_set(&self, cx: &Context<'_>) -> bool {
         if self.done.load(Ordering::Acquire) {
             return true;
         }

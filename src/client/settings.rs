@@ -11,6 +11,14 @@ const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Re-sends per request after a failure on a reused connection.
 const DEFAULT_MAX_RESENDS: u32 = 1;
 const MAX_MAX_RESENDS: u32 = 10;
+
+/// The bound [`Builder::build`] checks the client's re-sends against.
+impl Builder {
+    /// The most [`max_resends`](Builder::max_resends): 10. Not an OS limit but this crate's:
+    /// counted re-sends stay below the 16 attempts a request gets in all (the uncounted
+    /// refusals included).
+    pub const MAX_RESENDS: u32 = MAX_MAX_RESENDS;
+}
 /// How much of a request body is kept for a re-send.
 const DEFAULT_RESEND_BUFFER: usize = 1 << 20;
 /// The silent-drop guard's floor: "a floor around 1 s" — a NAT does not forget a flow faster,
@@ -124,8 +132,8 @@ impl Builder {
 
     /// How many times a [`Client`](crate::Client) re-sends a request that failed on a reused
     /// connection before any byte of its response arrived (when the request can be re-sent:
-    /// see [`Client`](crate::Client#re-sending)). `0` turns such re-sends off. At most 10.
-    /// Default: 1.
+    /// see [`Client`](crate::Client#re-sending)). `0` turns such re-sends off. At most
+    /// [`MAX_RESENDS`](Builder::MAX_RESENDS) (10). Default: 1.
     ///
     /// Requests the server refused unprocessed (HTTP/2 `REFUSED_STREAM`, or above a GOAWAY's
     /// last stream id) on a connection that answered others do not count: the server asked
@@ -150,7 +158,8 @@ impl Builder {
     /// the connection (`TCP_USER_TIMEOUT`, set only while the request is unacknowledged), and
     /// the request is re-sent on a fresh connection or fails as
     /// [stale](crate::ClientError::is_stale_connection). `None` turns it off. Whole
-    /// milliseconds. Default: 1 s.
+    /// milliseconds, not zero, at most [`MAX_TCP_USER_TIMEOUT`](Builder::MAX_TCP_USER_TIMEOUT).
+    /// Default: 1 s.
     ///
     /// Without it, a request on a pooled connection whose NAT mapping or firewall state
     /// expired waits for the kernel's retransmissions to give up: minutes.

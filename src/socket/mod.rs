@@ -48,6 +48,39 @@ pub(crate) mod limits {
     pub(crate) const MAX_BUFFER_SIZE: u64 = i32::MAX as u64;
 }
 
+/// The largest keepalive values [`Builder::build`](crate::Builder::build) accepts: the same on
+/// every OS (see `limits` above), so a program, or a model of the rules such as the fuzz
+/// target `uri_and_config`, can check a value without building.
+impl Keepalive {
+    /// The longest [`idle`](Keepalive::idle) time: 32,767 s (about 9 h). Linux's
+    /// `MAX_TCP_KEEPIDLE` (`include/net/tcp.h`), which refuses more with `EINVAL`; the tightest
+    /// of the OSes (macOS and FreeBSD take up to 4,294,967 s, Windows up to `u32::MAX` ms), so
+    /// it applies everywhere.
+    pub const MAX_IDLE: Duration = limits::MAX_KEEPIDLE;
+    /// The longest [`interval`](Keepalive::interval): 32,767 s. Linux's `MAX_TCP_KEEPINTVL`
+    /// (`include/net/tcp.h`), the tightest of the OSes, as for [`MAX_IDLE`](Keepalive::MAX_IDLE).
+    pub const MAX_INTERVAL: Duration = limits::MAX_KEEPINTVL;
+    /// The most [`retries`](Keepalive::retries): 127. Linux's `MAX_TCP_KEEPCNT`
+    /// (`include/net/tcp.h`); Windows takes up to 255 (a `BYTE`), so Linux's applies everywhere.
+    pub const MAX_RETRIES: u32 = limits::MAX_KEEPCNT;
+}
+
+/// The largest socket-option values [`Builder::build`](crate::Builder::build) accepts.
+impl crate::Builder {
+    /// The longest [`tcp_user_timeout`](crate::Builder::tcp_user_timeout) (and
+    /// [`silent_drop_timeout`](crate::Builder::silent_drop_timeout), which sets the same
+    /// option): `i32::MAX` ms, about 24.8 days. `TCP_USER_TIMEOUT` is a C `int` of
+    /// milliseconds, and Linux refuses a negative one.
+    #[cfg(tcp_user_timeout)]
+    pub const MAX_TCP_USER_TIMEOUT: Duration = limits::MAX_USER_TIMEOUT;
+    /// The largest [`send_buffer_size`](crate::Builder::send_buffer_size) and
+    /// [`recv_buffer_size`](crate::Builder::recv_buffer_size): `i32::MAX` bytes. `SO_SNDBUF`
+    /// and `SO_RCVBUF` are C `int`s; the kernel may then cap the value lower (Linux: at
+    /// `net.core.wmem_max` / `rmem_max`).
+    // i32::MAX fits in the usize of every target with sockets (16-bit ones have none).
+    pub const MAX_BUFFER_SIZE: usize = limits::MAX_BUFFER_SIZE as usize;
+}
+
 /// Which socket option (or the socket hook) a [`SocketOptionError`] is about: what a program
 /// branches on. [`SocketOptionError::os_name`] has the OS's own name, for people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -180,7 +180,8 @@ impl Keepalive {
 
     /// How long the connection must be idle before the first probe. Sets `TCP_KEEPIDLE`
     /// (`TCP_KEEPALIVE` on macOS, the `keepalivetime` of `SIO_KEEPALIVE_VALS` on Windows).
-    /// Whole seconds, at least 1 s. Default: 30 s. Not settable per socket on OpenBSD and Haiku
+    /// Whole seconds, from 1 s to [`MAX_IDLE`](Keepalive::MAX_IDLE) (32,767 s). Default: 30 s.
+    /// Not settable per socket on OpenBSD and Haiku
     /// (see [Chosen values and defaults](Keepalive#chosen-values-and-defaults)).
     pub const fn idle(mut self, idle: Duration) -> Self {
         self.idle = Some(idle);
@@ -188,15 +189,16 @@ impl Keepalive {
     }
 
     /// Time between unanswered probes. Sets `TCP_KEEPINTVL` (the `keepaliveinterval` of
-    /// `SIO_KEEPALIVE_VALS` on Windows). Whole seconds, at least 1 s. Default: 10 s. Not
-    /// settable per socket on Solaris, OpenBSD and Haiku.
+    /// `SIO_KEEPALIVE_VALS` on Windows). Whole seconds, from 1 s to
+    /// [`MAX_INTERVAL`](Keepalive::MAX_INTERVAL) (32,767 s). Default: 10 s. Not settable per
+    /// socket on Solaris, OpenBSD and Haiku.
     pub const fn interval(mut self, interval: Duration) -> Self {
         self.interval = Some(interval);
         self
     }
 
-    /// Unanswered probes before the kernel drops the connection. Sets `TCP_KEEPCNT`. At least 1.
-    /// Default: 3.
+    /// Unanswered probes before the kernel drops the connection. Sets `TCP_KEEPCNT`. From 1 to
+    /// [`MAX_RETRIES`](Keepalive::MAX_RETRIES) (127). Default: 3.
     ///
     /// Windows has `TCP_KEEPCNT` from Windows 10 1703; older versions and Wine refuse it. There,
     /// a count chosen with this method fails every connection with

@@ -195,27 +195,14 @@ fn this_platform_matches_its_set() {
     assert_eq!(support.os(), std::env::consts::OS);
     let all = [support.idle(), support.interval(), support.retries()];
     #[cfg(keepalive_tuning)]
-    assert_eq!(
-        all.map(|o| (o.set(), o.read_back())),
-        [(Availability::Yes, Availability::Yes); 3]
-    );
+    assert_eq!(all.map(|o| (o.set(), o.read_back())), [(Yes, Yes); 3]);
     assert_eq!(support.is_complete(), cfg!(keepalive_tuning));
     #[cfg(keepalive_idle_only)]
-    assert_eq!(
-        all.map(|o| o.set()),
-        [Availability::Yes, Availability::No, Availability::No]
-    );
+    assert_eq!(all.map(|o| o.set()), [Yes, No, No]);
     #[cfg(keepalive_switch_only)]
-    assert_eq!(all.map(|o| o.set()), [Availability::No; 3]);
+    assert_eq!(all.map(|o| o.set()), [No; 3]);
     #[cfg(windows)]
-    assert_eq!(
-        all.map(|o| o.set()),
-        [
-            Availability::Yes,
-            Availability::Yes,
-            Availability::Since("Windows 10 1703")
-        ]
-    );
+    assert_eq!(all.map(|o| o.set()), [Yes, Yes, Since("Windows 10 1703")]);
     #[cfg(all(target_vendor = "apple", keepalive_tuning))]
     assert_eq!(support.idle().name(), "TCP_KEEPALIVE");
     #[cfg(all(target_os = "linux", keepalive_tuning))]
@@ -248,8 +235,8 @@ fn default_keepalive_reports_each_value_as_this_platform_can() {
     assert!(readback.nodelay);
     let support = Keepalive::platform_support();
     let expect = |option: OptionSupport, value: u64| match (option.read_back(), option.set()) {
-        (Availability::Yes, _) => (Some(value), ValueSource::Kernel),
-        (_, Availability::Yes) => (Some(value), ValueSource::AsSet),
+        (Yes, _) => (Some(value), ValueSource::Kernel),
+        (_, Yes) => (Some(value), ValueSource::AsSet),
         _ => (None, ValueSource::Os),
     };
     let secs = |d: Option<Duration>| d.map(|d| d.as_secs());
@@ -268,7 +255,7 @@ fn default_keepalive_reports_each_value_as_this_platform_can() {
             .zip(want)
             .zip([support.idle(), support.interval(), support.retries()])
     {
-        if option.read_back() == Availability::Yes || option.set() == Availability::No {
+        if option.read_back() == Yes || option.set() == No {
             assert_eq!(*got, want, "{option:?}: {ka:?}");
         } else {
             // Windows: read back on newer versions, as set (or the OS's) on older ones.

@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keepalive_connector::{
-    AttemptOutcome, ConfigErrorReason, ConfigField, Connector, Family, Limit, Phase, Resolve,
-    Resolving, Stage, StaticResolver,
+    AttemptOutcome, Connector, Family, Phase, Resolve, Resolving, Stage, StaticResolver,
 };
 use keepalive_testserver::TestServer;
 
@@ -500,7 +499,7 @@ async fn before_connect_runs_on_every_attempt_after_connect_on_the_winner_only()
             let port = match sock.local_addr() {
                 Ok(addr) => addr.as_socket().map_or(0, |a| a.port()),
                 // Windows has no local address for an unbound socket (WSAEINVAL).
-                Err(e) if cfg!(windows) && e.kind() == std::io::ErrorKind::InvalidInput => 0,
+                Err(e) if cfg!(windows) && e.kind() == io::ErrorKind::InvalidInput => 0,
                 Err(e) => return Err(e),
             };
             record.lock().unwrap().push((stage, port));
@@ -592,52 +591,4 @@ async fn ip_family_tries_one_family_only() {
         .await
         .unwrap_err();
     assert_eq!(err.phase(), Phase::Connect, "{err}");
-}
-
-#[test]
-fn dial_settings_are_validated_at_build() {
-    let cases = [
-        (
-            Connector::builder().happy_eyeballs_delay(Duration::from_millis(5)),
-            ConfigField::HappyEyeballsDelay,
-            ConfigErrorReason::TooSmall {
-                min: Limit::Duration(Duration::from_millis(10)),
-            },
-        ),
-        (
-            Connector::builder().happy_eyeballs_delay(Duration::from_secs(3)),
-            ConfigField::HappyEyeballsDelay,
-            ConfigErrorReason::TooLarge {
-                max: Limit::Duration(Duration::from_secs(2)),
-            },
-        ),
-        (
-            Connector::builder().dns_cache_ttl(Some(Duration::ZERO)),
-            ConfigField::DnsCacheTtl,
-            ConfigErrorReason::Zero,
-        ),
-        (
-            Connector::builder().dns_cache_capacity(0),
-            ConfigField::DnsCacheCapacity,
-            ConfigErrorReason::Zero,
-        ),
-    ];
-    for (builder, field, reason) in cases {
-        let err = builder.build().unwrap_err();
-        assert_eq!((err.field(), err.reason()), (field, &reason), "{err}");
-    }
-    let err = Connector::builder()
-        .happy_eyeballs_delay(Duration::from_millis(5))
-        .build()
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "invalid happy_eyeballs_delay = 5ms: must be at least 10ms"
-    );
-    for ok in [Duration::from_millis(10), Duration::from_secs(2)] {
-        Connector::builder()
-            .happy_eyeballs_delay(ok)
-            .build()
-            .unwrap();
-    }
 }

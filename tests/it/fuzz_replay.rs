@@ -1,6 +1,6 @@
 //! Replays every fuzz corpus file and every minimised crash through the same entry functions the
-//! fuzz targets call (`fuzz/src/entry.rs`, included here as it is), on stable and without
-//! libFuzzer, so CI exercises the targets and a fixed crash stays fixed.
+//! fuzz targets call (`fuzz/src/entry.rs` and its modules, included here as they are), on stable
+//! and without libFuzzer, so CI exercises the targets and a fixed crash stays fixed.
 //!
 //! Inputs: `fuzz/corpus/<target>/*` (seeds and what the fuzzer kept) and
 //! `fuzz/regressions/<target>/*` (minimised crashes, committed when they were fixed).
@@ -165,6 +165,51 @@ fn proxy_seeds_open_tunnels_and_fail_as_expected() {
 #[test]
 fn uri_and_config_corpus() {
     assert!(replay("uri_and_config", entry::uri_and_config) > 0);
+}
+
+/// The one layout of `uri_and_config` inputs: what `gen_seeds` encodes, the target decodes to
+/// the same settings and text; an input cut short reads as zeros; and the committed seeds
+/// decode to what their names say.
+#[test]
+fn config_inputs_decode_to_what_was_encoded() {
+    use entry::{config_flags, set_flags, ConfigInput};
+    use std::time::Duration;
+    let input = ConfigInput {
+        flags: config_flags::BUFFERS | config_flags::KEEPALIVE_OFF,
+        idle: Duration::new(1, 1),
+        retries: u32::MAX,
+        recv_buffer_size: u64::MAX,
+        set: set_flags::MAX_RESENDS | set_flags::SILENT_DROP_TIMEOUT,
+        max_resends: 11,
+        silent_drop_timeout: Duration::new(u64::from(u32::MAX), 999_999_999),
+        ..ConfigInput::default()
+    };
+    let text: [&[u8]; 4] = [b"https://a/", b"a:1:1.2.3.4", b"now", b"pem\nwith\nlines"];
+    let data = input.encode(&text);
+    assert_eq!(data.len(), ConfigInput::LEN + 41);
+    assert_eq!(ConfigInput::decode(&data), (input.clone(), text));
+    // Cut short: the missing numbers are zeros, and there is no text.
+    let (short, text) = ConfigInput::decode(&data[..5]);
+    assert_eq!(short.flags, input.flags);
+    assert_eq!(
+        short.idle,
+        Duration::from_secs(1),
+        "its nanoseconds were cut off"
+    );
+    assert_eq!(short.set, 0);
+    assert_eq!(text, [&b""[..]; 4]);
+
+    let seed = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("fuzz/corpus/uri_and_config/seed-{name}"));
+        let data = fs::read(path).expect("a committed seed");
+        ConfigInput::decode(&data).0
+    };
+    assert_eq!(seed("defaults"), ConfigInput::default());
+    assert_eq!(seed("idle-sub-second").idle, Duration::from_millis(500));
+    assert_eq!(seed("retries-too-many").retries, 128);
+    assert_eq!(seed("max-resends-too-many").max_resends, 11);
+    assert_eq!(seed("max-resends-too-many").set, set_flags::MAX_RESENDS);
 }
 
 /// The harness itself: a peer that sends nothing, an empty input, and a bare options byte are

@@ -9,6 +9,7 @@ mod support;
 // The connector (issue: connect path, stages, errors, hyper integration).
 mod client;
 mod client_cert;
+mod config_validation;
 mod dialing;
 mod direct;
 mod errors;

@@ -3,6 +3,7 @@
 //! errors, and credentials that never show. The environment's proxy variables are tested in
 //! their own binary (`tests/proxy_env.rs`), where they cannot race these tests.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use keepalive_connector::{
@@ -272,7 +273,7 @@ async fn socks5_and_socks5h_through_microsocks() {
 async fn https_proxy_tls_to_the_proxy_then_connect_then_tls_to_the_origin() {
     let server = TestServer::start().await.unwrap();
     let proxy = ConnectProxy::builder()
-        .tls(server.ca().clone())
+        .tls(Arc::clone(server.ca()))
         .start()
         .await
         .unwrap();
@@ -307,7 +308,7 @@ async fn https_proxy_tls_to_the_proxy_then_connect_then_tls_to_the_origin() {
 
     // The proxy's certificate is verified like any server's: one from another CA fails.
     let stranger = ConnectProxy::builder()
-        .tls(std::sync::Arc::new(keepalive_testserver::TestCa::new()))
+        .tls(Arc::new(keepalive_testserver::TestCa::new()))
         .start()
         .await
         .unwrap();
@@ -438,8 +439,8 @@ async fn every_stage_acts_on_the_proxy_socket() {
     let proxy = ConnectProxy::builder().start().await.unwrap();
     let proxy_addr = proxy.addr();
     for &stage in Stage::ALL {
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = std::sync::Arc::clone(&seen);
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
         let connector = builder_for(&server)
             .proxy(Proxy::all(&proxy.url()))
             .keepalive(Keepalive::new().idle(Duration::from_secs(17)))

@@ -3,6 +3,8 @@
 //! (`Proxy-Authorization` on every request, no user info of the origin's URL). Against real
 //! tinyproxy and microsocks, and the test server's proxy where they cannot be configured so.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
@@ -313,7 +315,7 @@ async fn http_origins_behind_a_proxy_with_credentials_are_forwarded() {
         )))
         .build()
         .unwrap();
-    let resp = crate::support::client(wrong)
+    let resp = client(wrong)
         .get(server.url("/").parse().unwrap())
         .await
         .unwrap();
@@ -374,7 +376,7 @@ async fn an_https_proxy_forwards_with_credentials_and_without_the_urls() {
     let server = TestServer::builder().plain().start().await.unwrap();
     let tls_ca = TestServer::start().await.unwrap();
     let proxy = ConnectProxy::builder()
-        .tls(tls_ca.ca().clone())
+        .tls(Arc::clone(tls_ca.ca()))
         .basic_auth("u", "p")
         .start()
         .await

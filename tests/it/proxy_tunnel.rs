@@ -34,7 +34,7 @@ async fn a_slow_handshake_with_the_proxy_leaves_connect_its_time() {
     let server = TestServer::start().await.unwrap();
     let delay = Duration::from_millis(1500);
     let proxy = ConnectProxy::builder()
-        .tls(server.ca().clone())
+        .tls(Arc::clone(server.ca()))
         .handshake_delay(delay)
         .start()
         .await

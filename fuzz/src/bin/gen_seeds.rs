@@ -3,12 +3,14 @@
 //! the parsers of user input.
 //!
 //! ```text
-//! cargo run --manifest-path fuzz/Cargo.toml --bin gen_seeds
+//! cargo run --manifest-path fuzz/Cargo.toml --bin gen_seeds [TARGET…]
 //! ```
 //!
-//! Every run makes a new test CA and writes it to `fuzz/pki/ca.pem`, which the entry functions
-//! compile in: rebuild after running this (the recorded TLS 1.2 certificate chains verify against
-//! that CA). Seeds are named `seed-*` in `fuzz/corpus/<target>/`; files the fuzzer added keep
+//! Without a target, it writes the seeds of all four (`tls_client_handshake`, `h2_client`,
+//! `http1_client`, `uri_and_config`). Every run that writes the TLS seeds makes a new test CA
+//! and writes it to `fuzz/pki/ca.pem`, which the entry functions compile in: rebuild after
+//! running this (the recorded TLS 1.2 certificate chains verify against that CA). The other
+//! targets' seeds are the same on every run. Seeds are named `seed-*` in `fuzz/corpus/<target>/`; files the fuzzer added keep
 //! their hash names and are left alone.
 
 use std::collections::BTreeMap;
@@ -18,22 +20,51 @@ use std::sync::Arc;
 
 use keepalive_connector_fuzz::{
     fake_crypto, h2_options, http1_options, tls_client_handshake_outcome, tls_connector_for,
-    tls_options, Script, TlsOutcome, CONFIG_BYTES,
+    tls_options, ConfigInput, Script, TlsOutcome,
 };
 use keepalive_testserver::{LeafKind, ServerBuilder, TestCa};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 
+/// The targets whose seeds this writes.
+const TARGETS: [&str; 4] = [
+    "tls_client_handshake",
+    "h2_client",
+    "http1_client",
+    "uri_and_config",
+];
+
 fn main() {
     let fuzz_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let ca = TestCa::new();
-    fs::write(fuzz_dir.join("pki/ca.pem"), ca.cert_pem()).expect("write pki/ca.pem");
+    // The targets named on the command line, or all: a new CA (and new TLS flights, which the
+    // fuzzer's own TLS corpus files were found against) only when the TLS target is among them.
+    let mut chosen: Vec<String> = std::env::args().skip(1).collect();
+    if chosen.is_empty() {
+        chosen = TARGETS.iter().map(|t| t.to_string()).collect();
+    }
+    for target in &chosen {
+        assert!(
+            TARGETS.contains(&target.as_str()),
+            "unknown target {target}: gen_seeds writes {TARGETS:?}"
+        );
+    }
+    let wants = |target: &str| chosen.iter().any(|t| t == target);
 
     let mut seeds: BTreeMap<&str, Vec<(String, Vec<u8>)>> = BTreeMap::new();
-    seeds.insert("tls_client_handshake", tls_seeds(&ca));
-    seeds.insert("h2_client", h2_seeds());
-    seeds.insert("http1_client", http1_seeds());
-    seeds.insert("uri_and_config", config_seeds());
+    if wants("tls_client_handshake") {
+        let ca = TestCa::new();
+        fs::write(fuzz_dir.join("pki/ca.pem"), ca.cert_pem()).expect("write pki/ca.pem");
+        seeds.insert("tls_client_handshake", tls_seeds(&ca));
+    }
+    if wants("h2_client") {
+        seeds.insert("h2_client", h2_seeds());
+    }
+    if wants("http1_client") {
+        seeds.insert("http1_client", http1_seeds());
+    }
+    if wants("uri_and_config") {
+        seeds.insert("uri_and_config", config_seeds());
+    }
 
     for (target, files) in &seeds {
         let dir = fuzz_dir.join("corpus").join(target);
@@ -662,72 +693,24 @@ fn http1_seeds() -> Vec<(String, Vec<u8>)> {
 // Parsers of user input
 // ---------------------------------------------------------------------------------------------
 
-/// The numbers block of `uri_and_config`.
-struct Numbers {
-    flags: u8,
-    idle: (u32, u32),
-    interval: (u32, u32),
-    retries: u32,
-    connect: (u32, u32),
-    handshake: (u32, u32),
-    user_timeout: (u32, u32),
-    tls_config: u8,
-    send: u64,
-    recv: u64,
-}
-
-impl Default for Numbers {
-    fn default() -> Self {
-        Numbers {
-            flags: 0,
-            idle: (30, 0),
-            interval: (10, 0),
-            retries: 3,
-            connect: (10, 0),
-            handshake: (10, 0),
-            user_timeout: (20, 0),
-            tls_config: 0,
-            send: 65_536,
-            recv: 65_536,
-        }
-    }
-}
-
-impl Numbers {
-    fn encode(&self, text: &[&[u8]]) -> Vec<u8> {
-        let mut out = vec![self.flags];
-        for (secs, nanos) in [self.idle, self.interval] {
-            out.extend_from_slice(&secs.to_le_bytes());
-            out.extend_from_slice(&nanos.to_le_bytes());
-        }
-        out.extend_from_slice(&self.retries.to_le_bytes());
-        for (secs, nanos) in [self.connect, self.handshake, self.user_timeout] {
-            out.extend_from_slice(&secs.to_le_bytes());
-            out.extend_from_slice(&nanos.to_le_bytes());
-        }
-        out.push(self.tls_config);
-        out.extend_from_slice(&self.send.to_le_bytes());
-        out.extend_from_slice(&self.recv.to_le_bytes());
-        assert_eq!(out.len(), CONFIG_BYTES);
-        out.extend_from_slice(&text.join(&b'\n'));
-        out
-    }
-}
-
 fn config_seeds() -> Vec<(String, Vec<u8>)> {
     use keepalive_connector_fuzz::config_flags as f;
+    use keepalive_connector_fuzz::set_flags as s;
+    use std::time::Duration;
     let ca_pem = keepalive_connector_fuzz::CA_PEM;
+    let secs = Duration::from_secs;
+    let ms = Duration::from_millis;
     let std_text: &[&[u8]] = &[
         b"https://example.com:8443/path?q=1",
         b"example.com:443:127.0.0.1,[::1]",
         b"after-handshake",
     ];
-    let n = Numbers::default;
-    let cases: Vec<(&str, Numbers, Vec<&[u8]>)> = vec![
+    let n = ConfigInput::default;
+    let cases: Vec<(&str, ConfigInput, Vec<&[u8]>)> = vec![
         ("defaults", n(), std_text.to_vec()),
         (
             "all-options",
-            Numbers {
+            ConfigInput {
                 flags: f::HTTP2_ONLY
                     | f::ADDED_ROOTS_ONLY
                     | f::ADD_CA
@@ -743,7 +726,7 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "pem-field",
-            Numbers {
+            ConfigInput {
                 flags: f::ADDED_ROOTS_ONLY | f::ADD_PEM_FIELD,
                 ..n()
             },
@@ -756,7 +739,7 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "bad-pem-field",
-            Numbers {
+            ConfigInput {
                 flags: f::ADD_PEM_FIELD,
                 ..n()
             },
@@ -769,8 +752,8 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "idle-sub-second",
-            Numbers {
-                idle: (0, 500_000_000),
+            ConfigInput {
+                idle: ms(500),
                 ..n()
             },
             vec![
@@ -781,31 +764,31 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "idle-fraction",
-            Numbers {
-                idle: (1, 1),
+            ConfigInput {
+                idle: Duration::new(1, 1),
                 ..n()
             },
             vec![b"ftp://example.com/", b"h:+443:1.2.3.4", b""],
         ),
         (
             "idle-too-large",
-            Numbers {
-                idle: (32_768, 0),
+            ConfigInput {
+                idle: secs(32_768),
                 ..n()
             },
             vec![b"example.com/no-scheme", b"h:443:", b"x"],
         ),
         (
             "interval-zero",
-            Numbers {
-                interval: (0, 0),
+            ConfigInput {
+                interval: Duration::ZERO,
                 ..n()
             },
             vec![b"http:///", b"h:443:1.2.3.4,", b"after_handshake"],
         ),
         (
             "retries-too-many",
-            Numbers {
+            ConfigInput {
                 retries: 128,
                 ..n()
             },
@@ -813,14 +796,14 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "retries-zero",
-            Numbers { retries: 0, ..n() },
+            ConfigInput { retries: 0, ..n() },
             vec![b"https://example.com:0/", b"bad host:443:1.2.3.4", b"stage"],
         ),
         (
             "keepalive-off-bad-values",
-            Numbers {
+            ConfigInput {
                 flags: f::KEEPALIVE_OFF,
-                idle: (0, 1),
+                idle: Duration::from_nanos(1),
                 retries: 0,
                 ..n()
             },
@@ -832,8 +815,8 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "connect-timeout-zero",
-            Numbers {
-                connect: (0, 0),
+            ConfigInput {
+                connect_timeout: Duration::ZERO,
                 ..n()
             },
             vec![
@@ -844,51 +827,51 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "handshake-timeout-zero",
-            Numbers {
-                handshake: (0, 0),
+            ConfigInput {
+                handshake_timeout: Duration::ZERO,
                 ..n()
             },
             vec![b"HTTPS://Example.COM:443", b"h::1.2.3.4", b"after-connect"],
         ),
         (
             "user-timeout-micros",
-            Numbers {
+            ConfigInput {
                 flags: f::TCP_USER_TIMEOUT,
-                user_timeout: (1, 1_000),
+                tcp_user_timeout: Duration::new(1, 1_000),
                 ..n()
             },
             vec![b"https://-bad-.example/", b"h:443:[::1]", b"after-connect"],
         ),
         (
             "user-timeout-too-large",
-            Numbers {
+            ConfigInput {
                 flags: f::TCP_USER_TIMEOUT,
-                user_timeout: (4_294_968, 0),
+                tcp_user_timeout: secs(4_294_968),
                 ..n()
             },
             vec![b"https://1.2.3/", b"h:443:::1", b"after-connect"],
         ),
         (
             "buffer-zero",
-            Numbers {
+            ConfigInput {
                 flags: f::BUFFERS,
-                send: 0,
+                send_buffer_size: 0,
                 ..n()
             },
             vec![b"https://256.1.1.1/", b"h:443:[1.2.3.4]", b"after-connect"],
         ),
         (
             "buffer-too-large",
-            Numbers {
+            ConfigInput {
                 flags: f::BUFFERS,
-                recv: 1 << 31,
+                recv_buffer_size: 1 << 31,
                 ..n()
             },
             vec![b"https://a..b/", b"h:443:1.2.3.4", b"after-connect"],
         ),
         (
             "no-roots",
-            Numbers {
+            ConfigInput {
                 flags: f::ADDED_ROOTS_ONLY,
                 ..n()
             },
@@ -900,7 +883,7 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "tls-config-conflict",
-            Numbers {
+            ConfigInput {
                 flags: f::ADD_CA,
                 tls_config: 1,
                 ..n()
@@ -913,18 +896,130 @@ fn config_seeds() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "tls-config",
-            Numbers {
+            ConfigInput {
                 flags: f::HTTP1_ONLY,
                 tls_config: 1,
                 ..n()
             },
             vec![b"https://example.com./", b"h:443:1.2.3.4", b"after-connect"],
         ),
-        ("short", Numbers::default(), vec![]),
+        // The dial and Client settings: all set to good values, then one bad value each.
+        (
+            "dial-and-client-settings",
+            ConfigInput {
+                set: s::HAPPY_EYEBALLS_DELAY
+                    | s::DNS_CACHE_TTL
+                    | s::DNS_CACHE_CAPACITY
+                    | s::POOL_IDLE_TIMEOUT
+                    | s::READ_TIMEOUT
+                    | s::MAX_RESENDS
+                    | s::SILENT_DROP_TIMEOUT,
+                ..n()
+            },
+            std_text.to_vec(),
+        ),
+        (
+            "happy-eyeballs-too-short",
+            ConfigInput {
+                set: s::HAPPY_EYEBALLS_DELAY,
+                happy_eyeballs_delay: ms(9),
+                ..n()
+            },
+            std_text.to_vec(),
+        ),
+        (
+            "happy-eyeballs-too-long",
+            ConfigInput {
+                set: s::HAPPY_EYEBALLS_DELAY,
+                happy_eyeballs_delay: Duration::new(2, 1),
+                ..n()
+            },
+            std_text.to_vec(),
+        ),
+        (
+            "dns-cache-ttl-zero",
+            ConfigInput {
+                set: s::DNS_CACHE_TTL,
+                dns_cache_ttl: Duration::ZERO,
+                ..n()
+            },
+            std_text.to_vec(),
+        ),
+        (
+            "dns-cache-off-after-zero-ttl",
+            ConfigInput {
+                set: s::DNS_CACHE_TTL | s::DNS_CACHE_OFF,
+                dns_cache_ttl: Duration::ZERO,
+                ..n()
+            },
+            std_text.to_vec(),
+        ),
+        (
+            "dns-cache-capacity-too-large",
+            ConfigInput {
+                set: s::DNS_CACHE_CAPACITY,
+                dns_cache_capacity: 65_537,
+                ..n()
+            },
+            std_text.to_vec(),
+        ),
+        (
+            "pool-idle-and-read-timeout-zero",
+            ConfigInput {
+                set: s::POOL_IDLE_TIMEOUT | s::READ_TIMEOUT,
+                pool_idle_timeout: Duration::ZERO,
+                read_timeout: Duration::ZERO,
+                ..n()
+            },
+            std_text.to_vec(),
+        ),
+        (
+            "max-resends-too-many",
+            ConfigInput {
+                set: s::MAX_RESENDS,
+                max_resends: 11,
+                ..n()
+            },
+            std_text.to_vec(),
+        ),
+        (
+            "silent-drop-micros",
+            ConfigInput {
+                set: s::SILENT_DROP_TIMEOUT,
+                silent_drop_timeout: Duration::from_micros(1_500),
+                ..n()
+            },
+            std_text.to_vec(),
+        ),
+        (
+            "every-setting-bad",
+            ConfigInput {
+                flags: f::TCP_USER_TIMEOUT | f::BUFFERS,
+                idle: Duration::ZERO,
+                interval: ms(1_500),
+                retries: 128,
+                connect_timeout: Duration::ZERO,
+                handshake_timeout: Duration::ZERO,
+                tcp_user_timeout: Duration::ZERO,
+                send_buffer_size: 0,
+                recv_buffer_size: u64::MAX,
+                set: !s::DNS_CACHE_OFF,
+                happy_eyeballs_delay: secs(3),
+                dns_cache_ttl: Duration::ZERO,
+                dns_cache_capacity: 0,
+                pool_idle_timeout: Duration::ZERO,
+                read_timeout: Duration::ZERO,
+                max_resends: u32::MAX,
+                silent_drop_timeout: Duration::ZERO,
+                ..n()
+            },
+            std_text.to_vec(),
+        ),
+        ("short", ConfigInput::default(), vec![]),
     ];
     let mut out = Vec::new();
-    for (label, numbers, text) in cases {
-        let mut data = numbers.encode(&text);
+    for (label, input, text) in cases {
+        let mut data = input.encode(&text);
         if label == "short" {
             data.truncate(7);
         }

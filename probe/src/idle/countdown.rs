@@ -38,7 +38,7 @@ impl Countdown {
     }
 
     /// Redraws the line.
-    pub(crate) fn draw(&mut self) {
+    pub(crate) fn draw(&self) {
         if !self.enabled {
             return;
         }

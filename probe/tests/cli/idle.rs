@@ -321,7 +321,7 @@ mod nat {
         slow_json.push("--json".into());
         // Keepalive that starts after the NAT forgot the flow: its probes go unanswered, and
         // the kernel gives up after two of them, a second apart (about 10 s in).
-        let mut late_json = base.clone();
+        let mut late_json = base;
         late_json.extend(
             [
                 "--keepalive-idle",

@@ -28,7 +28,7 @@ struct OnlyTheProxyWorks {
 async fn only_the_proxy_works(credentials: Option<(&str, &str)>) -> OnlyTheProxyWorks {
     let ca = Arc::new(TestCa::new());
     let direct = TestServer::builder()
-        .ca(ca.clone())
+        .ca(Arc::clone(&ca))
         .behavior(Behavior::ResetAfterClientHello)
         .start()
         .await
@@ -402,7 +402,7 @@ fn dead_url() -> String {
 /// this machine has no IPv6 loopback, the IPv6 row fails, and the verdict says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_with_both_families_gets_a_row_per_family() {
-    let ipv6 = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok();
+    let ipv6 = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok();
     let any: IpAddr = if ipv6 {
         Ipv6Addr::UNSPECIFIED.into()
     } else {
