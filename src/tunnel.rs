@@ -13,9 +13,11 @@ use tokio::time::Instant;
 use crate::deadline::within;
 use crate::error::{ConnectError, NoAddress, Phase};
 use crate::origin::Origin;
-use crate::proxy::http::{self as connect, Failure};
+use crate::proxy::http as connect;
 use crate::proxy::socks::{self, SocksTarget};
-use crate::proxy::{ProxyAuth, ProxyError, ProxyKind, ProxyTarget, SocksError, SocksReply};
+use crate::proxy::{
+    Failure, ProxyAuth, ProxyError, ProxyKind, ProxyTarget, SocksError, SocksReply,
+};
 use crate::stream::MaybeTls;
 use crate::tls::{self, TlsSetup};
 

@@ -23,6 +23,7 @@ mod attempt;
 mod cache;
 mod dns;
 mod lookup;
+mod queue;
 mod race;
 mod tcp;
 
@@ -34,10 +35,10 @@ pub use dns::{
     StaticResolver, SystemResolver,
 };
 
-use attempt::Tally;
+use attempt::{Ended, Tally};
 use cache::{Get, Leader, Stored};
 use lookup::Lookup;
-use race::{Ended, Queue};
+use queue::Queue;
 
 /// The dial piece of a connector's configuration.
 #[derive(Clone)]

@@ -22,6 +22,7 @@ mod rules;
 pub(crate) mod socks;
 mod url;
 
+pub(crate) use error::Failure;
 pub use error::{ProxyError, SocksError, SocksReply};
 pub use url::InvalidProxy;
 pub(crate) use url::{ProxyAuth, ProxyTarget};
