@@ -112,7 +112,7 @@ async fn main() -> Result<(), BoxError> {
     let mut builder = Connector::builder()
         .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(ca.as_bytes())
-        .resolver(
+        .dns_resolver(
             StaticResolver::new()
                 .add("localhost", addr.port(), [addr.ip()])
                 .no_fallback(),

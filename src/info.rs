@@ -181,8 +181,9 @@ impl ConnectInfo {
         self.keepalive.as_ref()
     }
 
-    /// `TCP_NODELAY` as read back from the kernel.
-    pub fn nodelay(&self) -> bool {
+    /// `TCP_NODELAY` as read back from the kernel (named as
+    /// [`Builder::tcp_nodelay`](crate::Builder::tcp_nodelay)).
+    pub fn tcp_nodelay(&self) -> bool {
         self.nodelay
     }
 

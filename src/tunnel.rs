@@ -35,6 +35,16 @@ pub(crate) struct TunnelSetup {
     pub(crate) proxy_tls: TlsSetup,
 }
 
+impl TunnelSetup {
+    /// The tunnel layer's piece, from the secure layer's (`https://` proxies are verified with
+    /// the same trust).
+    pub(crate) fn new(tls: &TlsSetup) -> Self {
+        TunnelSetup {
+            proxy_tls: tls.for_proxies(),
+        }
+    }
+}
+
 /// Whether an `http://` origin is reached by absolute-form forwarding instead of a tunnel:
 /// through an HTTP(S) proxy, unless HTTP/2 with prior knowledge (proxies forward HTTP/1.1).
 /// With credentials too, as curl and reqwest do: the stream adds them to every request

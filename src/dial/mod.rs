@@ -25,18 +25,19 @@ mod dns;
 mod lookup;
 mod queue;
 mod race;
+mod settings;
 mod tcp;
 
 pub(crate) use addresses::{addresses, forget_unreachable};
 pub use attempt::{Attempt, AttemptOutcome};
-pub(crate) use cache::DnsCache;
 pub use dns::{
     Family, ParseResolveError, ParseResolveErrorKind, Resolve, ResolveEntry, Resolving,
     StaticResolver, SystemResolver,
 };
+pub(crate) use settings::DialSettings;
 
 use attempt::{Ended, Tally};
-use cache::{Get, Leader, Stored};
+use cache::{DnsCache, Get, Leader, Stored};
 use lookup::Lookup;
 use queue::Queue;
 

@@ -28,8 +28,8 @@ mod sys;
 mod tests;
 
 pub use platform::{Availability, KeepaliveSupport, OptionSupport};
-pub(crate) use policy::SocketPolicy;
 pub use policy::{Keepalive, ParseStageError, Stage};
+pub(crate) use policy::{SocketPolicy, UserTimeout};
 pub use stats::{TcpState, TcpStats};
 
 /// The largest values the connector accepts: Linux's (`MAX_TCP_KEEPIDLE`, `MAX_TCP_KEEPINTVL`,
@@ -235,7 +235,7 @@ fn apply_options(
     }
     #[cfg(tcp_user_timeout)]
     if let Some(timeout) = policy
-        .tcp_user_timeout
+        .tcp_user_timeout()
         .filter(|_| stage == policy.keepalive_at)
     {
         sock.set_tcp_user_timeout(Some(timeout))

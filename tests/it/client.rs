@@ -34,7 +34,7 @@ async fn get_over_h2_by_alpn_carries_connect_info() {
     assert!(info.timings().total() >= info.timings().connect() + info.timings().tls().unwrap());
     assert_eq!(info.connect_attempts(), 1);
     assert!(
-        info.nodelay(),
+        info.tcp_nodelay(),
         "nodelay is on by default, read back from the kernel"
     );
     let ka = info.keepalive().expect("keepalive is on by default");
@@ -125,7 +125,7 @@ async fn name_with_several_addresses_tries_them_in_order() {
             ["127.0.0.2".parse().unwrap(), "127.0.0.1".parse().unwrap()],
         )
         .no_fallback();
-    let connector = builder_for(&server).resolver(resolver).build().unwrap();
+    let connector = builder_for(&server).dns_resolver(resolver).build().unwrap();
     let conn = connector
         .connect(&server.url_by_name("/").parse().unwrap())
         .await

@@ -14,7 +14,7 @@ use crate::support::builder_for;
 #[tokio::test]
 async fn unresolvable_name_is_a_dns_error() {
     let connector = Connector::builder()
-        .resolver(|host: &str, _port: u16| -> Resolving {
+        .dns_resolver(|host: &str, _port: u16| -> Resolving {
             let err = io::Error::new(io::ErrorKind::NotFound, format!("no such host {host}"));
             Box::pin(async move { Err(err) })
         })
@@ -38,7 +38,7 @@ async fn unresolvable_name_is_a_dns_error() {
 #[tokio::test]
 async fn empty_resolver_answer_is_a_dns_error() {
     let connector = Connector::builder()
-        .resolver(|_: &str, _: u16| -> Resolving { Box::pin(async { Ok(Vec::new()) }) })
+        .dns_resolver(|_: &str, _: u16| -> Resolving { Box::pin(async { Ok(Vec::new()) }) })
         .build()
         .unwrap();
     let err = connector
@@ -52,7 +52,7 @@ async fn empty_resolver_answer_is_a_dns_error() {
 #[tokio::test]
 async fn resolver_that_hangs_hits_the_connect_timeout() {
     let connector = Connector::builder()
-        .resolver(|_: &str, _: u16| -> Resolving { Box::pin(std::future::pending()) })
+        .dns_resolver(|_: &str, _: u16| -> Resolving { Box::pin(std::future::pending()) })
         .connect_timeout(Duration::from_millis(200))
         .build()
         .unwrap();
@@ -161,7 +161,7 @@ async fn untrusted_certificate_is_a_tls_error() {
 async fn default_trust_store_does_not_trust_a_private_ca() {
     let server = TestServer::start().await.unwrap();
     let connector = Connector::builder()
-        .resolver(crate::support::localhost(&server))
+        .dns_resolver(crate::support::localhost(&server))
         .build()
         .unwrap();
     let err = tls_failure(&server, connector).await;
@@ -237,7 +237,7 @@ async fn http2_only_refuses_a_server_without_h2() {
 async fn bad_uris_are_uri_errors() {
     // Uri errors come before any lookup; this resolver proves it by failing the test if asked.
     let connector = Connector::builder()
-        .resolver(|host: &str, _: u16| -> Resolving {
+        .dns_resolver(|host: &str, _: u16| -> Resolving {
             panic!("resolver called for {host}: the URI should have been refused first")
         })
         .build()
@@ -444,7 +444,7 @@ fn bad_root_certificates_are_refused_at_build() {
 #[tokio::test]
 async fn static_resolver_without_fallback_refuses_unknown_names() {
     let connector = Connector::builder()
-        .resolver(StaticResolver::new().no_fallback())
+        .dns_resolver(StaticResolver::new().no_fallback())
         .build()
         .unwrap();
     let err = connector

@@ -141,7 +141,7 @@ fn client_role(scenario: &str) {
 fn connector(addrs: [SocketAddr; 2], race: bool, timeout: Duration) -> Connector {
     let port = addrs[0].port();
     Connector::builder()
-        .resolver(
+        .dns_resolver(
             StaticResolver::new()
                 .add("dual.test", port, addrs.map(|a| a.ip()))
                 .no_fallback(),

@@ -233,7 +233,7 @@ impl Setup {
             }
             Kind::DnsError => {
                 let c = b
-                    .resolver(|_: &str, _: u16| -> Resolving {
+                    .dns_resolver(|_: &str, _: u16| -> Resolving {
                         Box::pin(async { Err(io::Error::other("no such name")) })
                     })
                     .build()
@@ -245,7 +245,9 @@ impl Setup {
             }
             Kind::DnsTimeout => {
                 let c = b
-                    .resolver(|_: &str, _: u16| -> Resolving { Box::pin(std::future::pending()) })
+                    .dns_resolver(|_: &str, _: u16| -> Resolving {
+                        Box::pin(std::future::pending())
+                    })
                     .build()
                     .unwrap();
                 want(
@@ -421,7 +423,7 @@ async fn dropped_futures(setup: &Setup) -> String {
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&dropped);
     let c = long(setup.builder())
-        .resolver(move |_: &str, _: u16| -> Resolving {
+        .dns_resolver(move |_: &str, _: u16| -> Resolving {
             let guard = SetOnDrop(Arc::clone(&flag));
             Box::pin(async move {
                 let _guard = guard;

@@ -153,7 +153,7 @@ fn client_role() {
             Connector::builder()
                 .trust(Trust::AddedRootsOnly)
                 .add_root_certificates_pem(ca.as_bytes())
-                .resolver(
+                .dns_resolver(
                     StaticResolver::new()
                         .add("localhost", addr.port(), [addr.ip()])
                         .no_fallback(),

@@ -279,7 +279,7 @@ async fn https_proxy_tls_to_the_proxy_then_connect_then_tls_to_the_origin() {
     let resolver = localhost_everywhere(&[server.addr().port(), proxy.addr().port()]);
     for http1 in [false, true] {
         let mut builder = builder_for(&server)
-            .resolver(resolver.clone())
+            .dns_resolver(resolver.clone())
             .proxy(Proxy::all(&proxy.url()));
         if http1 {
             builder = builder.http1_only();
@@ -312,7 +312,7 @@ async fn https_proxy_tls_to_the_proxy_then_connect_then_tls_to_the_origin() {
         .await
         .unwrap();
     let connector = builder_for(&server)
-        .resolver(localhost_everywhere(&[
+        .dns_resolver(localhost_everywhere(&[
             server.addr().port(),
             stranger.addr().port(),
         ]))

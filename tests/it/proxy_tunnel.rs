@@ -41,7 +41,7 @@ async fn a_slow_handshake_with_the_proxy_leaves_connect_its_time() {
         .unwrap();
     let resolver = localhost_at(&[server.addr().port(), proxy.addr().port()]);
     let connector = builder_for(&server)
-        .resolver(resolver.clone())
+        .dns_resolver(resolver.clone())
         .proxy(Proxy::all(&proxy.url()))
         .connect_timeout(Duration::from_secs(1))
         .handshake_timeout(Duration::from_secs(10))
@@ -55,7 +55,7 @@ async fn a_slow_handshake_with_the_proxy_leaves_connect_its_time() {
 
     // The handshake timeout still bounds the proxy's handshake.
     let connector = builder_for(&server)
-        .resolver(resolver)
+        .dns_resolver(resolver)
         .proxy(Proxy::all(&proxy.url()))
         .connect_timeout(Duration::from_secs(10))
         .handshake_timeout(Duration::from_millis(300))
@@ -107,7 +107,7 @@ async fn socks5_tries_the_next_address_when_the_proxy_cannot_reach_one() {
     let server = TestServer::start().await.unwrap();
     let resolver = unreachable_first();
     let connector = builder_for(&server)
-        .resolver(resolver.clone())
+        .dns_resolver(resolver.clone())
         .proxy(Proxy::all(&format!("socks5://{}", socks.addr())))
         .build()
         .unwrap();
@@ -125,7 +125,7 @@ async fn socks5_tries_the_next_address_when_the_proxy_cannot_reach_one() {
         lookups: Arc::new(AtomicUsize::new(0)),
     };
     let connector = builder_for(&server)
-        .resolver(only_unreachable)
+        .dns_resolver(only_unreachable)
         .proxy(Proxy::all(&format!("socks5://{}", socks.addr())))
         .build()
         .unwrap();
@@ -153,7 +153,7 @@ async fn socks5_asks_for_the_connectors_family_only() {
     };
     let uri: http::Uri = server.url_by_name("/").parse().unwrap();
     let connector = builder_for(&server)
-        .resolver(resolver.clone())
+        .dns_resolver(resolver.clone())
         .proxy(Proxy::all(&format!("socks5://{}", socks.addr())))
         .build()
         .unwrap();
@@ -164,7 +164,7 @@ async fn socks5_asks_for_the_connectors_family_only() {
     );
     let socks = SocksProxy::start(None).await.unwrap();
     let connector = builder_for(&server)
-        .resolver(resolver)
+        .dns_resolver(resolver)
         .ip_family(Family::V4)
         .proxy(Proxy::all(&format!("socks5://{}", socks.addr())))
         .build()

@@ -171,7 +171,7 @@ async fn hook_overrides_are_what_connect_info_reports() {
     let server = TestServer::start().await.unwrap();
     let connector = builder_for(&server)
         .keepalive_at(Stage::AfterConnect)
-        .nodelay(true)
+        .tcp_nodelay(true)
         .socket_hook(|stage, sock| {
             if stage == Stage::AfterHandshake {
                 sock.set_tcp_nodelay(false)?;
@@ -186,7 +186,7 @@ async fn hook_overrides_are_what_connect_info_reports() {
         .build()
         .unwrap();
     let conn = crate::support::connect(&connector, &server).await.unwrap();
-    assert!(!conn.info().nodelay());
+    assert!(!conn.info().tcp_nodelay());
     assert!(!SockRef::from(conn.tcp()).tcp_nodelay().unwrap());
     let ka = conn.info().keepalive().unwrap();
     match ka.idle_source() {
