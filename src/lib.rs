@@ -154,7 +154,7 @@ pub use error::{
     Phase,
 };
 pub use info::{ConnectInfo, KeepaliveInfo, Timings, TlsInfo, ValueSource};
-pub use origin::{InvalidUri, Origin};
+pub use origin::{InvalidOrigin, Origin};
 pub use proxy::{
     InvalidProxy, Proxy, ProxyError, ProxyInfo, ProxyKind, ProxySource, Route, SocksError,
     SocksReply,

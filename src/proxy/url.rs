@@ -10,7 +10,7 @@ use hyper_util::client::proxy::matcher::Intercept;
 use super::{ProxyKind, ProxySource};
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 
-use crate::origin::{host_port, HostPort, InvalidUri};
+use crate::origin::{host_port, HostPort, InvalidOrigin};
 
 /// Why a proxy URL cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum InvalidProxy {
     /// A scheme other than `http`, `https`, `socks5` and `socks5h` (SOCKS4 is not supported).
     UnsupportedScheme(String),
     /// The host or port is missing or malformed.
-    Authority(InvalidUri),
+    Authority(InvalidOrigin),
     /// The URL has a path, query or fragment; a proxy URL is only `scheme://host[:port]`.
     HasPath,
     /// SOCKS5 credentials must each be 1 to 255 bytes (RFC 1929).

@@ -15,7 +15,7 @@ use crate::deadline::{deadline_after, within};
 use crate::error::{ConnectError, Phase};
 use crate::http_version::HttpVersions;
 use crate::info::TlsInfo;
-use crate::origin::{InvalidUri, Origin};
+use crate::origin::{InvalidOrigin, Origin};
 
 mod config;
 mod trust;
@@ -96,7 +96,7 @@ pub(crate) fn server_name(origin: &Origin) -> Result<ServerName<'static>, Connec
         .map_err(|_| {
             ConnectError::new(Phase::Uri)
                 .with_host(host)
-                .with_source(InvalidUri::BadServerName(host.to_owned()))
+                .with_source(InvalidOrigin::BadServerName(host.to_owned()))
         })
 }
 
