@@ -314,7 +314,7 @@ impl Builder {
         let tls = self.tls.build()?;
         self.client.validate()?;
         let routes = Routes::build(self.proxies.as_deref())?;
-        let tunnel = TunnelSetup::new(&tls);
+        let tunnel = TunnelSetup::new(&tls, &dial);
         Ok(Connector::from_config(Config {
             socket: self.socket,
             dial,

@@ -163,7 +163,7 @@ pub use socket::{
     Availability, Keepalive, KeepaliveSupport, OptionSupport, ParseStageError, SocketOption,
     SocketOptionError, Stage, TcpState, TcpStats,
 };
-pub use stream::{Conn, MaybeTls};
+pub use stream::Conn;
 pub use tls::{ParseTrustError, Trust, TrustInfo};
 pub use tunnel::TunnelStream;
 

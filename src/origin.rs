@@ -96,12 +96,18 @@ impl Origin {
     /// assert!(origin("http://a..b/").check_server_name().is_ok());
     /// ```
     pub fn check_server_name(&self) -> Result<(), InvalidOrigin> {
-        if !self.tls {
-            return Ok(());
+        match self.server_name() {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
         }
-        crate::tls::server_name(self)
-            .map(drop)
-            .map_err(|_| InvalidOrigin::BadServerName(self.host.clone()))
+    }
+
+    /// The name TLS verifies for an `https` origin; `None` for `http`.
+    pub(crate) fn server_name(
+        &self,
+    ) -> Option<Result<rustls::pki_types::ServerName<'static>, InvalidOrigin>> {
+        self.tls
+            .then(|| crate::tls::server_name(&self.host, self.ip))
     }
 }
 

@@ -28,7 +28,7 @@ mod race;
 mod settings;
 mod tcp;
 
-pub(crate) use addresses::{addresses, forget_unreachable};
+pub(crate) use addresses::{addresses, forget_unreachable, Addresses};
 pub use attempt::{Attempt, AttemptOutcome};
 pub use dns::{
     Family, ParseResolveError, ParseResolveErrorKind, Resolve, ResolveEntry, Resolving,

@@ -24,13 +24,17 @@ pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// [`Connect`](Phase::Connect) → [`Proxy`](Phase::Proxy) (through a proxy only) →
 /// [`Tls`](Phase::Tls). [`Socket`](Phase::Socket) can happen at any of the three [`Stage`]s,
 /// when a socket option or the socket hook fails. Through a proxy, `Dns` and `Connect` are
-/// about reaching the proxy, and the error's [`proxy()`](ConnectError::proxy) names it.
+/// about reaching the proxy (except the `socks5://` lookup below), and the error's
+/// [`proxy()`](ConnectError::proxy) names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Phase {
     /// The URI could not be turned into a connect target (no host, unsupported scheme, bad port).
     Uri,
-    /// Name resolution failed or found no address.
+    /// Name resolution failed or found no address: of the origin, or, through a proxy, of
+    /// the proxy. For a `socks5://` proxy the origin's name is resolved here too (the proxy is
+    /// given an address), after the proxy's and through the same resolver and DNS cache; such
+    /// an error's [`host_name`](ConnectError::host_name) is the origin's.
     Dns,
     /// Creating the socket or the TCP connect failed (refused, unreachable, timed out).
     ///

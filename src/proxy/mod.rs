@@ -244,6 +244,11 @@ impl ProxyInfo {
         ProxyInfo { target }
     }
 
+    /// The proxy itself, credentials included: for the tunnel layer.
+    pub(crate) fn target(&self) -> &ProxyTarget {
+        &self.target
+    }
+
     /// What the proxy speaks.
     pub fn kind(&self) -> ProxyKind {
         self.target.kind
@@ -307,11 +312,12 @@ pub(crate) struct Routes {
     rules: Vec<Rule>,
 }
 
-/// What [`Routes::decide`] found for an origin.
+/// What [`Routes::decide`] found for an origin (the three cases of the public [`Route`]).
 pub(crate) enum Decision {
     Direct,
     Proxy(Arc<ProxyTarget>),
-    Exempt(Arc<ProxyTarget>),
+    /// Direct, because a no-proxy entry exempts the host from this proxy.
+    NoProxy(Arc<ProxyTarget>),
 }
 
 impl Routes {
@@ -362,7 +368,7 @@ impl Routes {
         for rule in &self.rules {
             match rule.decide(&dst) {
                 rules::Outcome::Pass => {}
-                rules::Outcome::Exempt(target) => {
+                rules::Outcome::NoProxy(target) => {
                     exempt.get_or_insert(target);
                 }
                 rules::Outcome::Direct => break,
@@ -370,7 +376,7 @@ impl Routes {
             }
         }
         match exempt {
-            Some(target) => Decision::Exempt(target),
+            Some(target) => Decision::NoProxy(target),
             None => Decision::Direct,
         }
     }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use http::{HeaderValue, Uri};
 use hyper_util::client::proxy::matcher::Intercept;
+use rustls::pki_types::ServerName;
 
 use super::{ProxyKind, ProxySource};
 use base64::prelude::{Engine as _, BASE64_STANDARD};
@@ -79,6 +80,9 @@ pub(crate) struct ProxyTarget {
     pub(crate) url: Uri,
     pub(crate) source: ProxySource,
     pub(crate) auth: ProxyAuth,
+    /// For an `https://` proxy, the name its certificate must match (checked when the
+    /// connector is built, as an origin's is before connecting); `None` for the others.
+    pub(crate) tls_name: Option<ServerName<'static>>,
 }
 
 /// Credentials for a proxy. `Debug` never prints them.
@@ -177,6 +181,12 @@ impl ProxyTarget {
         let url = format!("{scheme}://{shown_host}:{port}")
             .parse()
             .map_err(|_| InvalidProxy::Unparseable)?;
+        let tls_name = match kind {
+            ProxyKind::Https => {
+                Some(crate::tls::server_name(&host, ip).map_err(InvalidProxy::Authority)?)
+            }
+            ProxyKind::Http | ProxyKind::Socks5 | ProxyKind::Socks5h => None,
+        };
         Ok(ProxyTarget {
             kind,
             host,
@@ -185,6 +195,7 @@ impl ProxyTarget {
             url,
             source,
             auth: ProxyAuth::None,
+            tls_name,
         })
     }
 }

@@ -695,11 +695,77 @@ async fn the_tunnel_step_runs_over_any_stream() {
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
     let (request, result) = tokio::join!(proxy_side, connector.tunnel_handshake(&origin, client));
-    let (_stream, proxy) = result.unwrap();
+    let (stream, proxy) = result.unwrap();
+    assert!(
+        !stream.is_forwarded(),
+        "an https:// origin goes through a CONNECT tunnel"
+    );
     assert_eq!(proxy.unwrap().url(), "http://proxy.test:3128/");
     assert_eq!(
         request,
         "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\
          Proxy-Authorization: Basic dTpw\r\n\r\n"
     );
+}
+
+/// `tunnel_handshake` takes the way `connect` takes: an `http://` origin through an HTTP proxy
+/// is forwarded (no `CONNECT`, which Squid and tinyproxy refuse to port 80 by default), each
+/// request head gaining the proxy's credentials and losing the target's user info.
+#[tokio::test]
+async fn the_tunnel_step_forwards_http_origins_as_connect_does() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let connector = Connector::builder()
+        .proxy(Proxy::all("http://u:p@proxy.test:3128"))
+        .build()
+        .unwrap();
+    let origin =
+        keepalive_connector::Origin::from_uri(&"http://example.com/".parse().unwrap()).unwrap();
+    let (client, mut server) = tokio::io::duplex(4096);
+    let handshake = connector.tunnel_handshake(&origin, client);
+    let (mut stream, proxy) = tokio::time::timeout(Duration::from_secs(5), handshake)
+        .await
+        .expect("nothing to wait for: forwarding exchanges nothing with the proxy first")
+        .unwrap();
+    assert!(stream.is_forwarded());
+    assert_eq!(proxy.unwrap().url(), "http://proxy.test:3128/");
+    stream
+        .write_all(b"GET http://user:pw@example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    while !received.ends_with(b"\r\n\r\n") {
+        let mut buf = [0u8; 512];
+        let n = server.read(&mut buf).await.unwrap();
+        assert_ne!(n, 0, "the stream closed");
+        received.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&received),
+        "GET http://example.com/x HTTP/1.1\r\nProxy-Authorization: Basic dTpw\r\n\
+         Host: example.com\r\n\r\n"
+    );
+}
+
+/// An `https://` proxy whose host TLS could not verify (`a..b` is no DNS name) is refused when
+/// the connector is built, as an origin's is before connecting, instead of failing every
+/// connection through it later.
+#[test]
+fn an_https_proxy_tls_cannot_verify_is_refused_at_build() {
+    let err = Connector::builder()
+        .proxy(Proxy::all("https://u:secret@a..b:3128"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), ConfigField::Proxy);
+    assert_eq!(
+        err.reason(),
+        &ConfigErrorReason::InvalidProxy(InvalidProxy::Authority(
+            keepalive_connector::InvalidOrigin::BadServerName("a..b".into())
+        ))
+    );
+    assert!(!format!("{err} {err:?}").contains("secret"));
+    // The same host is fine for a proxy spoken to without TLS.
+    Connector::builder()
+        .proxy(Proxy::all("http://a..b:3128"))
+        .build()
+        .unwrap();
 }
