@@ -82,7 +82,7 @@ impl Tally {
 /// The two contenders' ways of sending: ours, or hyper-util's pooled client.
 #[derive(Clone)]
 enum Sender {
-    Ours(Client<Full<Bytes>>),
+    Ours(Client),
     Anchor(Box<HyperClient<Connector, Full<Bytes>>>),
 }
 

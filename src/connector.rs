@@ -348,8 +348,34 @@ struct DialFacts {
     connect: Duration,
 }
 
-/// The future of [`Connector`]'s `Service::call`.
-pub type Connecting = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
+/// The future of [`Connector`]'s `Service::call`: the [`Conn`], or why there is none. A type of
+/// its own (as hyper-util's `HttpConnecting`), so what it holds can change without breaking
+/// code that names it.
+#[must_use = "futures do nothing unless polled"]
+pub struct Connecting(Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>);
+
+impl Connecting {
+    pub(crate) fn new(
+        future: impl Future<Output = Result<Conn, ConnectError>> + Send + 'static,
+    ) -> Self {
+        Connecting(Box::pin(future))
+    }
+}
+
+impl Future for Connecting {
+    type Output = Result<Conn, ConnectError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for Connecting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connecting")
+    }
+}
+
 impl tower_service::Service<Uri> for Connector {
     type Response = Conn;
     type Error = ConnectError;
@@ -361,7 +387,7 @@ impl tower_service::Service<Uri> for Connector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { this.connect(&uri).await })
+        Connecting::new(async move { this.connect(&uri).await })
     }
 }
 

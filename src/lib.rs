@@ -45,7 +45,6 @@
 //! # Getting started
 //!
 //! ```no_run
-//! use http_body_util::Empty;
 //! use keepalive_connector::{ConnectInfo, Connector, Keepalive, Stage};
 //! use std::time::Duration;
 //!
@@ -59,7 +58,7 @@
 //!     .build()?;
 //! // A Client on hyper-util's pool: HTTP/2 PINGs on the same schedule as TCP keepalive, and
 //! // requests that survive stale pooled connections (re-sent when safe, never hung).
-//! let client = connector.client::<Empty<bytes::Bytes>>();
+//! let client = connector.client();
 //! let resp = client.get("https://example.com/".parse()?).await?;
 //! if let Some(info) = resp.extensions().get::<ConnectInfo>() {
 //!     println!("keepalive read back from the kernel: {:?}", info.keepalive());
@@ -122,6 +121,15 @@
 //! and, as a Windows build, under Wine; macOS is type-checked and linted.
 
 // The public interface is: (internals live in private modules and can move freely)
+
+/// The `http` crate this crate's API speaks (`Request`, `Response`, `Uri`, `StatusCode`,
+/// headers), re-exported so that a program needs no dependency of its own on it.
+pub use http;
+
+/// The `bytes` crate whose `Bytes` a [`ResponseBody`] yields and a [`RequestBody`] takes,
+/// re-exported likewise.
+pub use bytes;
+
 mod builder;
 mod client;
 mod codec;
@@ -141,7 +149,8 @@ mod tunnel;
 
 pub use builder::Builder;
 pub use client::{
-    Client, ClientError, NotResent, RequestInfo, Resend, ResponseBody, ResponseFuture, StaleReason,
+    Client, ClientError, NotResent, RequestBody, RequestInfo, Resend, ResponseBody, ResponseFuture,
+    StaleReason,
 };
 pub use codec::{ConnDriver, SendRequest};
 pub use connector::{Connecting, Connector};

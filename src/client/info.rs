@@ -89,7 +89,7 @@ impl Resend {
 /// [`ClientError`](crate::ClientError).
 ///
 /// ```no_run
-/// # async fn demo(client: keepalive_connector::Client<http_body_util::Empty<bytes::Bytes>>) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn demo(client: keepalive_connector::Client) -> Result<(), Box<dyn std::error::Error>> {
 /// use keepalive_connector::RequestInfo;
 /// let resp = client.get("https://example.com/".parse()?).await?;
 /// let info = resp.extensions().get::<RequestInfo>().expect("set by the client");

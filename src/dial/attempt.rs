@@ -102,7 +102,7 @@ impl AttemptOutcome {
         if err.is_timeout() {
             return AttemptOutcome::TimedOut;
         }
-        match err.io_error_kind() {
+        match crate::error::io_error_kind(err) {
             Some(io::ErrorKind::ConnectionRefused) => AttemptOutcome::Refused,
             Some(io::ErrorKind::TimedOut) => AttemptOutcome::TimedOut,
             Some(kind) => AttemptOutcome::Error(kind),

@@ -93,12 +93,12 @@ impl fmt::Display for Phase {
 ///
 /// ```
 /// # async fn demo() {
-/// use keepalive_connector::{Connector, Phase};
+/// use keepalive_connector::{io_error_kind, Connector, Phase};
 /// let connector = Connector::builder().build().unwrap();
 /// let uri = "https://127.0.0.1:1/".parse().unwrap(); // nothing listens on port 1
 /// let err = connector.connect(&uri).await.unwrap_err();
 /// assert_eq!(err.phase(), Phase::Connect);
-/// assert_eq!(err.io_error_kind(), Some(std::io::ErrorKind::ConnectionRefused));
+/// assert_eq!(io_error_kind(&err), Some(std::io::ErrorKind::ConnectionRefused));
 /// println!("{err}"); // tcp connect to 127.0.0.1:1 failed: Connection refused (os error 111)
 /// # }
 /// ```
@@ -252,15 +252,6 @@ impl ConnectError {
     /// lost under a stage's options names the stage in its cause's message instead.
     pub fn socket_stage(&self) -> Option<Stage> {
         self.inner.stage
-    }
-
-    /// The [`io::ErrorKind`] of the underlying cause, when it is an I/O error from the socket.
-    /// Lets callers match on "connection refused" or "reset by peer" without downcasting.
-    /// `None` for errors rustls reported (tokio-rustls carries them inside an `io::Error` of
-    /// kind `InvalidData`): see [`tls_error`](ConnectError::tls_error) for those.
-    pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
-        let source: &(dyn StdError + 'static) = self.inner.source.as_deref()?;
-        io_error_kind(source)
     }
 
     pub(crate) fn with_attempts(mut self, attempts: Vec<Attempt>, first: Option<Self>) -> Self {
@@ -464,13 +455,22 @@ impl StdError for ConnectError {
     }
 }
 
-/// The [`io::ErrorKind`] of the first I/O error in `err`'s chain of causes (`err` included).
-/// `None` when there is none, or when that I/O error only carries a rustls error (tokio-rustls
-/// wraps rustls's errors in an `io::Error` of kind `InvalidData`, which says nothing about the
-/// socket).
+/// The [`io::ErrorKind`] of the first I/O error in `err`'s chain of causes (`err` included):
+/// "connection refused" or "reset by peer", matched without downcasting. It works on a
+/// [`ConnectError`], a [`ClientError`](crate::ClientError), and a `hyper::Error` from an
+/// exchange over a [`Conn`](crate::Conn) alike. `None` when there is none, or when that I/O
+/// error only carries a rustls error (tokio-rustls wraps rustls's errors in an `io::Error` of
+/// kind `InvalidData`, which says nothing about the socket): see
+/// [`ConnectError::tls_error`] for those.
 ///
-/// [`ConnectError::io_error_kind`] is this applied to a connect error's cause; it works as well
-/// on a `hyper::Error` from an exchange over a [`Conn`](crate::Conn).
+/// ```
+/// # async fn demo() {
+/// use keepalive_connector::{io_error_kind, Connector};
+/// let connector = Connector::builder().build().unwrap();
+/// let err = connector.connect(&"http://127.0.0.1:1/".parse().unwrap()).await.unwrap_err();
+/// assert_eq!(io_error_kind(&err), Some(std::io::ErrorKind::ConnectionRefused));
+/// # }
+/// ```
 pub fn io_error_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
     let mut cause = Some(err);
     while let Some(err) = cause {

@@ -306,6 +306,37 @@ pub enum Route {
     NoProxy(ProxyInfo),
 }
 
+/// One line for people: `direct`, `proxy http://proxy.corp:3128/ (from HTTPS_PROXY)`, or
+/// `direct: a no-proxy entry exempts the host from http://proxy.corp:3128/ (from HTTPS_PROXY)`.
+/// Never the proxy's credentials.
+///
+/// ```
+/// use keepalive_connector::{Connector, Proxy};
+/// let connector = Connector::builder()
+///     .proxy(Proxy::all("http://user:secret@proxy.corp:3128").no_proxy(".internal"))
+///     .build()?;
+/// let route = |u: &str| connector.route(&u.parse().unwrap()).unwrap().to_string();
+/// assert_eq!(route("https://example.com/"), "proxy http://proxy.corp:3128/ (from explicit proxy rule)");
+/// assert_eq!(
+///     route("https://api.internal/"),
+///     "direct: a no-proxy entry exempts the host from http://proxy.corp:3128/ (from explicit proxy rule)"
+/// );
+/// # Ok::<(), keepalive_connector::ConfigError>(())
+/// ```
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Route::Direct => f.write_str("direct"),
+            Route::Proxy(p) => write!(f, "proxy {p} (from {})", p.source()),
+            Route::NoProxy(p) => write!(
+                f,
+                "direct: a no-proxy entry exempts the host from {p} (from {})",
+                p.source()
+            ),
+        }
+    }
+}
+
 /// The compiled proxy rules of a connector: checked once, asked per connection.
 #[derive(Debug)]
 pub(crate) struct Routes {

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keepalive_connector::{
-    AttemptOutcome, ConfigErrorReason, ConfigField, Connector, Family, Limit, Phase, Resolve,
-    Resolving, Stage, StaticResolver,
+    io_error_kind, AttemptOutcome, ConfigErrorReason, ConfigField, Connector, Family, Limit, Phase,
+    Resolve, Resolving, Stage, StaticResolver,
 };
 use keepalive_testserver::TestServer;
 
@@ -166,7 +166,7 @@ async fn an_answer_whose_addresses_all_failed_is_dropped() {
     drop(listener);
     let err = connector.connect(&uri).await.unwrap_err();
     assert_eq!(
-        err.io_error_kind(),
+        io_error_kind(&err),
         Some(io::ErrorKind::ConnectionRefused),
         "{err}"
     );
@@ -313,7 +313,7 @@ async fn connects_waiting_on_a_failed_lookup_get_its_addresses() {
         let err = done.unwrap().unwrap_err();
         assert_eq!(err.phase(), Phase::Connect, "{err}");
         assert_eq!(
-            err.io_error_kind(),
+            io_error_kind(&err),
             Some(io::ErrorKind::ConnectionRefused),
             "{err}"
         );
@@ -470,10 +470,10 @@ async fn a_failed_dial_keeps_the_first_and_the_last_cause() {
         let first_err = err.first_error().expect("the first attempt's error");
         assert_eq!(first_err.addr(), Some(first));
         assert_eq!(
-            first_err.io_error_kind(),
+            io_error_kind(first_err),
             Some(io::ErrorKind::ConnectionRefused)
         );
-        assert_eq!(err.io_error_kind(), Some(io::ErrorKind::ConnectionRefused));
+        assert_eq!(io_error_kind(&err), Some(io::ErrorKind::ConnectionRefused));
         let outcomes: Vec<_> = err.attempts().iter().map(|a| a.outcome()).collect();
         assert_eq!(outcomes, [AttemptOutcome::Refused, AttemptOutcome::Refused]);
         let text = err.to_string();

@@ -4,8 +4,8 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use keepalive_connector::{
-    ConfigErrorReason, ConfigField, Conflict, Connector, Keepalive, Limit, Phase, Resolving,
-    StaticResolver, Trust,
+    io_error_kind, ConfigErrorReason, ConfigField, Conflict, Connector, Keepalive, Limit, Phase,
+    Resolving, StaticResolver, Trust,
 };
 use keepalive_testserver::{Behavior, LeafKind, TestServer};
 
@@ -28,7 +28,7 @@ async fn unresolvable_name_is_a_dns_error() {
     assert_eq!(err.addr(), None);
     assert_eq!(err.host_name(), Some("nowhere.invalid"));
     assert!(!err.is_timeout());
-    assert_eq!(err.io_error_kind(), Some(io::ErrorKind::NotFound));
+    assert_eq!(io_error_kind(&err), Some(io::ErrorKind::NotFound));
     assert_eq!(
         err.to_string(),
         "dns lookup for nowhere.invalid failed: no such host nowhere.invalid"
@@ -79,7 +79,7 @@ async fn refused_port_is_a_connect_error_with_the_address() {
         .unwrap_err();
     assert_eq!(err.phase(), Phase::Connect);
     assert_eq!(err.addr(), Some(addr));
-    assert_eq!(err.io_error_kind(), Some(io::ErrorKind::ConnectionRefused));
+    assert_eq!(io_error_kind(&err), Some(io::ErrorKind::ConnectionRefused));
     assert!(
         err.to_string()
             .starts_with(&format!("tcp connect to {addr} failed: ")),
@@ -200,7 +200,7 @@ async fn reset_during_handshake_is_a_tls_error_with_reset_kind() {
         .await
         .unwrap();
     let err = tls_failure(&server, builder_for(&server).build().unwrap()).await;
-    if crate::support::wine() && err.io_error_kind() == Some(io::ErrorKind::UnexpectedEof) {
+    if crate::support::wine() && io_error_kind(&err) == Some(io::ErrorKind::UnexpectedEof) {
         // Still a Phase::Tls error (checked above); only the kind differs.
         println!(
             "SKIPPED: the reset's io::ErrorKind under Wine: Wine 8 hands a peer's RST to a read \
@@ -209,7 +209,7 @@ async fn reset_during_handshake_is_a_tls_error_with_reset_kind() {
         return;
     }
     assert_eq!(
-        err.io_error_kind(),
+        io_error_kind(&err),
         Some(io::ErrorKind::ConnectionReset),
         "{err:?}"
     );

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Builder, Connector, Phase, Resolving, Stage, Trust};
+use keepalive_connector::{io_error_kind, Builder, Connector, Phase, Resolving, Stage, Trust};
 use keepalive_testserver::{Behavior, LeafKind, TestCa, TestServer};
 use socket2::{Domain, Socket, Type};
 use tokio::task::JoinSet;
@@ -323,7 +323,7 @@ fn want_phase(kind: Kind, phase: Phase, e: &keepalive_connector::ConnectError) -
         Kind::Reset => {
             e.phase() == phase
                 || (e.phase() == Phase::Connect
-                    && e.io_error_kind() == Some(io::ErrorKind::ConnectionReset))
+                    && io_error_kind(e) == Some(io::ErrorKind::ConnectionReset))
         }
         Kind::DnsTimeout | Kind::ConnectTimeout | Kind::HandshakeTimeout => {
             e.phase() == phase && e.is_timeout()

@@ -12,6 +12,7 @@ mod client_cert;
 mod dialing;
 mod direct;
 mod errors;
+mod first_program;
 mod liveness;
 mod platform;
 mod pool;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use keepalive_connector::{
     Builder, Client, ClientError, ConnectInfo, Connector, NotResent, RequestInfo, StaleReason,
     Trust,
@@ -18,7 +18,7 @@ fn plain() -> Builder {
     Connector::builder()
 }
 
-fn client_of(builder: Builder) -> Client<Full<Bytes>> {
+fn client_of(builder: Builder) -> Client {
     builder.build().unwrap().client()
 }
 
@@ -32,7 +32,7 @@ fn request(method: Method, url: &str, key: Option<&str>) -> Request<Full<Bytes>>
 
 /// Sends `req`, reads the whole body; the `RequestInfo` and the body text.
 async fn send(
-    client: &Client<Full<Bytes>>,
+    client: &Client,
     req: Request<Full<Bytes>>,
 ) -> Result<(RequestInfo, String), ClientError> {
     let resp = client.request(req).await?;
@@ -374,7 +374,7 @@ async fn the_servers_keep_alive_timeout_is_honoured() {
     ) else {
         return;
     };
-    let client = connector_for(&ca).client::<Empty<Bytes>>();
+    let client = connector_for(&ca).client();
     let get = || async {
         let resp = client.get(nginx.url("/").parse().unwrap()).await.unwrap();
         assert_eq!(resp.headers()["keep-alive"], "timeout=3");
@@ -408,7 +408,7 @@ async fn the_idle_close_race_loses_no_replayable_request() {
     ) else {
         return;
     };
-    let client = connector_for(&ca).client::<Full<Bytes>>();
+    let client = connector_for(&ca).client();
     let mut resent = 0;
     for i in 0..60u32 {
         tokio::time::sleep(Duration::from_millis(190 + u64::from(i % 20))).await;
@@ -442,7 +442,7 @@ async fn http2_goaway_refusals_are_sent_again_for_any_method() {
     ) else {
         return;
     };
-    let client = connector_for(&ca).client::<Full<Bytes>>();
+    let client = connector_for(&ca).client();
     let warm = send(&client, request(Method::GET, &nginx.url("/"), None))
         .await
         .unwrap();
@@ -478,7 +478,7 @@ async fn a_refused_stream_is_sent_again_whatever_its_method() {
     let server = H2WatchServer::start_refusing(&ca, OnPing::Answer, 1)
         .await
         .unwrap();
-    let client = connector_for(&ca).client::<Full<Bytes>>();
+    let client = connector_for(&ca).client();
     let url = format!("https://127.0.0.1:{}/", server.addr().port());
     let (info, body) = send(&client, request(Method::POST, &url, None))
         .await

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use keepalive_connector::{
-    ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Keepalive, Phase, Proxy,
-    ProxyError, ProxyKind, ProxySource, Route, SocksError, SocksReply, Stage, StaticResolver,
+    io_error_kind, ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Keepalive,
+    Phase, Proxy, ProxyError, ProxyKind, ProxySource, Route, SocksError, SocksReply, Stage,
+    StaticResolver,
 };
 use keepalive_testserver::external::{require, Microsocks, Tinyproxy};
 use keepalive_testserver::{ConnectProxy, ProxyBehavior, TestServer};
@@ -294,7 +295,7 @@ async fn https_proxy_tls_to_the_proxy_then_connect_then_tls_to_the_origin() {
         assert_eq!(version, want);
         assert_eq!(info.proxy().unwrap().kind(), ProxyKind::Https);
         assert_eq!(
-            info.alpn(),
+            info.tls().and_then(|t| t.alpn()),
             Some(if http1 { &b"http/1.1"[..] } else { &b"h2"[..] })
         );
     }
@@ -419,7 +420,7 @@ async fn an_unreachable_proxy_is_named_in_the_connect_error() {
     assert_eq!(err.phase(), Phase::Connect);
     assert_eq!(err.addr(), Some(addr));
     assert_eq!(
-        err.io_error_kind(),
+        io_error_kind(&err),
         Some(std::io::ErrorKind::ConnectionRefused)
     );
     assert!(err.proxy().is_some());

@@ -9,7 +9,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keepalive_connector::{Connector, Keepalive, Phase, Stage, ValueSource};
+use keepalive_connector::{io_error_kind, Connector, Keepalive, Phase, Stage, ValueSource};
 use keepalive_testserver::TestServer;
 use socket2::SockRef;
 
@@ -230,7 +230,7 @@ async fn failing_hook_fails_the_connect_with_phase_socket() {
         // A live connection: the failure stays the option's, not a lost connection's.
         assert_eq!(err.phase(), Phase::Socket, "{err}");
         assert_eq!(err.socket_stage(), Some(failing));
-        assert_eq!(err.io_error_kind(), Some(io::ErrorKind::PermissionDenied));
+        assert_eq!(io_error_kind(&err), Some(io::ErrorKind::PermissionDenied));
         let option = std::error::Error::source(&err)
             .and_then(|e| e.downcast_ref::<keepalive_connector::SocketOptionError>())
             .expect("a SocketOptionError");
