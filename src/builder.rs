@@ -146,13 +146,13 @@ impl Builder {
     /// keepalive's own budget, a dead peer is noticed on the same schedule in both cases (and,
     /// as tcp(7) says, the timeout then also bounds keepalive's give-up time).
     ///
-    /// The cost: a peer that stops reading. Current Linux (6.18 here) also bounds zero-window
-    /// probing with the timeout, so a receive window held at zero for longer than it ends the
+    /// The cost: a peer that stops reading. Linux (as of 6.18) also bounds zero-window probing
+    /// with the timeout, so a receive window held at zero for longer than it ends the
     /// connection with `ETIMEDOUT` although the peer answers every probe: an upload to a live
-    /// server that stops reading it for a minute fails at the default. Measured on loopback
-    /// (`tests/it/backpressure.rs`): with the timeout at 3 s, the blocked write failed 3.26 s
-    /// after the window closed; with `tcp_user_timeout(None)` it was still waiting, without
-    /// error, after 7.3 s, and completed once the server read again. The default stays, as
+    /// server that stops reading it for a minute fails at the default. `tests/it/backpressure.rs`
+    /// shows it on loopback: with the timeout at 3 s, the blocked write fails about 3 s after
+    /// the window closed; with `tcp_user_timeout(None)` it keeps waiting, without error, and
+    /// completes once the server reads again. The default stays, as
     /// noticing a vanished peer during an upload is what it is for and a server that reads
     /// nothing for a whole minute is rare; where one may (a slow consumer, a server that
     /// finishes other work before reading a body), set a longer timeout here or `None`.

@@ -253,10 +253,13 @@ pub struct Timings {
 }
 
 impl Timings {
-    /// Name resolution (of the proxy's name, through a proxy): from the start until the first
-    /// connection attempt could start (with per-family lookups, the first answer, or the AAAA
-    /// answer up to 50 ms after an A answer); near zero for an answer from the DNS cache;
-    /// `None` when the host was an IP literal.
+    /// Name resolution of the host the socket goes to (the proxy, through a proxy): from the
+    /// start of the connect until the first connection attempt could start (with per-family
+    /// lookups, the first answer, or the AAAA answer up to 50 ms after an A answer); near zero
+    /// for an answer from the DNS cache; `None` when that host was an IP literal. Through a
+    /// `socks5://` proxy it also holds what comes before dialing the proxy: the lookup of the
+    /// origin's name, and any earlier attempt through the proxy to an address of the origin it
+    /// could not reach.
     pub fn dns(&self) -> Option<Duration> {
         self.dns
     }
@@ -267,8 +270,10 @@ impl Timings {
         self.connect
     }
 
-    /// The tunnel set-up through a proxy: the `CONNECT` exchange (after TLS to an `https://`
-    /// proxy) or the SOCKS5 negotiation; `None` when direct.
+    /// The tunnel step through a proxy, from the end of the TCP connect to the proxy: TLS with
+    /// an `https://` proxy and then the `CONNECT` exchange (only the TLS, for a forwarded
+    /// `http://` origin), or the SOCKS5 negotiation (the last one, when the proxy could not
+    /// reach an earlier address of the origin: see [`dns`](Timings::dns)); `None` when direct.
     pub fn proxy(&self) -> Option<Duration> {
         self.proxy
     }

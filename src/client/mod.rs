@@ -5,7 +5,7 @@
 //! - `pools`: the hyper-util clients under it (one per PING schedule) and their connector;
 //! - `replay`: request bodies that can be sent again;
 //! - `resend`: the rules that decide whether a failed request goes again;
-//! - `body`: response bodies with the read timeout;
+//! - `body`: response bodies with the read timeout; `request_body`: [`RequestBody`];
 //! - `info`, `error`: [`RequestInfo`] and [`ClientError`].
 //!
 //! The connections themselves (retiring when idle, the silent-drop guard) are in `stream` and

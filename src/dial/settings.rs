@@ -173,7 +173,7 @@ impl Builder {
     /// counted (it has the [`handshake_timeout`](Builder::handshake_timeout)).
     ///
     /// `Duration::MAX` means no timeout (hyper-util's default): the TCP connect then runs
-    /// without a timer, which saves a loopback connect a few per cent.
+    /// without a timer (no tokio timer is registered at all).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.dial.connect_timeout = timeout;
         self
