@@ -197,3 +197,8 @@ pub use tunnel::TunnelStream;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// `docs/first-program.md`'s program, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/first-program.md")]
+pub struct FirstProgramDoctests;
