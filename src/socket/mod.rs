@@ -28,8 +28,10 @@ mod sys;
 mod tests;
 
 pub use platform::{Availability, KeepaliveSupport, OptionSupport};
+pub(crate) use policy::SocketPolicy;
+#[cfg(tcp_user_timeout)]
+pub(crate) use policy::UserTimeout;
 pub use policy::{Keepalive, ParseStageError, Stage};
-pub(crate) use policy::{SocketPolicy, UserTimeout};
 pub use stats::{TcpState, TcpStats};
 
 /// The largest values the connector accepts: Linux's (`MAX_TCP_KEEPIDLE`, `MAX_TCP_KEEPINTVL`,

@@ -12,7 +12,9 @@ use socket2::SockRef;
 
 use super::platform::{Availability, KeepaliveSupport, OptionSupport};
 use super::{limits, sys};
-use crate::error::{count, whole_seconds, ConfigError, ConfigErrorReason, ConfigField};
+use crate::error::{
+    count, whole_millis, whole_seconds, ConfigError, ConfigErrorReason, ConfigField,
+};
 
 /// When, on the way from a fresh socket to a usable connection, the keepalive options (and
 /// `TCP_USER_TIMEOUT`) are applied.
@@ -365,7 +367,6 @@ pub(crate) struct SocketPolicy {
     pub(crate) keepalive: Keepalive,
     pub(crate) keepalive_at: Stage,
     pub(crate) nodelay: bool,
-    #[cfg_attr(not(tcp_user_timeout), allow(dead_code))]
     pub(crate) user_timeout: UserTimeout,
     pub(crate) send_buffer_size: Option<usize>,
     pub(crate) recv_buffer_size: Option<usize>,
@@ -405,7 +406,6 @@ impl SocketPolicy {
     /// default keepalive's detection time (`idle + interval × retries`, at most what Linux
     /// takes: keepalive's own limits allow 32767 s + 32767 s × 127, about 48 days, where
     /// `TCP_USER_TIMEOUT` stops at about 24.8).
-    #[cfg_attr(not(tcp_user_timeout), allow(dead_code))]
     pub(crate) fn tcp_user_timeout(&self) -> Option<Duration> {
         match self.user_timeout {
             UserTimeout::Chosen(timeout) => timeout,
@@ -419,12 +419,12 @@ impl SocketPolicy {
     }
 
     /// Checks every value against what the kernel accepts, so nothing is truncated or refused
-    /// later at connect time.
+    /// later at connect time. (Where the OS has no `TCP_USER_TIMEOUT` only the default can be
+    /// in force, which passes; it is never set there.)
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.keepalive.validate()?;
-        #[cfg(tcp_user_timeout)]
         if let Some(timeout) = self.tcp_user_timeout() {
-            crate::error::whole_millis(
+            whole_millis(
                 ConfigField::TcpUserTimeout,
                 timeout,
                 limits::MAX_USER_TIMEOUT,

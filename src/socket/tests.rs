@@ -236,7 +236,7 @@ fn default_keepalive_reports_each_value_as_this_platform_can() {
         keepalive_at: Stage::AfterConnect,
         nodelay: true,
         // Left to the kernel, as the read-back below is about keepalive.
-        user_timeout: UserTimeout::Chosen(None),
+        user_timeout: policy::UserTimeout::Chosen(None),
         send_buffer_size: None,
         recv_buffer_size: None,
         hook: None,

