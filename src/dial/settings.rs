@@ -154,7 +154,9 @@ impl Builder {
     /// Connects over this address family only, like curl's `-4`/`-6`: resolved addresses of
     /// the other family are skipped, and a host that has none of this family (an IP literal
     /// of the other family, too) fails with [`Phase::Connect`](crate::Phase::Connect).
-    /// Through a proxy it is the proxy's address that must be of this family. Default: both.
+    /// Through a proxy it is the proxy's address that must be of this family, and, for a
+    /// `socks5://` proxy, the origin's addresses it is asked to connect to as well. Default:
+    /// both.
     pub fn ip_family(mut self, family: Family) -> Self {
         self.dial.local.only = Some(family);
         self

@@ -184,8 +184,9 @@ pub enum ProxyKind {
     /// [`Http`](ProxyKind::Http).
     Https,
     /// SOCKS5 with the origin's name resolved here, through the connector's resolver, DNS cache
-    /// and [`ip_family`](crate::Builder::ip_family); the proxy is asked for each address in
-    /// turn while it answers that it cannot reach one (replies 3 and 4).
+    /// and [`ip_family`](crate::Builder::ip_family) (a name that does not resolve fails as
+    /// [`Phase::Dns`](crate::Phase::Dns), with the origin's host); the proxy is asked for each
+    /// address in turn while it answers that it cannot reach one (replies 3 and 4).
     Socks5,
     /// SOCKS5 with the origin's name sent to the proxy, which resolves it.
     Socks5h,
