@@ -172,3 +172,30 @@ async fn socks5_asks_for_the_connectors_family_only() {
     connector.connect(&uri).await.unwrap();
     assert_eq!(socks.targets(), [format!("127.0.0.1:{port}")]);
 }
+
+/// A `socks5://` origin's name is resolved here before the proxy is dialed: a name that does
+/// not resolve is a `Phase::Dns` error about the origin, naming the proxy, from `connect` and
+/// from `tunnel_handshake` alike.
+#[tokio::test]
+async fn a_socks5_origin_that_does_not_resolve_is_a_dns_error_naming_the_proxy() {
+    let connector = keepalive_connector::Connector::builder()
+        .dns_resolver(StaticResolver::new().no_fallback())
+        .proxy(Proxy::all("socks5://127.0.0.1:1"))
+        .build()
+        .unwrap();
+    let uri: http::Uri = "https://nowhere.test/".parse().unwrap();
+    let origin = keepalive_connector::Origin::from_uri(&uri).unwrap();
+    let (client, _server) = tokio::io::duplex(64);
+    for err in [
+        connector.connect(&uri).await.unwrap_err(),
+        connector
+            .tunnel_handshake(&origin, client)
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.phase(), Phase::Dns, "{err}");
+        assert_eq!(err.host_name(), Some("nowhere.test"), "{err}");
+        assert_eq!(err.proxy().unwrap().url(), "socks5://127.0.0.1:1/", "{err}");
+        assert_eq!(err.addr(), None, "nothing was dialed: {err}");
+    }
+}
