@@ -105,7 +105,7 @@ fn main() {
         .no_fallback();
     let ours = |race: bool| {
         Connector::builder()
-            .resolver(resolver.clone())
+            .dns_resolver(resolver.clone())
             .happy_eyeballs(race)
             .build()
             .expect("a valid connector")

@@ -82,7 +82,7 @@ impl Tally {
 /// The two contenders' ways of sending: ours, or hyper-util's pooled client.
 #[derive(Clone)]
 enum Sender {
-    Ours(Client<Full<Bytes>>),
+    Ours(Client),
     Anchor(Box<HyperClient<Connector, Full<Bytes>>>),
 }
 
@@ -94,7 +94,7 @@ async fn send(sender: &Sender, req: Request<Full<Bytes>>) -> Result<usize, Strin
             let retries = resp
                 .extensions()
                 .get::<RequestInfo>()
-                .map_or(0, |i| i.retries() as usize);
+                .map_or(0, |i| i.resends().len());
             resp.into_body()
                 .collect()
                 .await

@@ -13,8 +13,6 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
 use keepalive_connector::{Connector, Trust};
 
 /// The longest silence tolerated between two body chunks (and before the response head).
@@ -29,19 +27,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .http1_only()
         .read_timeout(READ_TIMEOUT)
         .build()?;
-    let client = connector.client::<Empty<Bytes>>();
+    let client = connector.client();
     let resp = client.get(server.url("/stream").parse()?).await?;
     println!("{} over {:?}", resp.status(), resp.version());
     let mut body = resp.into_body();
     let mut last = Instant::now();
-    while let Some(frame) = body.frame().await {
-        match frame {
-            Ok(frame) => {
-                if let Some(data) = frame.data_ref() {
-                    println!("{} bytes after {:?}", data.len(), last.elapsed());
-                }
+    loop {
+        match body.chunk().await {
+            Ok(Some(data)) => {
+                println!("{} bytes after {:?}", data.len(), last.elapsed());
                 last = Instant::now();
             }
+            Ok(None) => break,
             Err(e) if e.is_timeout() => {
                 // Dropping the body closes the connection.
                 println!("{e}: the peer is gone or stuck; giving up on this response");

@@ -90,7 +90,7 @@ async fn main() -> Result<(), BoxError> {
         let (status, version, body) = fetch(conn).await?;
         println!(
             "{url}: {status} over {version:?} (alpn {:?}), {} bytes; dns {:?} connect {:?} tls {:?}; keepalive {:?}",
-            info.alpn().map(String::from_utf8_lossy),
+            info.tls().and_then(|t| t.alpn()).map(String::from_utf8_lossy),
             body.len(),
             info.timings().dns(),
             info.timings().connect(),

@@ -112,7 +112,7 @@ async fn main() -> Result<(), BoxError> {
     let mut builder = Connector::builder()
         .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(ca.as_bytes())
-        .resolver(
+        .dns_resolver(
             StaticResolver::new()
                 .add("localhost", addr.port(), [addr.ip()])
                 .no_fallback(),
@@ -141,7 +141,8 @@ async fn main() -> Result<(), BoxError> {
                 let conn = connector.connect(&uri).await?;
                 let alpn = conn
                     .info()
-                    .alpn()
+                    .tls()
+                    .and_then(|tls| tls.alpn())
                     .map(|p| String::from_utf8_lossy(p).into_owned());
                 Ok::<_, BoxError>((open(conn, &host).await?, alpn))
             }));

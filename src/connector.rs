@@ -1,4 +1,5 @@
-//! [`Connector`]: the connect path DNS → socket → TCP → TLS, and its `Service<Uri>` for
+//! [`Connector`]: the connect path, route → dial (DNS, sockets, TCP) → tunnel (proxies) →
+//! secure (TLS) → the last stage and the kernel read-back, and its `Service<Uri>` for
 //! hyper-util's `Client`.
 
 use std::future::Future;
@@ -9,6 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::Uri;
+use rustls::pki_types::ServerName;
 use socket2::SockRef;
 use tokio::time::Instant;
 use tracing::{debug, Instrument};
@@ -16,16 +18,15 @@ use tracing::{debug, Instrument};
 use crate::builder::Builder;
 use crate::client::settings::ClientSettings;
 use crate::deadline::deadline_after;
-use crate::dial::{self, Attempt, DialConfig, Dialed, Endpoint};
+use crate::dial::{self, Attempt, DialConfig, Dialed};
 use crate::error::{ConnectError, Phase};
 use crate::info::{ConnectInfo, Timings, TlsInfo};
-use crate::origin::Origin;
-use crate::proxy::forward::Forward;
-use crate::proxy::{Decision, ProxyAuth, ProxyInfo, ProxyKind, ProxyTarget, Route, Routes};
+use crate::origin::{InvalidOrigin, Origin};
+use crate::proxy::{Decision, ProxyInfo, Route, Routes};
 use crate::socket::{self, SocketPolicy, Stage};
-use crate::stream::{Conn, Transport, Tunneled};
+use crate::stream::{Conn, Transport};
 use crate::tls::{self, TlsSetup, TrustInfo};
-use crate::tunnel::{self, TunnelSetup, TunnelStream};
+use crate::tunnel::{self, TunnelSetup, TunnelStream, Way};
 
 /// The validated configuration shared (behind an `Arc`) by every clone of a [`Connector`]: one
 /// narrow piece per layer.
@@ -133,7 +134,8 @@ impl Connector {
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
-        let name = tls::server_name(origin)?;
+        let name =
+            tls::server_name(origin.host(), origin.ip()).map_err(|e| bad_server_name(origin, e))?;
         tls::secure(&self.config.tls, name, io)
             .await
             .map_err(|e| e.with_host(origin.host()))
@@ -141,10 +143,18 @@ impl Connector {
 
     /// Runs only this connector's *tunnel* step for `origin` over any byte stream to the proxy
     /// its rules choose for `origin` (an in-memory stream in a test or a fuzzer, or a socket
-    /// you dialed yourself): TLS to an `https://` proxy, then `CONNECT`, or SOCKS5. Returns the
-    /// stream, ready for the origin's TLS ([`tls_handshake`](Connector::tls_handshake)), and
-    /// the proxy; for a direct route, the stream as it was and `None`. Errors are
-    /// [`Phase::Proxy`], within the connect timeout.
+    /// you dialed yourself), as [`connect`](Connector::connect) runs it: TLS to an `https://`
+    /// proxy, then `CONNECT`, or SOCKS5; for an `http://` origin through an HTTP proxy,
+    /// nothing is exchanged, and the stream forwards requests in absolute form
+    /// ([`TunnelStream::is_forwarded`]). Returns the stream, ready for the origin's TLS
+    /// ([`tls_handshake`](Connector::tls_handshake)), and the proxy; for a direct route, the
+    /// stream as it was and `None`.
+    ///
+    /// Errors are [`Phase::Proxy`] (the `CONNECT` or SOCKS5 exchange within the connect
+    /// timeout, the proxy's TLS within the handshake timeout), and name the proxy. For
+    /// `socks5://` and an origin named by a name, the name is first resolved here (the first
+    /// of its addresses is the one asked for: there is one stream, so one attempt), and that
+    /// lookup fails as [`Phase::Dns`].
     pub async fn tunnel_handshake<IO>(
         &self,
         origin: &Origin,
@@ -153,38 +163,16 @@ impl Connector {
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
-        let proxy = match self.config.routes.decide(origin) {
-            Decision::Proxy(proxy) => proxy,
-            Decision::Direct | Decision::Exempt(_) => return Ok((TunnelStream::Plain(io), None)),
-        };
-        let budget = self.config.dial.connect_timeout;
-        let deadline = deadline_after(Instant::now(), budget);
-        let info = ProxyInfo::new(Arc::clone(&proxy));
-        // One stream, so one address: the first of the origin's (see `connect` for the rest).
-        let socks_addr = match (proxy.kind, origin.ip()) {
-            (ProxyKind::Socks5, None) => {
-                dial::addresses(&self.config.dial, origin.host(), origin.port(), deadline)
-                    .await
-                    .map_err(|e| e.with_proxy(info.clone()))?
-                    .usable()
-                    .first()
-                    .copied()
-            }
-            _ => None,
-        };
-        let stream = tunnel::tunnel(
-            &self.config.tunnel,
-            &proxy,
-            io,
-            origin,
-            false,
-            socks_addr,
-            deadline,
-            budget,
-        )
+        let cfg = &self.config;
+        let way = Way::decide(&cfg.routes, &cfg.tunnel, origin);
+        let deadline = deadline_after(Instant::now(), cfg.tunnel.connect_timeout());
+        let tunneled = async {
+            let targets = way.targets(&cfg.dial, deadline).await?;
+            tunnel::open(&cfg.tunnel, &way, io, targets.current(), deadline).await
+        }
         .await
-        .map_err(|e| e.with_proxy(info.clone()))?;
-        Ok((stream, Some(info)))
+        .map_err(|e| way.named(e))?;
+        Ok((tunneled.stream, way.proxy().cloned()))
     }
 
     /// How this connector would reach `uri`: direct, through a proxy, or direct because a
@@ -207,7 +195,7 @@ impl Connector {
         Ok(match self.config.routes.decide(&origin) {
             Decision::Direct => Route::Direct,
             Decision::Proxy(p) => Route::Proxy(ProxyInfo::new(p)),
-            Decision::Exempt(p) => Route::NoProxy(ProxyInfo::new(p)),
+            Decision::NoProxy(p) => Route::NoProxy(ProxyInfo::new(p)),
         })
     }
 
@@ -237,91 +225,72 @@ fn parse_origin(uri: &Uri) -> Result<Origin, ConnectError> {
     })
 }
 
+/// `origin`'s host is no name TLS can verify: a [`Phase::Uri`] error.
+fn bad_server_name(origin: &Origin, e: InvalidOrigin) -> ConnectError {
+    ConnectError::new(Phase::Uri)
+        .with_host(origin.host())
+        .with_source(e)
+}
+
 /// The connect path, layer by layer: route → dial → tunnel → secure, then the last stage and
-/// the kernel read-back on the dialed socket.
+/// the kernel read-back on the dialed socket. Every error names the proxy of a route through
+/// one.
 async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
     // Checked before any network work, so a host rustls cannot verify fails fast as Phase::Uri.
     let server_name = origin
-        .is_tls()
-        .then(|| tls::server_name(origin))
-        .transpose()?;
+        .server_name()
+        .transpose()
+        .map_err(|e| bad_server_name(origin, e))?;
     let start = Instant::now();
+    let way = Way::decide(&cfg.routes, &cfg.tunnel, origin);
+    reach(cfg, &way, server_name, start)
+        .await
+        .map_err(|e| way.named(e))
+}
 
-    // Where the socket goes: the origin, or the proxy the rules choose for it.
-    let proxy = match cfg.routes.decide(origin) {
-        Decision::Proxy(proxy) => Some(proxy),
-        Decision::Direct | Decision::Exempt(_) => None,
-    };
-    let proxy_info = proxy.as_ref().map(|p| ProxyInfo::new(Arc::clone(p)));
-    let named = |e: ConnectError| match &proxy_info {
-        Some(info) => e.with_proxy(info.clone()),
-        None => e,
-    };
-    let to = match &proxy {
-        Some(p) => Endpoint {
-            host: &p.host,
-            ip: p.ip,
-            port: p.port,
-        },
-        None => Endpoint {
-            host: origin.host(),
-            ip: origin.ip(),
-            port: origin.port(),
-        },
-    };
-    // `socks5://` asks the proxy for one of the origin's addresses, resolved here through the
-    // dial layer (its resolver, DNS cache and family), and for the next one while the proxy
-    // answers that it cannot reach the address (a dial tries the next address likewise).
-    let socks = match &proxy {
-        Some(p) if p.kind == ProxyKind::Socks5 && origin.ip().is_none() => {
-            let deadline = deadline_after(start, cfg.dial.connect_timeout);
-            let addrs = dial::addresses(&cfg.dial, origin.host(), origin.port(), deadline)
-                .instrument(tracing::debug_span!("dns", origin = origin.host()))
-                .await
-                .map_err(named)?;
-            Some(addrs)
-        }
-        _ => None,
-    };
-    let socks_addrs = socks.as_ref().map_or(&[][..], |a| a.usable());
-    let mut tried = 0;
-    let Hop {
-        stream,
-        remote_addr,
-        attempts,
-        dns,
-        dns_from_cache,
-        connect,
-        proxy_time,
-        forwarded,
-    } = loop {
-        let socks_addr = socks_addrs.get(tried).copied();
-        tried += 1;
-        match hop(cfg, origin, proxy.as_deref(), to, start, socks_addr).await {
-            Ok(hop) => break hop,
-            Err(e) if tunnel::is_unreachable_via_socks(&e) => {
-                if tried < socks_addrs.len() {
-                    debug!(?socks_addr, "the proxy cannot reach this address: the next");
-                    continue;
-                }
-                if let Some(addrs) = &socks {
-                    dial::forget_unreachable(&cfg.dial, origin.host(), origin.port(), addrs);
-                }
-                return Err(named(e));
-            }
-            Err(e) => return Err(named(e)),
+/// Dials the way's endpoint and runs the tunnel step over it (again, with a new socket, for
+/// each address a `socks5://` proxy cannot reach), then the origin's TLS, the last stage and
+/// the read-back.
+async fn reach(
+    cfg: &Config,
+    way: &Way<'_>,
+    server_name: Option<ServerName<'static>>,
+    start: Instant,
+) -> Result<Conn, ConnectError> {
+    let deadline = deadline_after(start, cfg.dial.connect_timeout);
+    let mut targets = way.targets(&cfg.dial, deadline).await?;
+    let to = way.endpoint();
+    let (dialed, tunneled) = loop {
+        let Dialed {
+            stream,
+            remote_addr,
+            attempts,
+            dns,
+            dns_from_cache,
+            connect,
+        } = dial::dial(&cfg.dial, &cfg.socket, to, start).await?;
+        let dialed = DialFacts {
+            remote_addr,
+            attempts,
+            dns,
+            dns_from_cache,
+            connect,
+        };
+        match tunnel::open(&cfg.tunnel, way, stream, targets.current(), deadline).await {
+            Ok(tunneled) => break (dialed, tunneled),
+            Err(e) => targets.next_after(e.with_addr(remote_addr), &cfg.dial, way.origin())?,
         }
     };
+    let remote_addr = dialed.remote_addr;
 
-    let host = origin.host();
     let (transport, tls) = match server_name {
-        None => (Transport::Plain(stream), None),
+        None => (Transport::Plain(tunneled.stream), None),
         Some(name) => {
             let tls_start = Instant::now();
-            let (stream, info) = tls::secure(&cfg.tls, name, stream)
+            let (stream, info) = tls::secure(&cfg.tls, name, tunneled.stream)
                 .instrument(tracing::debug_span!("tls"))
                 .await
-                .map_err(|e| named(e.with_host(host).with_addr(remote_addr)))?;
+                .map_err(|e| e.with_host(way.origin().host()).with_addr(remote_addr))?;
             let tls_time = tls_start.elapsed();
             debug!(?tls_time, version = ?info.version(), alpn = ?info.alpn().map(String::from_utf8_lossy), "tls handshake done");
             (Transport::Tls(Box::new(stream)), Some((info, tls_time)))
@@ -330,23 +299,20 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
 
     let tcp = transport.tcp();
     // A connection lost under these options is reported in the phase that just ended.
-    let now = match (&tls, &proxy) {
+    let now = match (&tls, way.proxy()) {
         (Some(_), _) => Phase::Tls,
         (None, Some(_)) => Phase::Proxy,
         (None, None) => Phase::Connect,
     };
-    let socket_err = |e| {
-        named(ConnectError::socket(Stage::AfterHandshake, now, remote_addr, e).with_host(to.host))
-    };
+    let socket_err =
+        |e| ConnectError::socket(Stage::AfterHandshake, now, remote_addr, e).with_host(to.host);
     socket::apply(&cfg.socket, Stage::AfterHandshake, SockRef::from(tcp)).map_err(socket_err)?;
     let readback = socket::read_back(&cfg.socket, SockRef::from(tcp)).map_err(socket_err)?;
     let local_addr = tcp.local_addr().map_err(|e| {
-        named(
-            ConnectError::new(Phase::Connect)
-                .with_host(to.host)
-                .with_addr(remote_addr)
-                .with_source(e),
-        )
+        ConnectError::new(Phase::Connect)
+            .with_host(to.host)
+            .with_addr(remote_addr)
+            .with_source(e)
     })?;
     debug!(keepalive = ?readback.keepalive, nodelay = readback.nodelay, "socket options read back");
 
@@ -356,102 +322,60 @@ async fn connect(cfg: &Config, origin: &Origin) -> Result<Conn, ConnectError> {
         remote_addr,
         local_addr,
         timings: Timings {
-            dns,
-            connect,
-            proxy: proxy_time,
+            dns: dialed.dns,
+            connect: dialed.connect,
+            proxy: tunneled.time,
             tls: tls_time,
             total: start.elapsed(),
         },
-        attempts: attempts.into(),
-        dns_from_cache,
+        attempts: dialed.attempts.into(),
+        dns_from_cache: dialed.dns_from_cache,
         tls,
         keepalive: readback.keepalive,
         nodelay: readback.nodelay,
         tcp_user_timeout: readback.tcp_user_timeout,
-        proxy: proxy_info,
+        proxy: way.proxy().cloned(),
     };
-    Ok(Conn::new(transport, info, h2, forwarded))
+    Ok(Conn::new(transport, info, h2))
 }
 
-/// One way to the origin: a dialed socket and, through a proxy, the tunnel step over it.
-struct Hop {
-    stream: Tunneled,
+/// What dialing the socket that carried the connection measured.
+struct DialFacts {
     remote_addr: SocketAddr,
     attempts: Vec<Attempt>,
     dns: Option<Duration>,
     dns_from_cache: bool,
     connect: Duration,
-    proxy_time: Option<Duration>,
-    forwarded: bool,
 }
 
-/// Dials `to` (the origin, or the proxy) and, through `proxy`, runs the tunnel step: for
-/// `socks5://`, to `socks_addr`. The connect timeout counts from `start`.
-async fn hop(
-    cfg: &Config,
-    origin: &Origin,
-    proxy: Option<&ProxyTarget>,
-    to: Endpoint<'_>,
-    start: Instant,
-    socks_addr: Option<SocketAddr>,
-) -> Result<Hop, ConnectError> {
-    let Dialed {
-        stream,
-        remote_addr,
-        attempts,
-        dns,
-        dns_from_cache,
-        connect,
-    } = dial::dial(&cfg.dial, &cfg.socket, to, start).await?;
-    let (stream, proxy_time, forwarded) = match proxy {
-        None => (Forward::plain(TunnelStream::Plain(stream)), None, false),
-        Some(p) => {
-            let forward = tunnel::forwards(p, origin, cfg.tls.http.is_h2(None));
-            let tunnel_start = Instant::now();
-            let budget = cfg.dial.connect_timeout;
-            let stream = tunnel::tunnel(
-                &cfg.tunnel,
-                p,
-                stream,
-                origin,
-                forward,
-                socks_addr,
-                deadline_after(start, budget),
-                budget,
-            )
-            .instrument(tracing::debug_span!("proxy", proxy = %p.url, kind = %p.kind))
-            .await
-            .map_err(|e| e.with_addr(remote_addr))?;
-            let proxy_time = tunnel_start.elapsed();
-            debug!(?proxy_time, forward, "proxy tunnel ready");
-            let stream = if forward {
-                // Requests go to the proxy in absolute form: each head gets the credentials
-                // and loses the target's user info on its way (`proxy::forward`).
-                let auth = match &p.auth {
-                    ProxyAuth::Basic(value) => Some(value.clone()),
-                    _ => None,
-                };
-                Forward::forwarding(stream, auth)
-            } else {
-                Forward::plain(stream)
-            };
-            (stream, Some(proxy_time), forward)
-        }
-    };
-    Ok(Hop {
-        stream,
-        remote_addr,
-        attempts,
-        dns,
-        dns_from_cache,
-        connect,
-        proxy_time,
-        forwarded,
-    })
+/// The future of [`Connector`]'s `Service::call`: the [`Conn`], or why there is none. A type of
+/// its own (as hyper-util's `HttpConnecting`), so what it holds can change without breaking
+/// code that names it.
+#[must_use = "futures do nothing unless polled"]
+pub struct Connecting(Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>);
+
+impl Connecting {
+    pub(crate) fn new(
+        future: impl Future<Output = Result<Conn, ConnectError>> + Send + 'static,
+    ) -> Self {
+        Connecting(Box::pin(future))
+    }
 }
 
-/// The future of [`Connector`]'s `Service::call`.
-pub type Connecting = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
+impl Future for Connecting {
+    type Output = Result<Conn, ConnectError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for Connecting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connecting")
+    }
+}
+
 impl tower_service::Service<Uri> for Connector {
     type Response = Conn;
     type Error = ConnectError;
@@ -463,7 +387,7 @@ impl tower_service::Service<Uri> for Connector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { this.connect(&uri).await })
+        Connecting::new(async move { this.connect(&uri).await })
     }
 }
 

@@ -18,8 +18,9 @@ pub(crate) fn deadline_after(start: Instant, budget: Duration) -> Instant {
 /// Runs `fut` until `deadline`, the end of `budget`; `None` when the deadline passed first.
 ///
 /// A `Duration::MAX` budget means no timeout, and then no timer is registered at all: a pending
-/// tokio timer makes the runtime park with a timeout, which costs a loopback connect a few per
-/// cent (a VM pays for the kernel timer it arms in timer exits; `benches/RESULTS.md`, fifth run).
+/// tokio timer makes the runtime park with a timeout, and a VM pays for the kernel timer that
+/// arms in timer exits (`benches/RESULTS.md`, "equal settings without timers", has the
+/// measurement).
 pub(crate) async fn within<F: Future>(
     budget: Duration,
     deadline: Instant,

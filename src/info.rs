@@ -1,6 +1,7 @@
 //! What a connection reports about how it was made: [`ConnectInfo`], [`Timings`],
 //! [`TlsInfo`], [`KeepaliveInfo`] with each value's [`ValueSource`].
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,11 +15,25 @@ use crate::socket::{Keepalive, Stage};
 /// What happened while a connection was made. Attached to every response of a
 /// `hyper_util` `Client` as an extension, and available from [`Conn::info`](crate::Conn::info).
 ///
+/// Its `Display` is one line of the facts worth logging, in the manner of curl's `-w`:
+///
+/// ```text
+/// remote=93.184.215.14:443 route=direct alpn=h2 tls_version=TLSv1.3 dns=1.2ms connect=10.4ms tls=21.7ms total=33.5ms keepalive=30s/10s/3
+/// ```
+///
+/// `route` is `direct` or the proxy's URL (never its credentials); `alpn` and `tls_version` are
+/// left out for plain `http://`, `dns` for an IP literal, `proxy` (the tunnel's time) when
+/// direct; `attempts` appears when more than one address was tried. `keepalive` is `idle /
+/// interval / retries` after every stage ran, as the kernel reports them (`?` for a value the
+/// OS keeps to itself, see [`KeepaliveInfo`]), or `off`.
+///
 /// ```no_run
-/// # async fn demo(resp: http::Response<hyper::body::Incoming>) {
+/// # async fn demo(resp: http::Response<keepalive_connector::ResponseBody>) {
 /// use keepalive_connector::ConnectInfo;
 /// if let Some(info) = resp.extensions().get::<ConnectInfo>() {
-///     println!("{} via {:?}, tls {:?}", info.remote_addr(), info.alpn(), info.timings().tls());
+///     println!("{info}");
+///     let alpn = info.tls().and_then(|tls| tls.alpn());
+///     println!("{} via {:?}, tls {:?}", info.remote_addr(), alpn, info.timings().tls());
 /// }
 /// # }
 /// ```
@@ -106,12 +121,6 @@ impl ConnectInfo {
         &self.timings
     }
 
-    /// How many addresses were tried before one connected (1 when the first one did): the
-    /// length of [`attempts`](ConnectInfo::attempts).
-    pub fn connect_attempts(&self) -> usize {
-        self.attempts.len()
-    }
-
     /// Every address tried, in the order the attempts started: when each started, how long it
     /// ran and how it ended. The one that connected is among them; with happy eyeballs, the
     /// others are ones that failed before it connected, or were still under way and were
@@ -141,37 +150,10 @@ impl ConnectInfo {
         self.dns_from_cache
     }
 
-    /// What the TLS handshake negotiated; `None` for plain `http://`.
+    /// What the TLS handshake with the origin negotiated (ALPN, version, cipher suite,
+    /// resumption); `None` for plain `http://`.
     pub fn tls(&self) -> Option<&TlsInfo> {
         self.tls.as_ref()
-    }
-
-    /// The ALPN protocol the server chose (`b"h2"`, `b"http/1.1"`), or `None` for plain
-    /// `http://` or when the server chose none.
-    pub fn alpn(&self) -> Option<&[u8]> {
-        self.tls.as_ref()?.alpn()
-    }
-
-    /// The negotiated TLS version; `None` for plain `http://`.
-    pub fn tls_version(&self) -> Option<ProtocolVersion> {
-        self.tls.as_ref()?.version
-    }
-
-    /// The negotiated cipher suite; `None` for plain `http://`.
-    pub fn cipher_suite(&self) -> Option<CipherSuite> {
-        self.tls.as_ref()?.cipher_suite
-    }
-
-    /// Whether the handshake was full, full after a HelloRetryRequest, or resumed a session;
-    /// `None` for plain `http://`.
-    pub fn tls_handshake_kind(&self) -> Option<HandshakeKind> {
-        self.tls.as_ref()?.handshake_kind
-    }
-
-    /// `Some(true)` when the TLS session was resumed from an earlier connection of the same
-    /// connector; `None` for plain `http://`.
-    pub fn tls_resumed(&self) -> Option<bool> {
-        self.tls.as_ref().map(TlsInfo::resumed)
     }
 
     /// The keepalive settings after every stage ran, read back from the kernel with getsockopt
@@ -181,8 +163,9 @@ impl ConnectInfo {
         self.keepalive.as_ref()
     }
 
-    /// `TCP_NODELAY` as read back from the kernel.
-    pub fn nodelay(&self) -> bool {
+    /// `TCP_NODELAY` as read back from the kernel (named as
+    /// [`Builder::tcp_nodelay`](crate::Builder::tcp_nodelay)).
+    pub fn tcp_nodelay(&self) -> bool {
         self.nodelay
     }
 
@@ -190,6 +173,72 @@ impl ConnectInfo {
     /// without it.
     pub fn tcp_user_timeout(&self) -> Option<Duration> {
         self.tcp_user_timeout
+    }
+}
+
+impl fmt::Display for ConnectInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "remote={}", self.remote_addr)?;
+        match &self.proxy {
+            Some(proxy) => write!(f, " route={proxy}")?,
+            None => f.write_str(" route=direct")?,
+        }
+        if let Some(tls) = &self.tls {
+            if let Some(alpn) = tls.alpn() {
+                write!(f, " alpn={}", String::from_utf8_lossy(alpn))?;
+            }
+            if let Some(version) = tls.version() {
+                write!(f, " tls_version={}", TlsVersion(version))?;
+            }
+        }
+        if self.attempts.len() > 1 {
+            write!(f, " attempts={}", self.attempts.len())?;
+        }
+        let t = &self.timings;
+        if let Some(dns) = t.dns {
+            write!(f, " dns={}", Millis(dns))?;
+        }
+        write!(f, " connect={}", Millis(t.connect))?;
+        if let Some(proxy) = t.proxy {
+            write!(f, " proxy={}", Millis(proxy))?;
+        }
+        if let Some(tls) = t.tls {
+            write!(f, " tls={}", Millis(tls))?;
+        }
+        write!(f, " total={}", Millis(t.total))?;
+        match &self.keepalive {
+            None => f.write_str(" keepalive=off"),
+            Some(ka) => {
+                f.write_str(" keepalive=")?;
+                let secs = |d: Option<Duration>| match d {
+                    Some(d) => format!("{}s", d.as_secs()),
+                    None => "?".to_owned(),
+                };
+                let retries = ka.retries().map_or("?".to_owned(), |n| n.to_string());
+                write!(f, "{}/{}/{retries}", secs(ka.idle()), secs(ka.interval()))
+            }
+        }
+    }
+}
+
+/// A duration in milliseconds with one decimal: `1.2ms`, `1043.5ms`.
+struct Millis(Duration);
+
+impl fmt::Display for Millis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.1}ms", self.0.as_secs_f64() * 1000.0)
+    }
+}
+
+/// A TLS version as people write it: `TLSv1.3` (rustls says `TLSv1_3`).
+struct TlsVersion(ProtocolVersion);
+
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_str() {
+            Some(name) => f.write_str(&name.replace('_', ".")),
+            None => write!(f, "{:?}", self.0),
+        }
     }
 }
 
@@ -204,10 +253,13 @@ pub struct Timings {
 }
 
 impl Timings {
-    /// Name resolution (of the proxy's name, through a proxy): from the start until the first
-    /// connection attempt could start (with per-family lookups, the first answer, or the AAAA
-    /// answer up to 50 ms after an A answer); near zero for an answer from the DNS cache;
-    /// `None` when the host was an IP literal.
+    /// Name resolution of the host the socket goes to (the proxy, through a proxy): from the
+    /// start of the connect until the first connection attempt could start (with per-family
+    /// lookups, the first answer, or the AAAA answer up to 50 ms after an A answer); near zero
+    /// for an answer from the DNS cache; `None` when that host was an IP literal. Through a
+    /// `socks5://` proxy it also holds what comes before dialing the proxy: the lookup of the
+    /// origin's name, and any earlier attempt through the proxy to an address of the origin it
+    /// could not reach.
     pub fn dns(&self) -> Option<Duration> {
         self.dns
     }
@@ -218,8 +270,10 @@ impl Timings {
         self.connect
     }
 
-    /// The tunnel set-up through a proxy: the `CONNECT` exchange (after TLS to an `https://`
-    /// proxy) or the SOCKS5 negotiation; `None` when direct.
+    /// The tunnel step through a proxy, from the end of the TCP connect to the proxy: TLS with
+    /// an `https://` proxy and then the `CONNECT` exchange (only the TLS, for a forwarded
+    /// `http://` origin), or the SOCKS5 negotiation (the last one, when the proxy could not
+    /// reach an earlier address of the origin: see [`dns`](Timings::dns)); `None` when direct.
     pub fn proxy(&self) -> Option<Duration> {
         self.proxy
     }
@@ -262,8 +316,8 @@ impl ValueSource {
     }
 }
 
-impl std::fmt::Display for ValueSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for ValueSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
@@ -364,5 +418,96 @@ impl KeepaliveInfo {
     /// Where [`retries`](KeepaliveInfo::retries) comes from.
     pub fn retries_source(&self) -> ValueSource {
         self.retries.source
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::{ProxySource, ProxyTarget};
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_micros(n * 100)
+    }
+
+    fn info() -> ConnectInfo {
+        let kernel = |secs: u64| Reading::new(Some(Duration::from_secs(secs)), ValueSource::Kernel);
+        ConnectInfo {
+            remote_addr: "192.0.2.7:443".parse().unwrap(),
+            local_addr: "192.0.2.1:50000".parse().unwrap(),
+            timings: Timings {
+                dns: Some(ms(12)),
+                connect: ms(104),
+                proxy: None,
+                tls: Some(ms(217)),
+                total: ms(335),
+            },
+            attempts: Arc::new([]),
+            dns_from_cache: false,
+            tls: Some(TlsInfo {
+                alpn: Some(b"h2".to_vec()),
+                version: Some(ProtocolVersion::TLSv1_3),
+                cipher_suite: None,
+                handshake_kind: Some(HandshakeKind::Full),
+            }),
+            keepalive: Some(KeepaliveInfo {
+                stage: Stage::AfterHandshake,
+                idle: kernel(30),
+                interval: kernel(10),
+                retries: Reading::new(Some(3), ValueSource::Kernel),
+            }),
+            nodelay: true,
+            tcp_user_timeout: Some(Duration::from_secs(60)),
+            proxy: None,
+        }
+    }
+
+    #[test]
+    fn display_is_one_line_of_what_is_known() {
+        assert_eq!(
+            info().to_string(),
+            "remote=192.0.2.7:443 route=direct alpn=h2 tls_version=TLSv1.3 dns=1.2ms \
+             connect=10.4ms tls=21.7ms total=33.5ms keepalive=30s/10s/3"
+        );
+
+        // Plain http:// through a proxy with credentials, an IP literal, keepalive off.
+        let target =
+            ProxyTarget::parse("http://user:secret@proxy.test:3128", ProxySource::Explicit)
+                .unwrap();
+        let plain = ConnectInfo {
+            tls: None,
+            keepalive: None,
+            proxy: Some(ProxyInfo::new(Arc::new(target))),
+            timings: Timings {
+                dns: None,
+                proxy: Some(ms(5)),
+                tls: None,
+                ..info().timings
+            },
+            ..info()
+        };
+        let shown = plain.to_string();
+        assert_eq!(
+            shown,
+            "remote=192.0.2.7:443 route=http://proxy.test:3128/ connect=10.4ms proxy=0.5ms \
+             total=33.5ms keepalive=off"
+        );
+        assert!(!shown.contains("secret") && !shown.contains("user"));
+
+        // A value the OS keeps to itself; more than one address tried.
+        let mut unknown = info();
+        if let Some(ka) = &mut unknown.keepalive {
+            ka.retries = Reading::new(None, ValueSource::Os);
+        }
+        let attempt = Attempt {
+            addr: "192.0.2.7:443".parse().unwrap(),
+            started: Duration::ZERO,
+            duration: ms(1),
+            outcome: crate::AttemptOutcome::Refused,
+        };
+        unknown.attempts = Arc::new([attempt, attempt]);
+        let shown = unknown.to_string();
+        assert!(shown.contains(" attempts=2 "), "{shown}");
+        assert!(shown.ends_with(" keepalive=30s/10s/?"), "{shown}");
     }
 }

@@ -1,31 +1,35 @@
 //! A hyper-util connector that applies TCP keepalive at a chosen stage, reports what happened
-//! in every phase, and names the phase when something fails.
+//! in every phase, and names the phase when something fails; and, on top, a pooled [`Client`]
+//! that keeps long-lived connections honest.
 //!
-//! # The connect path
-//!
-//! Three layers, each with one job, run in order by a short orchestrator
-//! ([`Connector::connect`]):
+//! # The data flow
 //!
 //! ```text
-//!  Uri ──► Origin   scheme, host, port: whom TLS verifies            Phase::Uri
+//!  Request ──► Client    hyper-util's pool: re-sends on stale connections,    ClientError
+//!                │       HTTP/2 PINGs on the keepalive schedule, read timeout,
+//!                │       Keep-Alive: timeout=, a RequestInfo on every response
+//!                ▼  (a new connection: Service<Uri>)
+//!  Uri ──► Origin   scheme, host, port: whom TLS verifies                  Phase::Uri
 //!            │
 //!  route     direct, or the proxy the rules (environment, system, explicit) choose
 //!            │
-//!  dial      cache / resolve ──► sockets (socket2), raced ──► TCP   Phase::Dns, Phase::Connect
+//!  dial      cache / resolve ──► sockets (socket2), raced ──► TCP     Phase::Dns, Phase::Connect
 //!            │  (AAAA + A; the origin's name or the proxy's)
 //!            │                   └ Stage::BeforeConnect      └ Stage::AfterConnect (winner)
-//!  tunnel    TLS to an https:// proxy, CONNECT or SOCKS5; nothing direct  Phase::Proxy
-//!            │
-//!  secure    TLS (rustls, ALPN) over that stream                     Phase::Tls
+//!  tunnel    TLS to an https:// proxy, CONNECT or SOCKS5; nothing direct    Phase::Proxy
+//!            │  (socks5://: the origin's name is resolved first, through dial's cache: Phase::Dns)
+//!  secure    TLS (rustls, ALPN) with the origin over that stream          Phase::Tls
 //!            │
 //!  finish    Stage::AfterHandshake on the dialed socket, then the kernel read-back
 //!            ▼
-//!          Conn + ConnectInfo ──► hyper's http1 / http2 codec (our Client or hyper-util's,
-//!                                  or Conn::handshake)
+//!          Conn + ConnectInfo ──► hyper's HTTP/1.1 or HTTP/2 codec (the Client's pool,
+//!                                  hyper-util's Client, or Conn::handshake)
 //! ```
 //!
-//! Socket options and the socket hook fail as [`Phase::Socket`] at whichever [`Stage`] they
-//! belong to.
+//! Four layers with one job each (route, dial, tunnel, secure), each with its own piece of the
+//! configuration, run in order by one short function behind [`Connector::connect`], which then
+//! applies the last stage and reads the socket's options back. Socket options and the socket
+//! hook fail as [`Phase::Socket`] at whichever [`Stage`] they belong to.
 //!
 //! Dialing follows Happy Eyeballs v2 (RFC 8305): AAAA and A asked concurrently where the
 //! resolver can ([`Resolve::resolve_family`]), addresses interleaved by family and raced with a
@@ -39,30 +43,42 @@
 //! [`Stage::AfterHandshake`], so that strict servers that reset handshakes on sockets configured
 //! before connect still get a connection with keepalive. Every [`Conn`] carries a
 //! [`ConnectInfo`]: per-phase [`Timings`], addresses, ALPN, TLS version and the keepalive
-//! values read back from the kernel. Every failure is a [`ConnectError`] with its [`Phase`], the
-//! address, a timeout flag and the cause.
+//! values read back from the kernel (its `Display` is one line of them). Every failure is a
+//! [`ConnectError`] with its [`Phase`], the address, a timeout flag and the cause.
 //!
 //! # Getting started
 //!
+//! A streaming request, as to an LLM API: POST a JSON body, print the connection's facts, read
+//! the answer chunk by chunk, and name the phase when connecting fails. Nothing but this crate
+//! and tokio (`docs/first-program.md` and `examples/stream.rs` have the whole program):
+//!
 //! ```no_run
-//! use http_body_util::Empty;
-//! use keepalive_connector::{ConnectInfo, Connector, Keepalive, Stage};
+//! use keepalive_connector::http::Request;
+//! use keepalive_connector::{ConnectInfo, Connector, Keepalive, RequestBody};
 //! use std::time::Duration;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let connector = Connector::builder()
-//!     .keepalive(Keepalive::new()
-//!         .idle(Duration::from_secs(30))
-//!         .interval(Duration::from_secs(10))
-//!         .retries(3))
-//!     .keepalive_at(Stage::AfterHandshake)
+//!     .keepalive(Keepalive::new().idle(Duration::from_secs(30))) // also the HTTP/2 PINGs'
+//!     .read_timeout(Duration::from_secs(60)) // the longest silence between two chunks
 //!     .build()?;
-//! // A Client on hyper-util's pool: HTTP/2 PINGs on the same schedule as TCP keepalive, and
-//! // requests that survive stale pooled connections (re-sent when safe, never hung).
-//! let client = connector.client::<Empty<bytes::Bytes>>();
-//! let resp = client.get("https://example.com/".parse()?).await?;
+//! let client = connector.client();
+//! let req = Request::post("https://api.example.com/v1/chat")
+//!     .header("content-type", "application/json")
+//!     .body(RequestBody::from(r#"{"stream":true,"input":"Hello"}"#))?;
+//! let resp = match client.request(req).await {
+//!     Ok(resp) => resp,
+//!     Err(e) => match e.connect_error() {
+//!         Some(c) => return Err(format!("{} failed: {c}", c.phase()).into()),
+//!         None => return Err(e.into()),
+//!     },
+//! };
 //! if let Some(info) = resp.extensions().get::<ConnectInfo>() {
-//!     println!("keepalive read back from the kernel: {:?}", info.keepalive());
+//!     eprintln!("{info}"); // remote=… route=direct alpn=h2 tls_version=TLSv1.3 … keepalive=30s/10s/3
+//! }
+//! let mut body = resp.into_body();
+//! while let Some(chunk) = body.chunk().await? {
+//!     print!("{}", String::from_utf8_lossy(&chunk));
 //! }
 //! # Ok(()) }
 //! ```
@@ -122,6 +138,15 @@
 //! and, as a Windows build, under Wine; macOS is type-checked and linted.
 
 // The public interface is: (internals live in private modules and can move freely)
+
+/// The `http` crate this crate's API speaks (`Request`, `Response`, `Uri`, `StatusCode`,
+/// headers), re-exported so that a program needs no dependency of its own on it.
+pub use http;
+
+/// The `bytes` crate whose `Bytes` a [`ResponseBody`] yields and a [`RequestBody`] takes,
+/// re-exported likewise.
+pub use bytes;
+
 mod builder;
 mod client;
 mod codec;
@@ -141,7 +166,8 @@ mod tunnel;
 
 pub use builder::Builder;
 pub use client::{
-    Client, ClientError, NotResent, RequestInfo, Resend, ResponseBody, ResponseFuture, StaleReason,
+    Client, ClientError, NotResent, RequestBody, RequestInfo, Resend, ResponseBody, ResponseFuture,
+    StaleReason,
 };
 pub use codec::{ConnDriver, SendRequest};
 pub use connector::{Connecting, Connector};
@@ -154,7 +180,7 @@ pub use error::{
     Phase,
 };
 pub use info::{ConnectInfo, KeepaliveInfo, Timings, TlsInfo, ValueSource};
-pub use origin::{InvalidUri, Origin};
+pub use origin::{InvalidOrigin, Origin};
 pub use proxy::{
     InvalidProxy, Proxy, ProxyError, ProxyInfo, ProxyKind, ProxySource, Route, SocksError,
     SocksReply,
@@ -163,7 +189,7 @@ pub use socket::{
     Availability, Keepalive, KeepaliveSupport, OptionSupport, ParseStageError, SocketOption,
     SocketOptionError, Stage, TcpState, TcpStats,
 };
-pub use stream::{Conn, MaybeTls};
+pub use stream::Conn;
 pub use tls::{ParseTrustError, Trust, TrustInfo};
 pub use tunnel::TunnelStream;
 
@@ -171,3 +197,8 @@ pub use tunnel::TunnelStream;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// `docs/first-program.md`'s program, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/first-program.md")]
+pub struct FirstProgramDoctests;

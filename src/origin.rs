@@ -45,12 +45,12 @@ impl Origin {
     /// assert_eq!((o.host(), o.ip()), ("127.0.0.1", Some([127, 0, 0, 1].into())));
     /// assert!(Origin::from_uri(&"http://1.2.3.4.5/".parse().unwrap()).is_err());
     /// ```
-    pub fn from_uri(uri: &Uri) -> Result<Origin, InvalidUri> {
+    pub fn from_uri(uri: &Uri) -> Result<Origin, InvalidOrigin> {
         let tls = match uri.scheme_str() {
-            None => return Err(InvalidUri::MissingScheme),
+            None => return Err(InvalidOrigin::MissingScheme),
             Some(s) if s.eq_ignore_ascii_case("https") => true,
             Some(s) if s.eq_ignore_ascii_case("http") => false,
-            Some(s) => return Err(InvalidUri::UnsupportedScheme(s.to_owned())),
+            Some(s) => return Err(InvalidOrigin::UnsupportedScheme(s.to_owned())),
         };
         let default_port = if tls { 443 } else { 80 };
         let HostPort { host, ip, port } = host_port(uri, default_port)?;
@@ -95,13 +95,19 @@ impl Origin {
     /// assert!(origin("https://a..b/").check_server_name().is_err());
     /// assert!(origin("http://a..b/").check_server_name().is_ok());
     /// ```
-    pub fn check_server_name(&self) -> Result<(), InvalidUri> {
-        if !self.tls {
-            return Ok(());
+    pub fn check_server_name(&self) -> Result<(), InvalidOrigin> {
+        match self.server_name() {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
         }
-        crate::tls::server_name(self)
-            .map(drop)
-            .map_err(|_| InvalidUri::BadServerName(self.host.clone()))
+    }
+
+    /// The name TLS verifies for an `https` origin; `None` for `http`.
+    pub(crate) fn server_name(
+        &self,
+    ) -> Option<Result<rustls::pki_types::ServerName<'static>, InvalidOrigin>> {
+        self.tls
+            .then(|| crate::tls::server_name(&self.host, self.ip))
     }
 }
 
@@ -114,21 +120,21 @@ pub(crate) struct HostPort {
 
 /// The host and port of `uri`'s authority (user info skipped), `default_port` when none is
 /// written. Shared by origins and proxy URLs, which must refuse the same malformed hosts.
-pub(crate) fn host_port(uri: &Uri, default_port: u16) -> Result<HostPort, InvalidUri> {
+pub(crate) fn host_port(uri: &Uri, default_port: u16) -> Result<HostPort, InvalidOrigin> {
     let raw_host = uri.host().filter(|h| !h.is_empty());
     let Some(raw_host) = raw_host else {
-        return Err(InvalidUri::MissingHost);
+        return Err(InvalidOrigin::MissingHost);
     };
     let port = match explicit_port(uri)? {
         None => default_port,
         // Never echoed: what follows the first `:` of an authority cut short by a `#`, `/` or
         // `?` in a password (`https://bob:s3cr#t@h/`) is part of that password.
         Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => {
-            return Err(InvalidUri::PortNotANumber)
+            return Err(InvalidOrigin::PortNotANumber)
         }
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n != 0 => n,
-            _ => return Err(InvalidUri::BadPort(p.to_owned())),
+            _ => return Err(InvalidOrigin::BadPort(p.to_owned())),
         },
     };
     let (host, ip) = match raw_host.strip_prefix('[') {
@@ -136,19 +142,19 @@ pub(crate) fn host_port(uri: &Uri, default_port: u16) -> Result<HostPort, Invali
             let inner = inner.strip_suffix(']').unwrap_or(inner);
             match inner.parse::<IpAddr>() {
                 Ok(ip @ IpAddr::V6(_)) => (inner.to_owned(), Some(ip)),
-                _ => return Err(InvalidUri::BadHost(raw_host.to_owned())),
+                _ => return Err(InvalidOrigin::BadHost(raw_host.to_owned())),
             }
         }
         None => {
             // A name reaches the resolver and, for https, the certificate check: refuse
             // here what no host name contains (the `http` crate lets `~[zz]` through).
             if !is_host_name(raw_host) {
-                return Err(InvalidUri::BadHost(raw_host.to_owned()));
+                return Err(InvalidOrigin::BadHost(raw_host.to_owned()));
             }
             match ipv4_host(raw_host) {
                 Ipv4Host::Addr(v4) => (v4.to_string(), Some(IpAddr::V4(v4))),
                 Ipv4Host::Name => (raw_host.to_ascii_lowercase(), None),
-                Ipv4Host::Invalid => return Err(InvalidUri::BadHost(raw_host.to_owned())),
+                Ipv4Host::Invalid => return Err(InvalidOrigin::BadHost(raw_host.to_owned())),
             }
         }
     };
@@ -295,7 +301,7 @@ pub(crate) fn is_host_name(host: &str) -> bool {
 ///
 /// Read from the authority text rather than `Uri::port()`, which returns `None` for a port that
 /// does not fit in a `u16` — and `http://host:99999/` must be refused, not sent to port 80.
-fn explicit_port(uri: &Uri) -> Result<Option<&str>, InvalidUri> {
+fn explicit_port(uri: &Uri) -> Result<Option<&str>, InvalidOrigin> {
     let Some(authority) = uri.authority().map(|a| a.as_str()) else {
         return Ok(None);
     };
@@ -304,17 +310,24 @@ fn explicit_port(uri: &Uri) -> Result<Option<&str>, InvalidUri> {
         // `http` accepts `[::1]x:8080`; only nothing or `:port` may follow the bracket.
         Some(rest) => match rest.split_once(']') {
             Some((_, after)) if after.is_empty() || after.starts_with(':') => after,
-            _ => return Err(InvalidUri::BadHost(host_port.to_owned())),
+            _ => return Err(InvalidOrigin::BadHost(host_port.to_owned())),
         },
         None => host_port.find(':').map_or("", |i| &host_port[i..]),
     };
     Ok(after_host.strip_prefix(':').filter(|p| !p.is_empty()))
 }
 
-/// Why a URI cannot be connected to.
+/// Why a URI names no origin this crate can connect to: its scheme, host or port, or (for
+/// `https`) a host TLS cannot verify. [`Origin::from_uri`] and [`Origin::check_server_name`]
+/// return it, [`Phase::Uri`](crate::Phase::Uri) errors carry it, and a proxy URL whose host or
+/// port is refused for the same reasons carries it in
+/// [`InvalidProxy::Authority`](crate::InvalidProxy::Authority).
+///
+/// Not `InvalidUri`, which `http::uri::InvalidUri` already names: that one is a string the
+/// `http` crate cannot parse; this one is a parsed URI that names no usable origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum InvalidUri {
+pub enum InvalidOrigin {
     /// The URI has no scheme (`example.com/path`).
     MissingScheme,
     /// The scheme is neither `http` nor `https`.
@@ -336,30 +349,30 @@ pub enum InvalidUri {
     BadServerName(String),
 }
 
-impl fmt::Display for InvalidUri {
+impl fmt::Display for InvalidOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InvalidUri::MissingScheme => {
+            InvalidOrigin::MissingScheme => {
                 f.write_str("missing scheme (expected http:// or https://)")
             }
-            InvalidUri::UnsupportedScheme(s) => {
+            InvalidOrigin::UnsupportedScheme(s) => {
                 write!(f, "unsupported scheme {s:?} (expected http or https)")
             }
-            InvalidUri::MissingHost => f.write_str("missing host"),
-            InvalidUri::BadPort(p) => write!(f, "bad port {p:?} (expected 1-65535)"),
-            InvalidUri::PortNotANumber => f.write_str(
+            InvalidOrigin::MissingHost => f.write_str("missing host"),
+            InvalidOrigin::BadPort(p) => write!(f, "bad port {p:?} (expected 1-65535)"),
+            InvalidOrigin::PortNotANumber => f.write_str(
                 "the port is not a number (not shown: it may be part of a password whose #, / \
                  or ? is not percent-encoded)",
             ),
-            InvalidUri::BadHost(h) => write!(f, "bad host {h:?}"),
-            InvalidUri::BadServerName(h) => {
+            InvalidOrigin::BadHost(h) => write!(f, "bad host {h:?}"),
+            InvalidOrigin::BadServerName(h) => {
                 write!(f, "host {h:?} is not a valid DNS name for TLS")
             }
         }
     }
 }
 
-impl std::error::Error for InvalidUri {}
+impl std::error::Error for InvalidOrigin {}
 
 #[cfg(test)]
 mod tests {
@@ -402,7 +415,7 @@ mod tests {
                 "{shown}"
             );
             let err = super::Origin::from_uri(&uri).unwrap_err();
-            assert_eq!(err, super::InvalidUri::PortNotANumber, "{raw}");
+            assert_eq!(err, super::InvalidOrigin::PortNotANumber, "{raw}");
             assert!(!format!("{err} {err:?}").contains("s3cr"), "{raw}");
         }
         assert_eq!(redact_uri("https://[::1]:8443/x"), "https://[::1]:8443/x");

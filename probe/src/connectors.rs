@@ -54,7 +54,7 @@ impl Settings {
         roots: &Roots,
         resolver: &StaticResolver,
     ) -> Result<Connector, ProbeError> {
-        let mut builder: Builder = Connector::builder().resolver(resolver.clone());
+        let mut builder: Builder = Connector::builder().dns_resolver(resolver.clone());
         let rule = match route {
             RouteKind::Direct => Some(Proxy::none()),
             RouteKind::Proxy => self.rules.proxy_rule(),

@@ -251,9 +251,13 @@ fn details(info: &ConnectInfo) -> ConnDetails {
         remote_addr: info.remote_addr(),
         local_addr: info.local_addr(),
         tls_version: info
-            .tls_version()
+            .tls()
+            .and_then(|tls| tls.version())
             .map(|v| v.as_str().map_or_else(|| format!("{v:?}"), str::to_owned)),
-        alpn: info.alpn().map(|p| String::from_utf8_lossy(p).into_owned()),
+        alpn: info
+            .tls()
+            .and_then(|tls| tls.alpn())
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
         keepalive: info.keepalive().map(KeepaliveSeen::from),
     }
 }
@@ -279,7 +283,7 @@ fn connect_cause(err: &ConnectError) -> String {
     if let Some(tls) = err.tls_error() {
         return tls.to_string();
     }
-    if let Some(text) = err.io_error_kind().and_then(kind_text) {
+    if let Some(text) = io_error_kind(err).and_then(kind_text) {
         return text.to_owned();
     }
     // An option this OS version does not have (TCP_KEEPCNT before Windows 10 1703, Wine): say

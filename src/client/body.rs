@@ -74,6 +74,35 @@ impl ResponseBody {
         body
     }
 
+    /// The next chunk of the body once it has arrived, or `None` at its end (trailers are
+    /// skipped): the body read without `http-body-util`. Waits at most the
+    /// [`read_timeout`](crate::Builder::read_timeout), if one is set, and fails with
+    /// [`ClientError::is_timeout`] after that long without a byte.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: keepalive_connector::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let resp = client.get("https://example.com/stream".parse()?).await?;
+    /// let mut body = resp.into_body();
+    /// while let Some(chunk) = body.chunk().await? {
+    ///     print!("{}", String::from_utf8_lossy(&chunk));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
+        loop {
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut *self).poll_frame(cx)).await;
+            match frame {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+
     /// The response is over (or failed): the connection is free for the next request.
     fn finish(&mut self) {
         if let Some(active) = self.active.take() {

@@ -89,12 +89,12 @@ impl Resend {
 /// [`ClientError`](crate::ClientError).
 ///
 /// ```no_run
-/// # async fn demo(client: keepalive_connector::Client<http_body_util::Empty<bytes::Bytes>>) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn demo(client: keepalive_connector::Client) -> Result<(), Box<dyn std::error::Error>> {
 /// use keepalive_connector::RequestInfo;
 /// let resp = client.get("https://example.com/".parse()?).await?;
 /// let info = resp.extensions().get::<RequestInfo>().expect("set by the client");
-/// if info.retries() > 0 {
-///     println!("answered after {} re-sends: {:?}", info.retries(), info.resends());
+/// if !info.resends().is_empty() {
+///     println!("answered after {} re-sends: {:?}", info.resends().len(), info.resends());
 /// }
 /// # Ok(()) }
 /// ```
@@ -111,12 +111,10 @@ impl RequestInfo {
         self.reused
     }
 
-    /// How many times the request was sent again on another connection.
-    pub fn retries(&self) -> u32 {
-        u32::try_from(self.resends.len()).unwrap_or(u32::MAX)
-    }
-
-    /// Every re-send, in order, with why the attempt before failed.
+    /// Every re-send, in order, with why the attempt before failed: as many as the request
+    /// was sent again on another connection (at most
+    /// [`max_resends`](crate::Builder::max_resends), not counting refusals of unprocessed
+    /// requests).
     pub fn resends(&self) -> &[Resend] {
         &self.resends
     }

@@ -5,14 +5,13 @@
 //! - `pools`: the hyper-util clients under it (one per PING schedule) and their connector;
 //! - `replay`: request bodies that can be sent again;
 //! - `resend`: the rules that decide whether a failed request goes again;
-//! - `body`: response bodies with the read timeout;
+//! - `body`: response bodies with the read timeout; `request_body`: [`RequestBody`];
 //! - `info`, `error`: [`RequestInfo`] and [`ClientError`].
 //!
 //! The connections themselves (retiring when idle, the silent-drop guard) are in `stream` and
 //! `conn_state`.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -36,12 +35,14 @@ mod error;
 mod info;
 mod pools;
 mod replay;
+mod request_body;
 mod resend;
 pub(crate) mod settings;
 
 pub use body::ResponseBody;
 pub use error::{ClientError, NotResent};
 pub use info::{RequestInfo, Resend, StaleReason};
+pub use request_body::RequestBody;
 
 use error::Kind;
 use pools::Pools;
@@ -61,15 +62,17 @@ pub(crate) struct Shared {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use http_body_util::{BodyExt, Empty};
 /// use keepalive_connector::{ConnectInfo, Connector, RequestInfo};
-/// let client = Connector::builder().build()?.client::<Empty<bytes::Bytes>>();
+/// let client = Connector::builder().build()?.client();
 /// let resp = client.get("https://example.com/".parse()?).await?;
 /// let conn = resp.extensions().get::<ConnectInfo>().expect("set by the connector");
 /// let req = resp.extensions().get::<RequestInfo>().expect("set by the client");
 /// println!("{} via {} (reused: {}, re-sent: {})", resp.status(), conn.remote_addr(),
-///     req.reused(), req.retries());
-/// let body = resp.into_body().collect().await?.to_bytes();
+///     req.reused(), req.resends().len());
+/// let mut body = resp.into_body();
+/// while let Some(chunk) = body.chunk().await? {
+///     println!("{} bytes", chunk.len());
+/// }
 /// # Ok(()) }
 /// ```
 ///
@@ -117,21 +120,12 @@ pub(crate) struct Shared {
 /// was dropped. See [`Connector::client_builder`] for the schedule, and what happens when a
 /// server (gRPC) finds it too frequent. HTTP/1.1 has no PING: the
 /// [`read_timeout`](crate::Builder::read_timeout) is what notices a dead origin behind a proxy.
-pub struct Client<B> {
+#[derive(Clone)]
+pub struct Client {
     shared: Arc<Shared>,
-    _body: PhantomData<fn(B)>,
 }
 
-impl<B> Clone for Client<B> {
-    fn clone(&self) -> Self {
-        Client {
-            shared: Arc::clone(&self.shared),
-            _body: PhantomData,
-        }
-    }
-}
-
-impl<B> std::fmt::Debug for Client<B> {
+impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("settings", &self.shared.settings)
@@ -139,23 +133,24 @@ impl<B> std::fmt::Debug for Client<B> {
     }
 }
 
-impl<B> Client<B>
-where
-    B: Body + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+impl Client {
     /// Sends `req` and resolves to its response once the head has arrived; read the body
-    /// from the response.
-    pub fn request(&self, req: Request<B>) -> ResponseFuture {
+    /// from the response ([`ResponseBody::chunk`], or as any `http_body::Body`).
+    ///
+    /// The body may be a [`RequestBody`] (empty, or bytes in full), a `String`, or any
+    /// `http_body::Body` (a stream from `http-body-util`, say). Whether a failed request can
+    /// be sent again depends on it: see [Re-sending](Client#re-sending).
+    pub fn request<B>(&self, req: Request<B>) -> ResponseFuture
+    where
+        B: Body + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         ResponseFuture(Box::pin(send(Arc::clone(&self.shared), req)))
     }
 
     /// `GET uri` with an empty body.
-    pub fn get(&self, uri: Uri) -> ResponseFuture
-    where
-        B: Default,
-    {
-        let mut req = Request::new(B::default());
+    pub fn get(&self, uri: Uri) -> ResponseFuture {
+        let mut req = Request::new(RequestBody::empty());
         *req.uri_mut() = uri;
         self.request(req)
     }
@@ -181,7 +176,7 @@ impl Future for ResponseFuture {
     }
 }
 
-impl<B> tower_service::Service<Request<B>> for Client<B>
+impl<B> tower_service::Service<Request<B>> for Client
 where
     B: Body + Send + 'static,
     B::Error: Into<BoxError>,
@@ -508,27 +503,21 @@ impl Connector {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use http_body_util::Empty;
     /// use keepalive_connector::{Connector, Keepalive};
     /// use std::time::Duration;
     /// let connector = Connector::builder()
     ///     .keepalive(Keepalive::new().idle(Duration::from_secs(15)))
     ///     .read_timeout(Duration::from_secs(60))
     ///     .build()?;
-    /// let client = connector.client::<Empty<bytes::Bytes>>();
+    /// let client = connector.client();
     /// # let _ = client; Ok(()) }
     /// ```
-    pub fn client<B>(&self) -> Client<B>
-    where
-        B: Body + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    pub fn client(&self) -> Client {
         Client {
             shared: Arc::new(Shared {
                 pools: Pools::new(self),
                 settings: self.config().client,
             }),
-            _body: PhantomData,
         }
     }
 
@@ -599,8 +588,12 @@ impl Connector {
 const _ASSERT_BOUNDS: () = {
     const fn shared<T: Send + Sync + Clone + 'static>() {}
     const fn send<T: Send + 'static>() {}
+    const fn unpin<T: Unpin>() {}
     const fn error<T: Send + Sync + std::error::Error + 'static>() {}
-    shared::<Client<String>>();
+    shared::<Client>();
+    shared::<RequestBody>();
+    send::<ResponseBody>();
+    unpin::<ResponseBody>();
     send::<ResponseFuture>();
     send::<ResponseBody>();
     error::<ClientError>();

@@ -62,7 +62,7 @@ impl tower_service::Service<Uri> for ManagedConnector {
     fn call(&mut self, uri: Uri) -> Connecting {
         let connector = self.connector.clone();
         let settings = self.settings;
-        Box::pin(async move {
+        Connecting::new(async move {
             let conn = connector.connect(&uri).await?;
             // The TCP handshake's duration: one round trip to the first hop, whose TCP is the
             // one that acknowledges (the proxy's, through a proxy).

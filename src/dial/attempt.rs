@@ -1,6 +1,7 @@
 //! What one connection attempt did: [`Attempt`] and its [`AttemptOutcome`], reported in
 //! [`ConnectInfo::attempts`](crate::ConnectInfo::attempts) and
-//! [`ConnectError::attempts`](crate::ConnectError::attempts).
+//! [`ConnectError::attempts`](crate::ConnectError::attempts); the `Tally` of a dial's attempts,
+//! and how they `Ended` when none connected (the race's and the sequential dial's alike).
 
 use std::fmt;
 use std::io;
@@ -101,7 +102,7 @@ impl AttemptOutcome {
         if err.is_timeout() {
             return AttemptOutcome::TimedOut;
         }
-        match err.io_error_kind() {
+        match crate::error::io_error_kind(err) {
             Some(io::ErrorKind::ConnectionRefused) => AttemptOutcome::Refused,
             Some(io::ErrorKind::TimedOut) => AttemptOutcome::TimedOut,
             Some(kind) => AttemptOutcome::Error(kind),
@@ -225,4 +226,14 @@ impl Tally {
             None => err,
         }
     }
+}
+
+/// Why a dial ended without a connection.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    /// There was nothing to try: the lookup failed, found nothing, found nothing of the local
+    /// address's family, or the deadline passed before it answered.
+    NoAddress(ConnectError),
+    /// Every attempt failed; `true` when the deadline cut the last ones short.
+    Failed { timed_out: bool },
 }

@@ -23,7 +23,7 @@ pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + 
 /// use keepalive_connector::{Connector, Resolving};
 /// use std::net::SocketAddr;
 /// let connector = Connector::builder()
-///     .resolver(|_host: &str, port: u16| -> Resolving {
+///     .dns_resolver(|_host: &str, port: u16| -> Resolving {
 ///         Box::pin(async move { Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]) })
 ///     })
 ///     .build()?;
@@ -168,7 +168,7 @@ fn getaddrinfo(host: &str, port: u16, family: Family) -> io::Result<Vec<SocketAd
 /// use keepalive_connector::{Connector, ResolveEntry, StaticResolver};
 /// let entry: ResolveEntry = "api.example.com:443:127.0.0.1".parse()?;
 /// let resolver = StaticResolver::new().entry(entry).no_fallback();
-/// let connector = Connector::builder().resolver(resolver).build()?;
+/// let connector = Connector::builder().dns_resolver(resolver).build()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Default)]

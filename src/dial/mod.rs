@@ -23,21 +23,23 @@ mod attempt;
 mod cache;
 mod dns;
 mod lookup;
+mod queue;
 mod race;
+mod settings;
 mod tcp;
 
-pub(crate) use addresses::{addresses, forget_unreachable};
+pub(crate) use addresses::{addresses, forget_unreachable, Addresses};
 pub use attempt::{Attempt, AttemptOutcome};
-pub(crate) use cache::DnsCache;
 pub use dns::{
     Family, ParseResolveError, ParseResolveErrorKind, Resolve, ResolveEntry, Resolving,
     StaticResolver, SystemResolver,
 };
+pub(crate) use settings::DialSettings;
 
-use attempt::Tally;
-use cache::{Get, Leader, Stored};
+use attempt::{Ended, Tally};
+use cache::{DnsCache, Get, Leader, Stored};
 use lookup::Lookup;
-use race::{Ended, Queue};
+use queue::Queue;
 
 /// The dial piece of a connector's configuration.
 #[derive(Clone)]

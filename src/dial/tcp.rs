@@ -13,8 +13,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::attempt::Tally;
-use super::race::Ended;
+use super::attempt::{Ended, Tally};
 use super::DialConfig;
 use crate::deadline::within;
 use crate::error::{ConnectError, Phase};

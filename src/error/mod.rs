@@ -24,13 +24,17 @@ pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// [`Connect`](Phase::Connect) → [`Proxy`](Phase::Proxy) (through a proxy only) →
 /// [`Tls`](Phase::Tls). [`Socket`](Phase::Socket) can happen at any of the three [`Stage`]s,
 /// when a socket option or the socket hook fails. Through a proxy, `Dns` and `Connect` are
-/// about reaching the proxy, and the error's [`proxy()`](ConnectError::proxy) names it.
+/// about reaching the proxy (except the `socks5://` lookup below), and the error's
+/// [`proxy()`](ConnectError::proxy) names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Phase {
     /// The URI could not be turned into a connect target (no host, unsupported scheme, bad port).
     Uri,
-    /// Name resolution failed or found no address.
+    /// Name resolution failed or found no address: of the origin, or, through a proxy, of
+    /// the proxy. For a `socks5://` proxy the origin's name is resolved here too (the proxy is
+    /// given an address), after the proxy's and through the same resolver and DNS cache; such
+    /// an error's [`host_name`](ConnectError::host_name) is the origin's.
     Dns,
     /// Creating the socket or the TCP connect failed (refused, unreachable, timed out).
     ///
@@ -89,12 +93,12 @@ impl fmt::Display for Phase {
 ///
 /// ```
 /// # async fn demo() {
-/// use keepalive_connector::{Connector, Phase};
+/// use keepalive_connector::{io_error_kind, Connector, Phase};
 /// let connector = Connector::builder().build().unwrap();
 /// let uri = "https://127.0.0.1:1/".parse().unwrap(); // nothing listens on port 1
 /// let err = connector.connect(&uri).await.unwrap_err();
 /// assert_eq!(err.phase(), Phase::Connect);
-/// assert_eq!(err.io_error_kind(), Some(std::io::ErrorKind::ConnectionRefused));
+/// assert_eq!(io_error_kind(&err), Some(std::io::ErrorKind::ConnectionRefused));
 /// println!("{err}"); // tcp connect to 127.0.0.1:1 failed: Connection refused (os error 111)
 /// # }
 /// ```
@@ -248,15 +252,6 @@ impl ConnectError {
     /// lost under a stage's options names the stage in its cause's message instead.
     pub fn socket_stage(&self) -> Option<Stage> {
         self.inner.stage
-    }
-
-    /// The [`io::ErrorKind`] of the underlying cause, when it is an I/O error from the socket.
-    /// Lets callers match on "connection refused" or "reset by peer" without downcasting.
-    /// `None` for errors rustls reported (tokio-rustls carries them inside an `io::Error` of
-    /// kind `InvalidData`): see [`tls_error`](ConnectError::tls_error) for those.
-    pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
-        let source: &(dyn StdError + 'static) = self.inner.source.as_deref()?;
-        io_error_kind(source)
     }
 
     pub(crate) fn with_attempts(mut self, attempts: Vec<Attempt>, first: Option<Self>) -> Self {
@@ -460,13 +455,22 @@ impl StdError for ConnectError {
     }
 }
 
-/// The [`io::ErrorKind`] of the first I/O error in `err`'s chain of causes (`err` included).
-/// `None` when there is none, or when that I/O error only carries a rustls error (tokio-rustls
-/// wraps rustls's errors in an `io::Error` of kind `InvalidData`, which says nothing about the
-/// socket).
+/// The [`io::ErrorKind`] of the first I/O error in `err`'s chain of causes (`err` included):
+/// "connection refused" or "reset by peer", matched without downcasting. It works on a
+/// [`ConnectError`], a [`ClientError`](crate::ClientError), and a `hyper::Error` from an
+/// exchange over a [`Conn`](crate::Conn) alike. `None` when there is none, or when that I/O
+/// error only carries a rustls error (tokio-rustls wraps rustls's errors in an `io::Error` of
+/// kind `InvalidData`, which says nothing about the socket): see
+/// [`ConnectError::tls_error`] for those.
 ///
-/// [`ConnectError::io_error_kind`] is this applied to a connect error's cause; it works as well
-/// on a `hyper::Error` from an exchange over a [`Conn`](crate::Conn).
+/// ```
+/// # async fn demo() {
+/// use keepalive_connector::{io_error_kind, Connector};
+/// let connector = Connector::builder().build().unwrap();
+/// let err = connector.connect(&"http://127.0.0.1:1/".parse().unwrap()).await.unwrap_err();
+/// assert_eq!(io_error_kind(&err), Some(std::io::ErrorKind::ConnectionRefused));
+/// # }
+/// ```
 pub fn io_error_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
     let mut cause = Some(err);
     while let Some(err) = cause {

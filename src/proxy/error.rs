@@ -1,7 +1,9 @@
 //! [`ProxyError`]: why a proxy would not carry a connection, as the cause of a
-//! [`Phase::Proxy`](crate::Phase::Proxy) error.
+//! [`Phase::Proxy`](crate::Phase::Proxy) error; and `Failure`, what the protocols (`http`,
+//! `socks`) hand the tunnel layer.
 
 use std::fmt;
+use std::io;
 
 use http::StatusCode;
 
@@ -189,5 +191,26 @@ impl fmt::Display for SocksReply {
             SocksReply::AddressTypeNotSupported => "address type not supported",
             SocksReply::Unknown => "unknown reply code",
         })
+    }
+}
+
+/// What went wrong in a proxy protocol's exchange (`CONNECT` or SOCKS5): the proxy's answer, or
+/// the stream under it. The tunnel layer turns it into a [`Phase::Proxy`](crate::Phase::Proxy)
+/// error.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Proxy(ProxyError),
+    Io(io::Error),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+impl From<ProxyError> for Failure {
+    fn from(e: ProxyError) -> Self {
+        Failure::Proxy(e)
     }
 }

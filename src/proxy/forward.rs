@@ -56,6 +56,11 @@ impl<IO> Forward<IO> {
     pub(crate) fn get_ref(&self) -> &IO {
         &self.io
     }
+
+    /// `true` when request heads are rewritten for a forwarding proxy.
+    pub(crate) fn is_forwarding(&self) -> bool {
+        self.rewriter.is_some()
+    }
 }
 
 /// Never the bytes: a request head holds the target and the credentials.

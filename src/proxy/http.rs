@@ -2,38 +2,18 @@
 //! hyper-util's `Tunnel`, whose errors cannot be named or matched, which drops the proxy's
 //! status and which has no timeout; small enough to read at once, and fuzzed.
 
-use std::io;
 use std::net::IpAddr;
 
 use http::{HeaderValue, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::ProxyError;
+use super::{Failure, ProxyError};
 
 /// The longest response head accepted (hyper-util's `Tunnel` takes 8 KiB; some proxies add
 /// long `Via`/diagnostic headers, so a little more room, still bounded).
 pub(crate) const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 /// The most header lines accepted in the response head.
 const MAX_HEADERS: usize = 64;
-
-/// What went wrong in the exchange: the proxy's answer, or the stream under it.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    Proxy(ProxyError),
-    Io(io::Error),
-}
-
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Self {
-        Failure::Io(e)
-    }
-}
-
-impl From<ProxyError> for Failure {
-    fn from(e: ProxyError) -> Self {
-        Failure::Proxy(e)
-    }
-}
 
 /// The `CONNECT` request for `host:port` (IPv6 literals bracketed), with the
 /// `Proxy-Authorization` header when there are credentials.

@@ -22,6 +22,7 @@ mod rules;
 pub(crate) mod socks;
 mod url;
 
+pub(crate) use error::Failure;
 pub use error::{ProxyError, SocksError, SocksReply};
 pub use url::InvalidProxy;
 pub(crate) use url::{ProxyAuth, ProxyTarget};
@@ -183,8 +184,9 @@ pub enum ProxyKind {
     /// [`Http`](ProxyKind::Http).
     Https,
     /// SOCKS5 with the origin's name resolved here, through the connector's resolver, DNS cache
-    /// and [`ip_family`](crate::Builder::ip_family); the proxy is asked for each address in
-    /// turn while it answers that it cannot reach one (replies 3 and 4).
+    /// and [`ip_family`](crate::Builder::ip_family) (a name that does not resolve fails as
+    /// [`Phase::Dns`](crate::Phase::Dns), with the origin's host); the proxy is asked for each
+    /// address in turn while it answers that it cannot reach one (replies 3 and 4).
     Socks5,
     /// SOCKS5 with the origin's name sent to the proxy, which resolves it.
     Socks5h,
@@ -241,6 +243,11 @@ pub struct ProxyInfo {
 impl ProxyInfo {
     pub(crate) fn new(target: Arc<ProxyTarget>) -> Self {
         ProxyInfo { target }
+    }
+
+    /// The proxy itself, credentials included: for the tunnel layer.
+    pub(crate) fn target(&self) -> &ProxyTarget {
+        &self.target
     }
 
     /// What the proxy speaks.
@@ -300,17 +307,49 @@ pub enum Route {
     NoProxy(ProxyInfo),
 }
 
+/// One line for people: `direct`, `proxy http://proxy.corp:3128/ (from HTTPS_PROXY)`, or
+/// `direct: a no-proxy entry exempts the host from http://proxy.corp:3128/ (from HTTPS_PROXY)`.
+/// Never the proxy's credentials.
+///
+/// ```
+/// use keepalive_connector::{Connector, Proxy};
+/// let connector = Connector::builder()
+///     .proxy(Proxy::all("http://user:secret@proxy.corp:3128").no_proxy(".internal"))
+///     .build()?;
+/// let route = |u: &str| connector.route(&u.parse().unwrap()).unwrap().to_string();
+/// assert_eq!(route("https://example.com/"), "proxy http://proxy.corp:3128/ (from explicit proxy rule)");
+/// assert_eq!(
+///     route("https://api.internal/"),
+///     "direct: a no-proxy entry exempts the host from http://proxy.corp:3128/ (from explicit proxy rule)"
+/// );
+/// # Ok::<(), keepalive_connector::ConfigError>(())
+/// ```
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Route::Direct => f.write_str("direct"),
+            Route::Proxy(p) => write!(f, "proxy {p} (from {})", p.source()),
+            Route::NoProxy(p) => write!(
+                f,
+                "direct: a no-proxy entry exempts the host from {p} (from {})",
+                p.source()
+            ),
+        }
+    }
+}
+
 /// The compiled proxy rules of a connector: checked once, asked per connection.
 #[derive(Debug)]
 pub(crate) struct Routes {
     rules: Vec<Rule>,
 }
 
-/// What [`Routes::decide`] found for an origin.
+/// What [`Routes::decide`] found for an origin (the three cases of the public [`Route`]).
 pub(crate) enum Decision {
     Direct,
     Proxy(Arc<ProxyTarget>),
-    Exempt(Arc<ProxyTarget>),
+    /// Direct, because a no-proxy entry exempts the host from this proxy.
+    NoProxy(Arc<ProxyTarget>),
 }
 
 impl Routes {
@@ -361,7 +400,7 @@ impl Routes {
         for rule in &self.rules {
             match rule.decide(&dst) {
                 rules::Outcome::Pass => {}
-                rules::Outcome::Exempt(target) => {
+                rules::Outcome::NoProxy(target) => {
                     exempt.get_or_insert(target);
                 }
                 rules::Outcome::Direct => break,
@@ -369,7 +408,7 @@ impl Routes {
             }
         }
         match exempt {
-            Some(target) => Decision::Exempt(target),
+            Some(target) => Decision::NoProxy(target),
             None => Decision::Direct,
         }
     }

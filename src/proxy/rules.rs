@@ -36,7 +36,7 @@ pub(crate) enum Outcome {
     /// Through this proxy.
     Proxy(Arc<ProxyTarget>),
     /// The rule's proxy would apply but its no-proxy list exempts the host: ask the next.
-    Exempt(Arc<ProxyTarget>),
+    NoProxy(Arc<ProxyTarget>),
 }
 
 impl Rule {
@@ -73,7 +73,7 @@ impl Rule {
 
 fn exempt_or_proxy(no: Option<&NoList>, dst: &Dst<'_>, target: &Arc<ProxyTarget>) -> Outcome {
     if no.is_some_and(|no| no.exempts(dst)) {
-        Outcome::Exempt(Arc::clone(target))
+        Outcome::NoProxy(Arc::clone(target))
     } else {
         Outcome::Proxy(Arc::clone(target))
     }

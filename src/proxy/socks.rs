@@ -7,8 +7,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_socks::tcp::Socks5Stream;
 use tokio_socks::Error as TsError;
 
-use super::http::Failure;
-use super::{ProxyError, SocksError, SocksReply};
+use super::{Failure, ProxyError, SocksError, SocksReply};
 
 /// Where the proxy should connect: an address (`socks5://`, resolved here) or a name
 /// (`socks5h://`, resolved by the proxy).

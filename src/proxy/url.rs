@@ -6,11 +6,12 @@ use std::net::IpAddr;
 
 use http::{HeaderValue, Uri};
 use hyper_util::client::proxy::matcher::Intercept;
+use rustls::pki_types::ServerName;
 
 use super::{ProxyKind, ProxySource};
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 
-use crate::origin::{host_port, HostPort, InvalidUri};
+use crate::origin::{host_port, HostPort, InvalidOrigin};
 
 /// Why a proxy URL cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub enum InvalidProxy {
     /// A scheme other than `http`, `https`, `socks5` and `socks5h` (SOCKS4 is not supported).
     UnsupportedScheme(String),
     /// The host or port is missing or malformed.
-    Authority(InvalidUri),
+    Authority(InvalidOrigin),
     /// The URL has a path, query or fragment; a proxy URL is only `scheme://host[:port]`.
     HasPath,
     /// SOCKS5 credentials must each be 1 to 255 bytes (RFC 1929).
@@ -79,6 +80,9 @@ pub(crate) struct ProxyTarget {
     pub(crate) url: Uri,
     pub(crate) source: ProxySource,
     pub(crate) auth: ProxyAuth,
+    /// For an `https://` proxy, the name its certificate must match (checked when the
+    /// connector is built, as an origin's is before connecting); `None` for the others.
+    pub(crate) tls_name: Option<ServerName<'static>>,
 }
 
 /// Credentials for a proxy. `Debug` never prints them.
@@ -177,6 +181,12 @@ impl ProxyTarget {
         let url = format!("{scheme}://{shown_host}:{port}")
             .parse()
             .map_err(|_| InvalidProxy::Unparseable)?;
+        let tls_name = match kind {
+            ProxyKind::Https => {
+                Some(crate::tls::server_name(&host, ip).map_err(InvalidProxy::Authority)?)
+            }
+            ProxyKind::Http | ProxyKind::Socks5 | ProxyKind::Socks5h => None,
+        };
         Ok(ProxyTarget {
             kind,
             host,
@@ -185,6 +195,7 @@ impl ProxyTarget {
             url,
             source,
             auth: ProxyAuth::None,
+            tls_name,
         })
     }
 }

@@ -29,6 +29,8 @@ mod tests;
 
 pub use platform::{Availability, KeepaliveSupport, OptionSupport};
 pub(crate) use policy::SocketPolicy;
+#[cfg(tcp_user_timeout)]
+pub(crate) use policy::UserTimeout;
 pub use policy::{Keepalive, ParseStageError, Stage};
 pub use stats::{TcpState, TcpStats};
 
@@ -268,7 +270,7 @@ fn apply_options(
     }
     #[cfg(tcp_user_timeout)]
     if let Some(timeout) = policy
-        .tcp_user_timeout
+        .tcp_user_timeout()
         .filter(|_| stage == policy.keepalive_at)
     {
         sock.set_tcp_user_timeout(Some(timeout))

@@ -369,19 +369,63 @@ pub(crate) struct SocketPolicy {
     pub(crate) keepalive: Keepalive,
     pub(crate) keepalive_at: Stage,
     pub(crate) nodelay: bool,
-    #[cfg_attr(not(tcp_user_timeout), allow(dead_code))]
-    pub(crate) tcp_user_timeout: Option<Duration>,
+    pub(crate) user_timeout: UserTimeout,
     pub(crate) send_buffer_size: Option<usize>,
     pub(crate) recv_buffer_size: Option<usize>,
     pub(crate) hook: Option<SocketHook>,
 }
 
+/// `TCP_USER_TIMEOUT` as configured: the default follows keepalive, a choice is kept as made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(tcp_user_timeout), allow(dead_code))]
+pub(crate) enum UserTimeout {
+    /// The default: keepalive's [`detection_time`](Keepalive::detection_time) while keepalive
+    /// is on, as grpc-go does; unset while it is off.
+    FollowKeepalive,
+    /// `Builder::tcp_user_timeout`: this value, or `None` for the kernel's default.
+    Chosen(Option<Duration>),
+}
+
+impl Default for SocketPolicy {
+    /// The [`Builder`](crate::Builder)'s defaults: keepalive on at
+    /// [`Stage::AfterHandshake`], `TCP_NODELAY` on, `TCP_USER_TIMEOUT` following keepalive,
+    /// the kernel's buffer sizes, no hook.
+    fn default() -> Self {
+        SocketPolicy {
+            keepalive: Keepalive::new(),
+            keepalive_at: Stage::AfterHandshake,
+            nodelay: true,
+            user_timeout: UserTimeout::FollowKeepalive,
+            send_buffer_size: None,
+            recv_buffer_size: None,
+            hook: None,
+        }
+    }
+}
+
 impl SocketPolicy {
+    /// The `TCP_USER_TIMEOUT` set at the keepalive stage, if any: the chosen value, or by
+    /// default keepalive's detection time (`idle + interval × retries`, at most what Linux
+    /// takes: keepalive's own limits allow 32767 s + 32767 s × 127, about 48 days, where
+    /// `TCP_USER_TIMEOUT` stops at about 24.8).
+    pub(crate) fn tcp_user_timeout(&self) -> Option<Duration> {
+        match self.user_timeout {
+            UserTimeout::Chosen(timeout) => timeout,
+            UserTimeout::FollowKeepalive if self.keepalive.is_enabled() => Some(
+                self.keepalive
+                    .detection_time()
+                    .min(limits::MAX_USER_TIMEOUT),
+            ),
+            UserTimeout::FollowKeepalive => None,
+        }
+    }
+
     /// Checks every value against what the kernel accepts, so nothing is truncated or refused
-    /// later at connect time.
+    /// later at connect time. (Where the OS has no `TCP_USER_TIMEOUT` only the default can be
+    /// in force, which passes; it is never set there.)
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.keepalive.validate()?;
-        if let Some(timeout) = self.tcp_user_timeout {
+        if let Some(timeout) = self.tcp_user_timeout() {
             whole_millis(
                 ConfigField::TcpUserTimeout,
                 timeout,
@@ -406,7 +450,7 @@ impl fmt::Debug for SocketPolicy {
             .field("keepalive", &self.keepalive)
             .field("keepalive_at", &self.keepalive_at)
             .field("nodelay", &self.nodelay)
-            .field("tcp_user_timeout", &self.tcp_user_timeout)
+            .field("tcp_user_timeout", &self.tcp_user_timeout())
             .field("send_buffer_size", &self.send_buffer_size)
             .field("recv_buffer_size", &self.recv_buffer_size)
             .field("hook", &self.hook.as_ref().map(|_| "Fn"))

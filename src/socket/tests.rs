@@ -222,7 +222,8 @@ fn default_keepalive_reports_each_value_as_this_platform_can() {
         keepalive: Keepalive::new(),
         keepalive_at: Stage::AfterConnect,
         nodelay: true,
-        tcp_user_timeout: None,
+        // Left to the kernel, as the read-back below is about keepalive.
+        user_timeout: UserTimeout::Chosen(None),
         send_buffer_size: None,
         recv_buffer_size: None,
         hook: None,

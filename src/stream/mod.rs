@@ -9,11 +9,11 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 use crate::conn_state::{ConnHandle, ConnState, Management};
 use crate::info::ConnectInfo;
-use crate::proxy::forward::Forward;
+use crate::tls::MaybeTls;
+use crate::tunnel::TunnelStream;
 
 mod h2_frames;
 mod managed;
@@ -44,44 +44,24 @@ struct Watched {
     managed: Option<Box<Managed>>,
 }
 
-/// A stream, or TLS over it: what the tunnel layer hands on (the dialed socket, or TLS to an
-/// `https://` proxy: [`TunnelStream`](crate::TunnelStream)), and what a [`Conn`] carries (that,
-/// or the origin's TLS over it).
-#[derive(Debug)]
-pub enum MaybeTls<IO> {
-    /// The stream itself.
-    Plain(IO),
-    /// TLS over it.
-    Tls(Box<TlsStream<IO>>),
-}
-
-impl<IO> MaybeTls<IO> {
-    /// The stream under any TLS.
-    pub fn get_ref(&self) -> &IO {
-        match self {
-            MaybeTls::Plain(io) => io,
-            MaybeTls::Tls(tls) => tls.get_ref().0,
-        }
-    }
-}
-
-/// What the tunnel layer hands on: the dialed socket, or TLS to an `https://` proxy over it;
-/// for a forwarding proxy, with each request head rewritten on its way (`proxy::forward`).
-pub(crate) type Tunneled = Forward<MaybeTls<TcpStream>>;
-
-/// The byte stream under a [`Conn`]: the tunnel itself (plain `http://`), or the origin's TLS
-/// over it.
-pub(crate) type Transport = MaybeTls<Tunneled>;
+/// The byte stream under a [`Conn`]: what the tunnel layer handed on (plain `http://`), or the
+/// origin's TLS over it.
+pub(crate) type Transport = MaybeTls<TunnelStream<TcpStream>>;
 
 impl Transport {
     /// The TCP stream (to the origin, or to the proxy), under any TLS.
     pub(crate) fn tcp(&self) -> &TcpStream {
-        self.get_ref().get_ref().get_ref()
+        self.get_ref().get_ref()
     }
 }
 
 impl Conn {
-    pub(crate) fn new(transport: Transport, info: ConnectInfo, h2: bool, forwarded: bool) -> Self {
+    pub(crate) fn new(transport: Transport, info: ConnectInfo, h2: bool) -> Self {
+        // Only a plain `http://` origin is ever forwarded: TLS with the origin means a tunnel.
+        let forwarded = match &transport {
+            MaybeTls::Plain(tunneled) => tunneled.is_forwarded(),
+            MaybeTls::Tls(_) => false,
+        };
         Conn {
             io: TokioIo::new(Watched {
                 transport,
@@ -339,66 +319,6 @@ impl AsyncWrite for Conn {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(self.io.inner_mut()).poll_shutdown(cx)
-    }
-}
-
-/// Dispatches to the plain or TLS stream: two distinct types, and an enum keeps every read and
-/// write free of a boxed trait object.
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self.get_mut() {
-            MaybeTls::Plain($s) => {
-                let $s = Pin::new($s);
-                $e
-            }
-            MaybeTls::Tls($s) => {
-                let $s = Pin::new(&mut **$s);
-                $e
-            }
-        }
-    };
-}
-
-impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTls<IO> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        dispatch!(self, s => s.poll_read(cx, buf))
-    }
-}
-
-impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<IO> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        dispatch!(self, s => s.poll_write(cx, buf))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        dispatch!(self, s => s.poll_write_vectored(cx, bufs))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            MaybeTls::Plain(s) => s.is_write_vectored(),
-            MaybeTls::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        dispatch!(self, s => s.poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        dispatch!(self, s => s.poll_shutdown(cx))
     }
 }
 

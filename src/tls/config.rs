@@ -2,6 +2,7 @@
 //! for the chosen [`Trust`], and the ALPN list; or checking one the user brought.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::client::danger::ServerCertVerifier;
 use rustls::client::WebPkiServerVerifier;
@@ -13,25 +14,55 @@ use tracing::debug;
 
 use super::trust::{Trust, TrustInfo};
 use super::verifier::{self, AddedOrPlatform};
-use crate::error::{ConfigError, ConfigErrorReason, ConfigField, Conflict};
+use super::TlsSetup;
+use crate::error::{non_zero, ConfigError, ConfigErrorReason, ConfigField, Conflict};
 use crate::http_version::HttpVersions;
 
+/// The default time allowed for each TLS handshake.
+const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What the builder collected about trust and TLS, before validation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct TlsOptions {
     /// `None`: not set, so [`Trust::Platform`]; refused next to a `tls_config` only when set.
     pub(crate) trust: Option<Trust>,
     pub(crate) extra_roots_pem: Vec<Vec<u8>>,
     pub(crate) tls_config: Option<Arc<ClientConfig>>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) http: HttpVersions,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            trust: None,
+            extra_roots_pem: Vec::new(),
+            tls_config: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            http: HttpVersions::Both,
+        }
+    }
 }
 
 impl TlsOptions {
-    /// The one client configuration every connection of a connector shares, so its session
-    /// cache lets later connections resume TLS sessions, and the trust it verifies with.
-    pub(crate) fn build(
-        self,
-        http: HttpVersions,
-    ) -> Result<(Arc<ClientConfig>, TrustInfo), ConfigError> {
+    /// Checks every value and builds the secure layer's configuration: the one client
+    /// configuration every connection of a connector shares (so its session cache lets later
+    /// connections resume TLS sessions), the trust it verifies with, the handshake timeout.
+    pub(crate) fn build(self) -> Result<TlsSetup, ConfigError> {
+        non_zero(ConfigField::HandshakeTimeout, self.handshake_timeout)?;
+        let (handshake_timeout, http) = (self.handshake_timeout, self.http);
+        let (config, trust) = self.client_config()?;
+        Ok(TlsSetup {
+            config,
+            trust,
+            handshake_timeout,
+            http,
+        })
+    }
+
+    /// The shared rustls configuration and the trust it verifies with.
+    fn client_config(self) -> Result<(Arc<ClientConfig>, TrustInfo), ConfigError> {
+        let http = self.http;
         let Some(config) = self.tls_config else {
             let provider = verifier::provider();
             let (verifier, trust) = verifier_for(

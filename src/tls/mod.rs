@@ -2,6 +2,7 @@
 //! tunnel through a proxy, an in-memory pipe), within the handshake timeout, returning what it
 //! negotiated.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,13 +16,15 @@ use crate::deadline::{deadline_after, within};
 use crate::error::{ConnectError, Phase};
 use crate::http_version::HttpVersions;
 use crate::info::TlsInfo;
-use crate::origin::{InvalidUri, Origin};
+use crate::origin::InvalidOrigin;
 
 mod config;
+mod stream;
 mod trust;
 mod verifier;
 
 pub(crate) use config::TlsOptions;
+pub(crate) use stream::MaybeTls;
 pub use trust::{ParseTrustError, Trust, TrustInfo};
 
 /// The TLS piece of a connector's configuration.
@@ -83,21 +86,21 @@ impl std::fmt::Debug for TlsSetup {
     }
 }
 
-/// The name the origin's certificate must match. IP literals become `ServerName::IpAddress`,
-/// for which rustls sends no SNI and checks the certificate's IP SANs. A host rustls cannot
-/// verify is a [`Phase::Uri`] error, found before any network work.
-pub(crate) fn server_name(origin: &Origin) -> Result<ServerName<'static>, ConnectError> {
-    if let Some(ip) = origin.ip() {
+/// The name a server's certificate must match, for the origin and an `https://` proxy alike:
+/// an IP literal becomes `ServerName::IpAddress` (rustls then sends no SNI and checks the
+/// certificate's IP SANs), a name must be one rustls takes as a DNS name (`a..b` and `-x.com`
+/// are not). Checked before any network work: an origin's as a [`Phase::Uri`] error of
+/// `connect`, a proxy's when the connector is built.
+pub(crate) fn server_name(
+    host: &str,
+    ip: Option<IpAddr>,
+) -> Result<ServerName<'static>, InvalidOrigin> {
+    if let Some(ip) = ip {
         return Ok(ServerName::IpAddress(ip.into()));
     }
-    let host = origin.host();
     DnsName::try_from(host)
         .map(|name| ServerName::DnsName(name.to_owned()))
-        .map_err(|_| {
-            ConnectError::new(Phase::Uri)
-                .with_host(host)
-                .with_source(InvalidUri::BadServerName(host.to_owned()))
-        })
+        .map_err(|_| InvalidOrigin::BadServerName(host.to_owned()))
 }
 
 /// Runs the TLS handshake with `name` over `io` within the handshake timeout, and checks the

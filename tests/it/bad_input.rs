@@ -59,7 +59,7 @@ const BAD_URIS: &[(&str, &str)] = &[
 async fn bad_uris_are_uri_errors_naming_the_bad_part() {
     // No system DNS: if a row wrongly got past the URI phase, it would fail as Dns, not hang.
     let connector = Connector::builder()
-        .resolver(StaticResolver::new().no_fallback())
+        .dns_resolver(StaticResolver::new().no_fallback())
         .connect_timeout(Duration::from_secs(2))
         .build()
         .unwrap();

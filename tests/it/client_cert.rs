@@ -81,7 +81,7 @@ async fn an_https_proxy_is_not_offered_the_origins_client_certificate() {
     let builder = || {
         Connector::builder()
             .tls_config(Arc::new(config.clone()))
-            .resolver(
+            .dns_resolver(
                 StaticResolver::new()
                     .add("localhost", proxy.addr().port(), [proxy.addr().ip()])
                     .no_fallback(),

@@ -169,7 +169,7 @@ impl Target {
         let b = Connector::builder()
             .trust(Trust::AddedRootsOnly)
             .add_root_certificates_pem(self.ca.as_bytes())
-            .resolver(
+            .dns_resolver(
                 StaticResolver::new()
                     .add("localhost", self.addr.port(), [self.addr.ip()])
                     .no_fallback(),

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keepalive_connector::{
-    AttemptOutcome, Connector, Family, Phase, Resolve, Resolving, Stage, StaticResolver,
+    io_error_kind, AttemptOutcome, Connector, Family, Phase, Resolve, Resolving, Stage,
+    StaticResolver,
 };
 use keepalive_testserver::TestServer;
 
@@ -91,7 +92,7 @@ fn closed_port() -> u16 {
 
 /// A connector builder resolving every name with `resolver` (the DNS cache on, by default).
 fn with(resolver: &Counting) -> keepalive_connector::Builder {
-    Connector::builder().resolver(resolver.clone())
+    Connector::builder().dns_resolver(resolver.clone())
 }
 
 const LOCAL4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -165,7 +166,7 @@ async fn an_answer_whose_addresses_all_failed_is_dropped() {
     drop(listener);
     let err = connector.connect(&uri).await.unwrap_err();
     assert_eq!(
-        err.io_error_kind(),
+        io_error_kind(&err),
         Some(io::ErrorKind::ConnectionRefused),
         "{err}"
     );
@@ -312,7 +313,7 @@ async fn connects_waiting_on_a_failed_lookup_get_its_addresses() {
         let err = done.unwrap().unwrap_err();
         assert_eq!(err.phase(), Phase::Connect, "{err}");
         assert_eq!(
-            err.io_error_kind(),
+            io_error_kind(&err),
             Some(io::ErrorKind::ConnectionRefused),
             "{err}"
         );
@@ -342,7 +343,7 @@ async fn ip_literals_and_static_entries_bypass_the_cache() {
     let server = plain_server().await;
     let port = server.addr().port();
     let connector = Connector::builder()
-        .resolver(StaticResolver::new().add("static.test", port, [LOCAL4]))
+        .dns_resolver(StaticResolver::new().add("static.test", port, [LOCAL4]))
         .build()
         .unwrap();
     for uri in [
@@ -357,7 +358,7 @@ async fn ip_literals_and_static_entries_bypass_the_cache() {
     // The static resolver's fallback is cached as its own answers.
     let fallback = Counting::new(&[LOCAL4]);
     let connector = Connector::builder()
-        .resolver(StaticResolver::new().fallback(fallback.clone()))
+        .dns_resolver(StaticResolver::new().fallback(fallback.clone()))
         .build()
         .unwrap();
     connector.connect(&by_name(port)).await.unwrap();
@@ -394,7 +395,7 @@ async fn connecting_starts_on_the_aaaa_answer_without_waiting_for_a() {
     let mut resolver = Counting::new(&[LOCAL6, LOCAL4]);
     // AAAA at once; A never.
     resolver.per_family = Some((Some(Duration::ZERO), None));
-    let connector = Connector::builder().resolver(resolver).build().unwrap();
+    let connector = Connector::builder().dns_resolver(resolver).build().unwrap();
     let conn = connector.connect(&by_name(addr.port())).await.unwrap();
     assert_eq!(conn.info().remote_addr(), addr);
 }
@@ -410,7 +411,7 @@ async fn aaaa_within_the_resolution_delay_goes_first() {
     let mut resolver = Counting::new(&[LOCAL6, LOCAL4]);
     // A at once, AAAA 20 ms later: inside the 50 ms resolution delay.
     resolver.per_family = Some((Some(Duration::from_millis(20)), Some(Duration::ZERO)));
-    let connector = Connector::builder().resolver(resolver).build().unwrap();
+    let connector = Connector::builder().dns_resolver(resolver).build().unwrap();
     let conn = connector.connect(&by_name(port)).await.unwrap();
     let first = conn.info().attempts()[0];
     assert_eq!(first.addr(), SocketAddr::new(LOCAL6, port), "{first}");
@@ -435,7 +436,7 @@ async fn addresses_are_interleaved_by_family() {
         }
     };
     let connector = Connector::builder()
-        .resolver(fixed(answer.clone()))
+        .dns_resolver(fixed(answer.clone()))
         .build()
         .unwrap();
     let err = connector.connect(&by_name(1)).await.unwrap_err();
@@ -443,7 +444,7 @@ async fn addresses_are_interleaved_by_family() {
     assert_eq!(order, [v4[0], v6[0], v4[1], v6[1], v4[2]], "{err}");
     // Racing off: the resolver's order.
     let connector = Connector::builder()
-        .resolver(fixed(answer.clone()))
+        .dns_resolver(fixed(answer.clone()))
         .happy_eyeballs(false)
         .build()
         .unwrap();
@@ -459,7 +460,7 @@ async fn a_failed_dial_keeps_the_first_and_the_last_cause() {
     let last = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), port);
     for race in [true, false] {
         let connector = Connector::builder()
-            .resolver(Counting::new(&[first.ip(), last.ip()]))
+            .dns_resolver(Counting::new(&[first.ip(), last.ip()]))
             .happy_eyeballs(race)
             .build()
             .unwrap();
@@ -469,10 +470,10 @@ async fn a_failed_dial_keeps_the_first_and_the_last_cause() {
         let first_err = err.first_error().expect("the first attempt's error");
         assert_eq!(first_err.addr(), Some(first));
         assert_eq!(
-            first_err.io_error_kind(),
+            io_error_kind(first_err),
             Some(io::ErrorKind::ConnectionRefused)
         );
-        assert_eq!(err.io_error_kind(), Some(io::ErrorKind::ConnectionRefused));
+        assert_eq!(io_error_kind(&err), Some(io::ErrorKind::ConnectionRefused));
         let outcomes: Vec<_> = err.attempts().iter().map(|a| a.outcome()).collect();
         assert_eq!(outcomes, [AttemptOutcome::Refused, AttemptOutcome::Refused]);
         let text = err.to_string();
@@ -493,7 +494,7 @@ async fn before_connect_runs_on_every_attempt_after_connect_on_the_winner_only()
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&seen);
     let connector = Connector::builder()
-        .resolver(resolver)
+        .dns_resolver(resolver)
         .socket_hook(move |stage, sock| {
             // At BeforeConnect the socket is not bound yet, even with a local address set.
             let port = match sock.local_addr() {

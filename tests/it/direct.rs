@@ -72,7 +72,7 @@ async fn ipv4_host_forms_are_ip_literals_for_http_and_https_alike() {
     let connector = Connector::builder()
         .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(tls.ca_pem().as_bytes())
-        .resolver(StaticResolver::new().no_fallback())
+        .dns_resolver(StaticResolver::new().no_fallback())
         .proxy(Proxy::none())
         .build()
         .unwrap();

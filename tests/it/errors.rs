@@ -3,7 +3,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use keepalive_connector::{Connector, Phase, Resolving, StaticResolver};
+use keepalive_connector::{io_error_kind, Connector, Phase, Resolving, StaticResolver};
 use keepalive_testserver::{Behavior, LeafKind, TestServer};
 
 use crate::support::builder_for;
@@ -11,7 +11,7 @@ use crate::support::builder_for;
 #[tokio::test]
 async fn unresolvable_name_is_a_dns_error() {
     let connector = Connector::builder()
-        .resolver(|host: &str, _port: u16| -> Resolving {
+        .dns_resolver(|host: &str, _port: u16| -> Resolving {
             let err = io::Error::new(io::ErrorKind::NotFound, format!("no such host {host}"));
             Box::pin(async move { Err(err) })
         })
@@ -25,7 +25,7 @@ async fn unresolvable_name_is_a_dns_error() {
     assert_eq!(err.addr(), None);
     assert_eq!(err.host_name(), Some("nowhere.invalid"));
     assert!(!err.is_timeout());
-    assert_eq!(err.io_error_kind(), Some(io::ErrorKind::NotFound));
+    assert_eq!(io_error_kind(&err), Some(io::ErrorKind::NotFound));
     assert_eq!(
         err.to_string(),
         "dns lookup for nowhere.invalid failed: no such host nowhere.invalid"
@@ -35,7 +35,7 @@ async fn unresolvable_name_is_a_dns_error() {
 #[tokio::test]
 async fn empty_resolver_answer_is_a_dns_error() {
     let connector = Connector::builder()
-        .resolver(|_: &str, _: u16| -> Resolving { Box::pin(async { Ok(Vec::new()) }) })
+        .dns_resolver(|_: &str, _: u16| -> Resolving { Box::pin(async { Ok(Vec::new()) }) })
         .build()
         .unwrap();
     let err = connector
@@ -49,7 +49,7 @@ async fn empty_resolver_answer_is_a_dns_error() {
 #[tokio::test]
 async fn resolver_that_hangs_hits_the_connect_timeout() {
     let connector = Connector::builder()
-        .resolver(|_: &str, _: u16| -> Resolving { Box::pin(std::future::pending()) })
+        .dns_resolver(|_: &str, _: u16| -> Resolving { Box::pin(std::future::pending()) })
         .connect_timeout(Duration::from_millis(200))
         .build()
         .unwrap();
@@ -76,7 +76,7 @@ async fn refused_port_is_a_connect_error_with_the_address() {
         .unwrap_err();
     assert_eq!(err.phase(), Phase::Connect);
     assert_eq!(err.addr(), Some(addr));
-    assert_eq!(err.io_error_kind(), Some(io::ErrorKind::ConnectionRefused));
+    assert_eq!(io_error_kind(&err), Some(io::ErrorKind::ConnectionRefused));
     assert!(
         err.to_string()
             .starts_with(&format!("tcp connect to {addr} failed: ")),
@@ -158,7 +158,7 @@ async fn untrusted_certificate_is_a_tls_error() {
 async fn default_trust_store_does_not_trust_a_private_ca() {
     let server = TestServer::start().await.unwrap();
     let connector = Connector::builder()
-        .resolver(crate::support::localhost(&server))
+        .dns_resolver(crate::support::localhost(&server))
         .build()
         .unwrap();
     let err = tls_failure(&server, connector).await;
@@ -197,7 +197,7 @@ async fn reset_during_handshake_is_a_tls_error_with_reset_kind() {
         .await
         .unwrap();
     let err = tls_failure(&server, builder_for(&server).build().unwrap()).await;
-    if crate::support::wine() && err.io_error_kind() == Some(io::ErrorKind::UnexpectedEof) {
+    if crate::support::wine() && io_error_kind(&err) == Some(io::ErrorKind::UnexpectedEof) {
         // Still a Phase::Tls error (checked above); only the kind differs.
         println!(
             "SKIPPED: the reset's io::ErrorKind under Wine: Wine 8 hands a peer's RST to a read \
@@ -206,7 +206,7 @@ async fn reset_during_handshake_is_a_tls_error_with_reset_kind() {
         return;
     }
     assert_eq!(
-        err.io_error_kind(),
+        io_error_kind(&err),
         Some(io::ErrorKind::ConnectionReset),
         "{err:?}"
     );
@@ -234,7 +234,7 @@ async fn http2_only_refuses_a_server_without_h2() {
 async fn bad_uris_are_uri_errors() {
     // Uri errors come before any lookup; this resolver proves it by failing the test if asked.
     let connector = Connector::builder()
-        .resolver(|host: &str, _: u16| -> Resolving {
+        .dns_resolver(|host: &str, _: u16| -> Resolving {
             panic!("resolver called for {host}: the URI should have been refused first")
         })
         .build()
@@ -257,7 +257,7 @@ async fn bad_uris_are_uri_errors() {
 #[tokio::test]
 async fn static_resolver_without_fallback_refuses_unknown_names() {
     let connector = Connector::builder()
-        .resolver(StaticResolver::new().no_fallback())
+        .dns_resolver(StaticResolver::new().no_fallback())
         .build()
         .unwrap();
     let err = connector

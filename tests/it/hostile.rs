@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Builder, ConnectError, Phase, Stage};
+use keepalive_connector::{io_error_kind, Builder, ConnectError, Phase, Stage};
 use keepalive_testserver::{Behavior, LeafKind, ServerBuilder, TestServer};
 use rustls::{AlertDescription, CertificateError, PeerMisbehaved};
 use tokio::task::JoinSet;
@@ -244,8 +244,8 @@ fn check_connect_error(
     // The TCP connect did succeed, so either phase is an honest answer; both name the reset.
     let reset_during_connect = matches!(expect, Expect::Reset)
         && err.phase() == Phase::Connect
-        && (err.io_error_kind() == Some(io::ErrorKind::ConnectionReset)
-            || wine_reset_during_connect(err.io_error_kind()));
+        && (io_error_kind(err) == Some(io::ErrorKind::ConnectionReset)
+            || wine_reset_during_connect(io_error_kind(err)));
     if err.phase() != Phase::Tls && !reset_during_connect {
         return fail("wrong phase");
     }
@@ -253,7 +253,7 @@ fn check_connect_error(
         return fail("wrong or missing address");
     }
     match expect {
-        Expect::Reset if !is_reset(err.io_error_kind()) || err.is_timeout() => {
+        Expect::Reset if !is_reset(io_error_kind(err)) || err.is_timeout() => {
             return fail("expected a reset/close of the connection")
         }
         Expect::Timeout if !err.is_timeout() => return fail("expected the handshake timeout"),
@@ -275,7 +275,7 @@ fn check_connect_error(
     if !matches!(expect, Expect::Timeout) && err.is_timeout() {
         return fail("unexpected timeout flag");
     }
-    if wine_reset_during_connect(err.io_error_kind()) {
+    if wine_reset_during_connect(io_error_kind(err)) {
         println!(
             "SKIPPED: the reset's io::ErrorKind under Wine (Wine 8 does not report the RST \
              through SO_ERROR, Windows does): {err}"

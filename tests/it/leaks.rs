@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keepalive_connector::{Builder, Connector, Phase, Resolving, Stage, Trust};
+use keepalive_connector::{io_error_kind, Builder, Connector, Phase, Resolving, Stage, Trust};
 use keepalive_testserver::{Behavior, LeafKind, TestCa, TestServer};
 use socket2::{Domain, Socket, Type};
 use tokio::task::JoinSet;
@@ -233,7 +233,7 @@ impl Setup {
             }
             Kind::DnsError => {
                 let c = b
-                    .resolver(|_: &str, _: u16| -> Resolving {
+                    .dns_resolver(|_: &str, _: u16| -> Resolving {
                         Box::pin(async { Err(io::Error::other("no such name")) })
                     })
                     .build()
@@ -245,7 +245,9 @@ impl Setup {
             }
             Kind::DnsTimeout => {
                 let c = b
-                    .resolver(|_: &str, _: u16| -> Resolving { Box::pin(std::future::pending()) })
+                    .dns_resolver(|_: &str, _: u16| -> Resolving {
+                        Box::pin(std::future::pending())
+                    })
                     .build()
                     .unwrap();
                 want(
@@ -321,7 +323,7 @@ fn want_phase(kind: Kind, phase: Phase, e: &keepalive_connector::ConnectError) -
         Kind::Reset => {
             e.phase() == phase
                 || (e.phase() == Phase::Connect
-                    && e.io_error_kind() == Some(io::ErrorKind::ConnectionReset))
+                    && io_error_kind(e) == Some(io::ErrorKind::ConnectionReset))
         }
         Kind::DnsTimeout | Kind::ConnectTimeout | Kind::HandshakeTimeout => {
             e.phase() == phase && e.is_timeout()
@@ -421,7 +423,7 @@ async fn dropped_futures(setup: &Setup) -> String {
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&dropped);
     let c = long(setup.builder())
-        .resolver(move |_: &str, _: u16| -> Resolving {
+        .dns_resolver(move |_: &str, _: u16| -> Resolving {
             let guard = SetOnDrop(Arc::clone(&flag));
             Box::pin(async move {
                 let _guard = guard;

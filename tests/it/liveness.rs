@@ -45,7 +45,7 @@ async fn the_ready_client_pings_on_the_keepalive_schedule_only_while_streams_are
         .unwrap();
     let connector = connector_for(&ca, fast_keepalive());
 
-    let client = connector.client::<Empty<Bytes>>();
+    let client = connector.client();
     let resp = client.get(url.clone()).await.unwrap();
     assert_eq!(resp.version(), http::Version::HTTP_2);
     let mut body = resp.into_body();
@@ -95,7 +95,7 @@ async fn keepalive_off_means_no_pings() {
     let url: http::Uri = format!("https://127.0.0.1:{}/stream", server.addr().port())
         .parse()
         .unwrap();
-    let client = connector_for(&ca, Keepalive::off()).client::<Empty<Bytes>>();
+    let client = connector_for(&ca, Keepalive::off()).client();
     let mut body = client.get(url).await.unwrap().into_body();
     body.frame().await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
@@ -110,7 +110,7 @@ async fn goaway_enhance_your_calm_does_not_loop() {
     let ca = TestCa::new();
     let server = H2WatchServer::start(&ca, OnPing::GoAway).await.unwrap();
     let base = format!("https://127.0.0.1:{}", server.addr().port());
-    let client = connector_for(&ca, fast_keepalive()).client::<Empty<Bytes>>();
+    let client = connector_for(&ca, fast_keepalive()).client();
 
     let resp = client
         .get(format!("{base}/stream").parse().unwrap())
@@ -214,7 +214,7 @@ async fn after_too_many_pings_the_origin_is_pinged_half_as_often() {
     let url: http::Uri = format!("https://127.0.0.1:{}/stream", server.addr().port())
         .parse()
         .unwrap();
-    let client = connector_for(&ca, fast_keepalive()).client::<Empty<Bytes>>();
+    let client = connector_for(&ca, fast_keepalive()).client();
 
     let mut body = client.get(url.clone()).await.unwrap().into_body();
     body.frame().await.unwrap().unwrap();

@@ -153,7 +153,7 @@ fn client_role() {
             Connector::builder()
                 .trust(Trust::AddedRootsOnly)
                 .add_root_certificates_pem(ca.as_bytes())
-                .resolver(
+                .dns_resolver(
                     StaticResolver::new()
                         .add("localhost", addr.port(), [addr.ip()])
                         .no_fallback(),
@@ -167,7 +167,7 @@ fn client_role() {
         let h2 = builder().build().unwrap();
         let h1 = builder().http1_only().build().unwrap();
         let h1_timeout = builder().http1_only().read_timeout(READ_TIMEOUT).build().unwrap();
-        let ours = h2.client::<Empty<Bytes>>();
+        let ours = h2.client();
         let ready_h2 = open(
             "h2/connector.client()",
             ours.get(url.clone()).await,
@@ -179,7 +179,7 @@ fn client_role() {
         // the body alone must keep the PINGs going.
         let dropped_h2 = open(
             "h2/connector.client()-dropped-after-the-head",
-            h2.client::<Empty<Bytes>>().get(url.clone()).await,
+            h2.client().get(url.clone()).await,
             None,
             http::Version::HTTP_2,
         )
@@ -193,7 +193,7 @@ fn client_role() {
             http::Version::HTTP_2,
         )
         .await;
-        let ours_h1 = h1.client::<Empty<Bytes>>();
+        let ours_h1 = h1.client();
         let ready_h1 = open(
             "http/1.1/connector.client()",
             ours_h1.get(url.clone()).await,
@@ -203,7 +203,7 @@ fn client_role() {
         .await;
         let timed_h1 = open(
             "http/1.1/connector.client()+read_timeout",
-            h1_timeout.client::<Empty<Bytes>>().get(url.clone()).await,
+            h1_timeout.client().get(url.clone()).await,
             None,
             http::Version::HTTP_11,
         )

@@ -13,6 +13,7 @@ mod config_validation;
 mod dialing;
 mod direct;
 mod errors;
+mod first_program;
 mod liveness;
 mod platform;
 mod pool;

@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use keepalive_connector::{
-    Availability, ConnectError, Keepalive, Phase, SocketOption, SocketOptionError, Stage,
-    ValueSource,
+    io_error_kind, Availability, ConnectError, Keepalive, Phase, SocketOption, SocketOptionError,
+    Stage, ValueSource,
 };
 use keepalive_testserver::{Behavior, TestServer};
 use socket2::{SockRef, TcpKeepalive};
@@ -161,7 +161,7 @@ fn assert_lost_in(err: &ConnectError, phase: Phase, stage: Stage) {
         None,
         "not a socket-option failure: {err}"
     );
-    let kind = err.io_error_kind();
+    let kind = io_error_kind(err);
     // Linux keeps the reset as the socket's pending error; an OS that already handed it out
     // leaves a socket that is no longer connected.
     assert!(

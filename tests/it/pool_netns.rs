@@ -63,7 +63,7 @@ async fn scenario(
     let mut rows = Vec::new();
     for method in [Method::GET, Method::POST] {
         let label = format!("ours/{method}");
-        let client = connector.client::<Full<Bytes>>();
+        let client = connector.client();
         let warm = client.request(request(Method::GET, url)).await.unwrap();
         let local = warm.extensions().get::<ConnectInfo>().unwrap().local_addr();
         warm.into_body().collect().await.unwrap();

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keepalive_connector::{
-    ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Keepalive, Phase, Proxy,
-    ProxyError, ProxyKind, ProxySource, Route, SocksError, SocksReply, Stage, StaticResolver,
+    io_error_kind, ConfigErrorReason, ConfigField, ConnectInfo, Connector, InvalidProxy, Keepalive,
+    Phase, Proxy, ProxyError, ProxyKind, ProxySource, Route, SocksError, SocksReply, Stage,
+    StaticResolver,
 };
 use keepalive_testserver::external::{require, Microsocks, Tinyproxy};
 use keepalive_testserver::{ConnectProxy, ProxyBehavior, TestServer};
@@ -280,7 +281,7 @@ async fn https_proxy_tls_to_the_proxy_then_connect_then_tls_to_the_origin() {
     let resolver = localhost_everywhere(&[server.addr().port(), proxy.addr().port()]);
     for http1 in [false, true] {
         let mut builder = builder_for(&server)
-            .resolver(resolver.clone())
+            .dns_resolver(resolver.clone())
             .proxy(Proxy::all(&proxy.url()));
         if http1 {
             builder = builder.http1_only();
@@ -295,7 +296,7 @@ async fn https_proxy_tls_to_the_proxy_then_connect_then_tls_to_the_origin() {
         assert_eq!(version, want);
         assert_eq!(info.proxy().unwrap().kind(), ProxyKind::Https);
         assert_eq!(
-            info.alpn(),
+            info.tls().and_then(|t| t.alpn()),
             Some(if http1 { &b"http/1.1"[..] } else { &b"h2"[..] })
         );
     }
@@ -313,7 +314,7 @@ async fn https_proxy_tls_to_the_proxy_then_connect_then_tls_to_the_origin() {
         .await
         .unwrap();
     let connector = builder_for(&server)
-        .resolver(localhost_everywhere(&[
+        .dns_resolver(localhost_everywhere(&[
             server.addr().port(),
             stranger.addr().port(),
         ]))
@@ -420,7 +421,7 @@ async fn an_unreachable_proxy_is_named_in_the_connect_error() {
     assert_eq!(err.phase(), Phase::Connect);
     assert_eq!(err.addr(), Some(addr));
     assert_eq!(
-        err.io_error_kind(),
+        io_error_kind(&err),
         Some(std::io::ErrorKind::ConnectionRefused)
     );
     assert!(err.proxy().is_some());
@@ -621,7 +622,7 @@ fn bad_proxy_urls_are_refused_at_build_without_showing_credentials() {
         ("http://proxy.test/path", InvalidProxy::HasPath),
         (
             "http://u:secret@proxy.test:99999",
-            InvalidProxy::Authority(keepalive_connector::InvalidUri::BadPort("99999".into())),
+            InvalidProxy::Authority(keepalive_connector::InvalidOrigin::BadPort("99999".into())),
         ),
         ("http://u:secret@", InvalidProxy::Unparseable),
         ("socks5://u:@proxy.test", InvalidProxy::SocksCredentials),
@@ -696,11 +697,77 @@ async fn the_tunnel_step_runs_over_any_stream() {
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
     let (request, result) = tokio::join!(proxy_side, connector.tunnel_handshake(&origin, client));
-    let (_stream, proxy) = result.unwrap();
+    let (stream, proxy) = result.unwrap();
+    assert!(
+        !stream.is_forwarded(),
+        "an https:// origin goes through a CONNECT tunnel"
+    );
     assert_eq!(proxy.unwrap().url(), "http://proxy.test:3128/");
     assert_eq!(
         request,
         "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\
          Proxy-Authorization: Basic dTpw\r\n\r\n"
     );
+}
+
+/// `tunnel_handshake` takes the way `connect` takes: an `http://` origin through an HTTP proxy
+/// is forwarded (no `CONNECT`, which Squid and tinyproxy refuse to port 80 by default), each
+/// request head gaining the proxy's credentials and losing the target's user info.
+#[tokio::test]
+async fn the_tunnel_step_forwards_http_origins_as_connect_does() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let connector = Connector::builder()
+        .proxy(Proxy::all("http://u:p@proxy.test:3128"))
+        .build()
+        .unwrap();
+    let origin =
+        keepalive_connector::Origin::from_uri(&"http://example.com/".parse().unwrap()).unwrap();
+    let (client, mut server) = tokio::io::duplex(4096);
+    let handshake = connector.tunnel_handshake(&origin, client);
+    let (mut stream, proxy) = tokio::time::timeout(Duration::from_secs(5), handshake)
+        .await
+        .expect("nothing to wait for: forwarding exchanges nothing with the proxy first")
+        .unwrap();
+    assert!(stream.is_forwarded());
+    assert_eq!(proxy.unwrap().url(), "http://proxy.test:3128/");
+    stream
+        .write_all(b"GET http://user:pw@example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    while !received.ends_with(b"\r\n\r\n") {
+        let mut buf = [0u8; 512];
+        let n = server.read(&mut buf).await.unwrap();
+        assert_ne!(n, 0, "the stream closed");
+        received.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&received),
+        "GET http://example.com/x HTTP/1.1\r\nProxy-Authorization: Basic dTpw\r\n\
+         Host: example.com\r\n\r\n"
+    );
+}
+
+/// An `https://` proxy whose host TLS could not verify (`a..b` is no DNS name) is refused when
+/// the connector is built, as an origin's is before connecting, instead of failing every
+/// connection through it later.
+#[test]
+fn an_https_proxy_tls_cannot_verify_is_refused_at_build() {
+    let err = Connector::builder()
+        .proxy(Proxy::all("https://u:secret@a..b:3128"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), ConfigField::Proxy);
+    assert_eq!(
+        err.reason(),
+        &ConfigErrorReason::InvalidProxy(InvalidProxy::Authority(
+            keepalive_connector::InvalidOrigin::BadServerName("a..b".into())
+        ))
+    );
+    assert!(!format!("{err} {err:?}").contains("secret"));
+    // The same host is fine for a proxy spoken to without TLS.
+    Connector::builder()
+        .proxy(Proxy::all("http://a..b:3128"))
+        .build()
+        .unwrap();
 }

@@ -389,7 +389,7 @@ async fn an_https_proxy_forwards_with_credentials_and_without_the_urls() {
         )
         .no_fallback();
     let connector = builder_for(&tls_ca)
-        .resolver(resolver)
+        .dns_resolver(resolver)
         .proxy(Proxy::http(&format!(
             "https://u:p@localhost:{}",
             proxy.addr().port()

@@ -41,7 +41,7 @@ async fn a_slow_handshake_with_the_proxy_leaves_connect_its_time() {
         .unwrap();
     let resolver = localhost_at(&[server.addr().port(), proxy.addr().port()]);
     let connector = builder_for(&server)
-        .resolver(resolver.clone())
+        .dns_resolver(resolver.clone())
         .proxy(Proxy::all(&proxy.url()))
         .connect_timeout(Duration::from_secs(1))
         .handshake_timeout(Duration::from_secs(10))
@@ -55,7 +55,7 @@ async fn a_slow_handshake_with_the_proxy_leaves_connect_its_time() {
 
     // The handshake timeout still bounds the proxy's handshake.
     let connector = builder_for(&server)
-        .resolver(resolver)
+        .dns_resolver(resolver)
         .proxy(Proxy::all(&proxy.url()))
         .connect_timeout(Duration::from_secs(10))
         .handshake_timeout(Duration::from_millis(300))
@@ -107,7 +107,7 @@ async fn socks5_tries_the_next_address_when_the_proxy_cannot_reach_one() {
     let server = TestServer::start().await.unwrap();
     let resolver = unreachable_first();
     let connector = builder_for(&server)
-        .resolver(resolver.clone())
+        .dns_resolver(resolver.clone())
         .proxy(Proxy::all(&format!("socks5://{}", socks.addr())))
         .build()
         .unwrap();
@@ -125,7 +125,7 @@ async fn socks5_tries_the_next_address_when_the_proxy_cannot_reach_one() {
         lookups: Arc::new(AtomicUsize::new(0)),
     };
     let connector = builder_for(&server)
-        .resolver(only_unreachable)
+        .dns_resolver(only_unreachable)
         .proxy(Proxy::all(&format!("socks5://{}", socks.addr())))
         .build()
         .unwrap();
@@ -153,7 +153,7 @@ async fn socks5_asks_for_the_connectors_family_only() {
     };
     let uri: http::Uri = server.url_by_name("/").parse().unwrap();
     let connector = builder_for(&server)
-        .resolver(resolver.clone())
+        .dns_resolver(resolver.clone())
         .proxy(Proxy::all(&format!("socks5://{}", socks.addr())))
         .build()
         .unwrap();
@@ -164,11 +164,38 @@ async fn socks5_asks_for_the_connectors_family_only() {
     );
     let socks = SocksProxy::start(None).await.unwrap();
     let connector = builder_for(&server)
-        .resolver(resolver)
+        .dns_resolver(resolver)
         .ip_family(Family::V4)
         .proxy(Proxy::all(&format!("socks5://{}", socks.addr())))
         .build()
         .unwrap();
     connector.connect(&uri).await.unwrap();
     assert_eq!(socks.targets(), [format!("127.0.0.1:{port}")]);
+}
+
+/// A `socks5://` origin's name is resolved here before the proxy is dialed: a name that does
+/// not resolve is a `Phase::Dns` error about the origin, naming the proxy, from `connect` and
+/// from `tunnel_handshake` alike.
+#[tokio::test]
+async fn a_socks5_origin_that_does_not_resolve_is_a_dns_error_naming_the_proxy() {
+    let connector = keepalive_connector::Connector::builder()
+        .dns_resolver(StaticResolver::new().no_fallback())
+        .proxy(Proxy::all("socks5://127.0.0.1:1"))
+        .build()
+        .unwrap();
+    let uri: http::Uri = "https://nowhere.test/".parse().unwrap();
+    let origin = keepalive_connector::Origin::from_uri(&uri).unwrap();
+    let (client, _server) = tokio::io::duplex(64);
+    for err in [
+        connector.connect(&uri).await.unwrap_err(),
+        connector
+            .tunnel_handshake(&origin, client)
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.phase(), Phase::Dns, "{err}");
+        assert_eq!(err.host_name(), Some("nowhere.test"), "{err}");
+        assert_eq!(err.proxy().unwrap().url(), "socks5://127.0.0.1:1/", "{err}");
+        assert_eq!(err.addr(), None, "nothing was dialed: {err}");
+    }
 }

@@ -12,18 +12,21 @@ async fn second_connection_of_a_connector_resumes() {
     let uri = server.url_by_name("/").parse().unwrap();
 
     let first = connector.connect(&uri).await.unwrap();
-    assert_eq!(first.info().tls_handshake_kind(), Some(HandshakeKind::Full));
-    assert_eq!(first.info().tls_resumed(), Some(false));
+    assert_eq!(
+        first.info().tls().and_then(|t| t.handshake_kind()),
+        Some(HandshakeKind::Full)
+    );
+    assert_eq!(first.info().tls().map(|t| t.resumed()), Some(false));
     // TLS 1.3 tickets arrive after the handshake: read them by driving the connection once.
     crate::direct::fetch(first).await.unwrap();
 
     // A clone shares the configuration, hence the session cache.
     let second = connector.clone().connect(&uri).await.unwrap();
     assert_eq!(
-        second.info().tls_handshake_kind(),
+        second.info().tls().and_then(|t| t.handshake_kind()),
         Some(HandshakeKind::Resumed)
     );
-    assert_eq!(second.info().tls_resumed(), Some(true));
+    assert_eq!(second.info().tls().map(|t| t.resumed()), Some(true));
     assert_eq!(
         second.tls().unwrap().handshake_kind(),
         Some(HandshakeKind::Resumed)
@@ -40,5 +43,5 @@ async fn separate_connectors_do_not_share_sessions() {
         .unwrap();
     let b = builder_for(&server).build().unwrap();
     let conn = b.connect(&uri).await.unwrap();
-    assert_eq!(conn.info().tls_resumed(), Some(false));
+    assert_eq!(conn.info().tls().map(|t| t.resumed()), Some(false));
 }

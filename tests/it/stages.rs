@@ -9,7 +9,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keepalive_connector::{Connector, Keepalive, Phase, Stage, ValueSource};
+use keepalive_connector::{io_error_kind, Connector, Keepalive, Phase, Stage, ValueSource};
 use keepalive_testserver::TestServer;
 use socket2::SockRef;
 
@@ -171,7 +171,7 @@ async fn hook_overrides_are_what_connect_info_reports() {
     let server = TestServer::start().await.unwrap();
     let connector = builder_for(&server)
         .keepalive_at(Stage::AfterConnect)
-        .nodelay(true)
+        .tcp_nodelay(true)
         .socket_hook(|stage, sock| {
             if stage == Stage::AfterHandshake {
                 sock.set_tcp_nodelay(false)?;
@@ -186,7 +186,7 @@ async fn hook_overrides_are_what_connect_info_reports() {
         .build()
         .unwrap();
     let conn = crate::support::connect(&connector, &server).await.unwrap();
-    assert!(!conn.info().nodelay());
+    assert!(!conn.info().tcp_nodelay());
     assert!(!SockRef::from(conn.tcp()).tcp_nodelay().unwrap());
     let ka = conn.info().keepalive().unwrap();
     match ka.idle_source() {
@@ -230,7 +230,7 @@ async fn failing_hook_fails_the_connect_with_phase_socket() {
         // A live connection: the failure stays the option's, not a lost connection's.
         assert_eq!(err.phase(), Phase::Socket, "{err}");
         assert_eq!(err.socket_stage(), Some(failing));
-        assert_eq!(err.io_error_kind(), Some(io::ErrorKind::PermissionDenied));
+        assert_eq!(io_error_kind(&err), Some(io::ErrorKind::PermissionDenied));
         let option = std::error::Error::source(&err)
             .and_then(|e| e.downcast_ref::<keepalive_connector::SocketOptionError>())
             .expect("a SocketOptionError");

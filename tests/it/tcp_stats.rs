@@ -50,7 +50,18 @@ fn client_role() {
             .unwrap();
         let uri: http::Uri = format!("https://{addr}/").parse().unwrap();
         let mut conn = connector.connect(&uri).await.expect("connect");
-        let before = conn.tcp_stats().unwrap().expect("reported on Linux");
+        // The TLS client's last flight (its Finished) may still be on its way when connect
+        // returns: the server's ACK comes with its session tickets or after the delayed-ACK
+        // timer, so on a busy machine it can lag. Everything written must be acknowledged
+        // before the link goes down, within a generous bound.
+        let settled = tokio::time::Instant::now() + Duration::from_secs(2);
+        let before = loop {
+            let stats = conn.tcp_stats().unwrap().expect("reported on Linux");
+            if stats.unacked_bytes() == 0 || tokio::time::Instant::now() > settled {
+                break stats;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
         if before.state() != TcpState::Established || before.unacked_bytes() != 0 {
             return Err(format!("before: {before:?}"));
         }

@@ -19,7 +19,7 @@ use crate::support::localhost;
 fn connector(server: &TestServer, trust: Trust, add_ca: bool) -> Connector {
     let mut builder = Connector::builder()
         .trust(trust)
-        .resolver(localhost(server));
+        .dns_resolver(localhost(server));
     if add_ca {
         builder = builder.add_root_certificates_pem(server.ca_pem().as_bytes());
     }

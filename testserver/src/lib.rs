@@ -4,7 +4,9 @@
 //!
 //! Routes: `/` answers `hello` with `x-sni`, `x-alpn`, `x-host` and `x-peer` headers;
 //! `/status/NNN` answers status NNN; `/echo` answers the request body's length; `/stream` sends
-//! one chunk and then goes quiet forever (for dead-peer tests).
+//! one chunk and then goes quiet forever (for dead-peer tests); `/chat` answers like a streaming
+//! LLM API (server-sent events, one token every 20 ms, then `[DONE]`), its first event saying
+//! how many bytes of request body it read.
 //!
 //! `ScriptedServer`: plain HTTP/1.1 keep-alive with a script per request (answer, answer late,
 //! close or reset as the request arrives, stall), for the pooled-connection tests; `nginx`: real

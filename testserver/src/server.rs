@@ -599,6 +599,17 @@ async fn route(req: Request<Incoming>, meta: Arc<ConnMeta>) -> Result<Response<B
         Response::new(full(format!("{len}\n")))
     } else if path == "/stream" {
         Response::new(BoxBody::new(QuietAfterFirstChunk { sent: false }))
+    } else if path == "/chat" {
+        let len = match req.into_body().collect().await {
+            Ok(body) => body.to_bytes().len(),
+            Err(_) => 0,
+        };
+        let mut r = Response::new(BoxBody::new(Tokens::new(len)));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/event-stream"),
+        );
+        r
     } else {
         Response::new(full("hello from keepalive-testserver\n"))
     };
@@ -638,5 +649,54 @@ impl Body for QuietAfterFirstChunk {
             self.sent = true;
             Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"first chunk\n")))))
         }
+    }
+}
+
+/// A streaming LLM API's answer, as server-sent events: the request body's length, then one
+/// token every [`Tokens::GAP`], then `[DONE]`.
+struct Tokens {
+    events: std::collections::VecDeque<Bytes>,
+    gap: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Tokens {
+    const GAP: Duration = Duration::from_millis(20);
+    const WORDS: [&'static str; 6] = ["Keep", "alive", " is", " on", ", as", " asked."];
+
+    fn new(request_len: usize) -> Self {
+        let mut events: std::collections::VecDeque<Bytes> = Self::WORDS
+            .iter()
+            .map(|w| Bytes::from(format!("data: {{\"token\":\"{w}\"}}\n\n")))
+            .collect();
+        events.push_front(Bytes::from(format!(
+            "data: {{\"received\":{request_len}}}\n\n"
+        )));
+        events.push_back(Bytes::from_static(b"data: [DONE]\n\n"));
+        Tokens { events, gap: None }
+    }
+}
+
+impl Body for Tokens {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(gap) = &mut self.gap {
+            if std::future::Future::poll(gap.as_mut(), cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let Some(event) = self.events.pop_front() else {
+            return Poll::Ready(None);
+        };
+        self.gap = Some(Box::pin(tokio::time::sleep(Self::GAP)));
+        Poll::Ready(Some(Ok(Frame::data(event))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.events.is_empty()
     }
 }

@@ -27,7 +27,7 @@ pub fn builder_for(server: &TestServer) -> Builder {
     Connector::builder()
         .trust(Trust::AddedRootsOnly)
         .add_root_certificates_pem(server.ca_pem().as_bytes())
-        .resolver(localhost(server))
+        .dns_resolver(localhost(server))
 }
 
 /// `localhost:PORT` → the server's IP, and nothing else.
