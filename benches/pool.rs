@@ -94,7 +94,7 @@ async fn send(sender: &Sender, req: Request<Full<Bytes>>) -> Result<usize, Strin
             let retries = resp
                 .extensions()
                 .get::<RequestInfo>()
-                .map_or(0, |i| i.resends().len());
+                .map_or(0, |i| i.retries() as usize);
             resp.into_body()
                 .collect()
                 .await

@@ -220,7 +220,7 @@ impl fmt::Display for ClientError {
                 "the response body from {origin} went quiet for the read timeout ({t:?})"
             ),
         }?;
-        let retries = self.inner.info.resends().len();
+        let retries = self.inner.info.retries();
         if retries > 0 {
             write!(f, " (after {retries} re-send(s))")?;
         }

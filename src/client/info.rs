@@ -93,8 +93,8 @@ impl Resend {
 /// use keepalive_connector::RequestInfo;
 /// let resp = client.get("https://example.com/".parse()?).await?;
 /// let info = resp.extensions().get::<RequestInfo>().expect("set by the client");
-/// if !info.resends().is_empty() {
-///     println!("answered after {} re-sends: {:?}", info.resends().len(), info.resends());
+/// if info.retries() > 0 {
+///     println!("answered after {} re-sends: {:?}", info.retries(), info.resends());
 /// }
 /// # Ok(()) }
 /// ```
@@ -109,6 +109,11 @@ impl RequestInfo {
     /// a request before this one: a pooled connection.
     pub fn reused(&self) -> bool {
         self.reused
+    }
+
+    /// How many times the request was sent again on another connection: `resends().len()`.
+    pub fn retries(&self) -> u32 {
+        u32::try_from(self.resends.len()).unwrap_or(u32::MAX)
     }
 
     /// Every re-send, in order, with why the attempt before failed: as many as the request

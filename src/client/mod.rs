@@ -68,7 +68,7 @@ pub(crate) struct Shared {
 /// let conn = resp.extensions().get::<ConnectInfo>().expect("set by the connector");
 /// let req = resp.extensions().get::<RequestInfo>().expect("set by the client");
 /// println!("{} via {} (reused: {}, re-sent: {})", resp.status(), conn.remote_addr(),
-///     req.reused(), req.resends().len());
+///     req.reused(), req.retries());
 /// let mut body = resp.into_body();
 /// while let Some(chunk) = body.chunk().await? {
 ///     println!("{} bytes", chunk.len());

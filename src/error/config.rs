@@ -70,8 +70,6 @@ pub enum ConfigField {
     ReadTimeout,
     /// [`Builder::max_resends`](crate::Builder::max_resends).
     MaxResends,
-    /// [`Builder::resend_buffer_size`](crate::Builder::resend_buffer_size).
-    ResendBufferSize,
     /// [`Builder::silent_drop_timeout`](crate::Builder::silent_drop_timeout).
     SilentDropTimeout,
     /// The environment variable `SSL_CERT_FILE`: the CA bundle
@@ -107,7 +105,6 @@ impl ConfigField {
             ConfigField::PoolIdleTimeout => "pool_idle_timeout",
             ConfigField::ReadTimeout => "read_timeout",
             ConfigField::MaxResends => "max_resends",
-            ConfigField::ResendBufferSize => "resend_buffer_size",
             ConfigField::SilentDropTimeout => "silent_drop_timeout",
             ConfigField::SslCertFile => "SSL_CERT_FILE",
             ConfigField::SslCertDir => "SSL_CERT_DIR",

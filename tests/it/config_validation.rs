@@ -11,8 +11,8 @@
 //! OS cannot set (`ConfigErrorReason::Unsupported`) is checked for every platform's support in
 //! the library's own `socket` tests.
 //!
-//! [`ConfigField::ResendBufferSize`] is never refused: every size is meaningful (0 keeps no body
-//! for a re-send); its rows are in the accepted table.
+//! `resend_buffer_size` has no `ConfigField`: every size is meaningful (0 keeps no body for a
+//! re-send); its rows are in the accepted table.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;

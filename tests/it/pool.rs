@@ -75,7 +75,7 @@ async fn a_get_that_dies_on_a_reused_connection_is_sent_again() {
         body, "connection 1 request 0\n",
         "answered on a fresh connection"
     );
-    assert_eq!(second.resends().len(), 1);
+    assert_eq!(second.retries(), 1);
     assert_eq!(second.resends()[0].reason(), StaleReason::Closed);
     assert!(second.resends()[0].was_reused());
     assert!(!second.reused(), "the answer came on the fresh connection");
@@ -105,7 +105,7 @@ async fn a_reset_is_a_stale_connection_too() {
     let (info, _) = send(&client, request(Method::DELETE, &server.url("/"), None))
         .await
         .unwrap();
-    assert_eq!(info.resends().len(), 1);
+    assert_eq!(info.retries(), 1);
     assert_eq!(info.resends()[0].reason(), StaleReason::Closed);
 }
 
@@ -130,7 +130,7 @@ async fn a_post_without_a_key_is_never_sent_twice_and_fails_as_stale() {
         "{err}"
     );
     assert!(err.request_info().reused());
-    assert_eq!(err.request_info().resends().len(), 0);
+    assert_eq!(err.request_info().retries(), 0);
     assert!(!err.is_timeout() && !err.is_connect());
     assert!(
         std::error::Error::source(&err).is_some(),
@@ -157,7 +157,7 @@ async fn a_post_with_an_idempotency_key_is_sent_again() {
     let (info, _) = send(&client, request(Method::POST, &server.url("/"), Some("k2")))
         .await
         .unwrap();
-    assert_eq!(info.resends().len(), 1);
+    assert_eq!(info.retries(), 1);
     let keys: Vec<_> = server
         .requests()
         .into_iter()
@@ -187,7 +187,7 @@ async fn a_request_hyper_cannot_send_is_refused_before_any_connection() {
         let err = send(&client, req).await.unwrap_err();
         assert!(err.is_invalid_request(), "{err}");
         assert!(!err.is_connect() && !err.is_stale_connection());
-        assert_eq!(err.request_info().resends().len(), 0);
+        assert_eq!(err.request_info().retries(), 0);
     }
 }
 
@@ -202,7 +202,7 @@ async fn a_fresh_connections_failure_is_never_sent_again() {
         .unwrap_err();
     assert!(!err.is_stale_connection(), "{err}");
     assert!(!err.request_info().reused());
-    assert_eq!(err.request_info().resends().len(), 0);
+    assert_eq!(err.request_info().retries(), 0);
     assert_eq!(server.connections(), 1, "no second connection");
 }
 
@@ -225,7 +225,7 @@ async fn a_partly_received_answer_is_not_sent_again() {
         !err.is_stale_connection(),
         "bytes of the answer arrived: {err}"
     );
-    assert_eq!(err.request_info().resends().len(), 0);
+    assert_eq!(err.request_info().retries(), 0);
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -247,7 +247,7 @@ async fn resends_are_bounded_by_max_resends() {
     assert!(err.is_stale_connection(), "{err}");
     assert_eq!(err.not_resent_because(), Some(&NotResent::Limit(1)));
     assert_eq!(
-        err.request_info().resends().len(),
+        err.request_info().retries(),
         1,
         "one re-send, on the other stale connection"
     );
@@ -263,7 +263,7 @@ async fn resends_are_bounded_by_max_resends() {
     let (info, _) = send(&client, request(Method::GET, &server.url("/x"), None))
         .await
         .unwrap();
-    assert_eq!(info.resends().len(), 2);
+    assert_eq!(info.retries(), 2);
 
     let server = closes_on_second_request().await;
     let client = client_of(plain().max_resends(0));
@@ -314,7 +314,7 @@ async fn a_slow_answer_on_a_reused_connection_is_neither_cut_nor_sent_again() {
     assert!(started.elapsed() >= Duration::from_secs(3));
     assert_eq!(body, "connection 0 request 1\n");
     assert!(info.reused());
-    assert_eq!(info.resends().len(), 0);
+    assert_eq!(info.retries(), 0);
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -355,7 +355,7 @@ async fn an_idle_connection_retires_after_the_pool_idle_timeout() {
         .unwrap();
     assert!(!info.reused());
     assert_eq!(
-        info.resends().len(),
+        info.retries(),
         0,
         "nothing failed: the retired connection was not used"
     );
@@ -391,7 +391,7 @@ async fn the_servers_keep_alive_timeout_is_honoured() {
         !info.reused(),
         "2.3 s idle of 3: within the 1 s margin, not reused"
     );
-    assert_eq!(info.resends().len(), 0);
+    assert_eq!(info.retries(), 0);
 }
 
 /// nginx closing idle connections after 200 ms, requests arriving around that moment: not one
@@ -421,7 +421,7 @@ async fn the_idle_close_race_loses_no_replayable_request() {
             .await
             .unwrap_or_else(|e| panic!("request {i}: {e}"));
         assert_eq!(body, "hello\n");
-        resent += info.resends().len();
+        resent += info.retries();
     }
     println!("200 ms idle-close race: 60 requests, 0 failed, {resent} sent again");
 }
@@ -458,7 +458,7 @@ async fn http2_goaway_refusals_are_sent_again_for_any_method() {
             .unwrap()
             .unwrap_or_else(|e| panic!("a POST failed: {e}"));
         ok += 1;
-        resends += info.resends().len();
+        resends += info.retries();
         goaway += info
             .resends()
             .iter()
@@ -484,7 +484,7 @@ async fn a_refused_stream_is_sent_again_whatever_its_method() {
         .await
         .unwrap();
     assert_eq!(body, "hello");
-    assert_eq!(info.resends().len(), 1);
+    assert_eq!(info.retries(), 1);
     assert_eq!(info.resends()[0].reason(), StaleReason::Refused);
     assert!(
         !info.resends()[0].was_reused(),
