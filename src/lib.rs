@@ -202,3 +202,23 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/first-program.md")]
 pub struct FirstProgramDoctests;
+
+/// `docs/usage.md`'s examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/usage.md")]
+pub struct UsageDocDoctests;
+
+/// `docs/liveness.md`'s examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/liveness.md")]
+pub struct LivenessDocDoctests;
+
+/// `docs/proxies.md`'s examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/proxies.md")]
+pub struct ProxiesDocDoctests;
+
+/// `docs/trust.md`'s examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/trust.md")]
+pub struct TrustDocDoctests;
