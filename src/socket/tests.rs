@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use socket2::SockRef;
 
 use super::*;
+// Re-exported by the module only where the OS has TCP_USER_TIMEOUT (where it can be chosen).
+#[cfg(not(tcp_user_timeout))]
+use super::policy::UserTimeout;
 use crate::error::{ConfigErrorReason, ConfigField};
 use Availability::{No, Since, Yes};
 
