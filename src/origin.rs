@@ -134,7 +134,8 @@ pub(crate) fn host_port(uri: &Uri, default_port: u16) -> Result<HostPort, Invali
         }
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n != 0 => n,
-            _ => return Err(InvalidOrigin::BadPort(p.to_owned())),
+            // Not echoed either: digits can be a password cut short too (`https://u:99999#x@h/`).
+            _ => return Err(InvalidOrigin::BadPort),
         },
     };
     let (host, ip) = match raw_host.strip_prefix('[') {
@@ -259,7 +260,14 @@ pub(crate) fn redact_uri(uri: &str) -> String {
         Some((_, host_port)) => ("***@", host_port),
         None => ("", authority),
     };
-    if !is_host_and_port(host_port) {
+    // With user info split off at the last `@`, the port is the URL's own; without, digits out
+    // of range can be the start of a password whose unencoded `#`, `/` or `?` ended the
+    // authority (`https://u:99999#x@h/`), and are withheld.
+    let port_ok = |port: &str| match credentials {
+        "" => port.is_empty() || port.parse::<u16>().is_ok_and(|n| n != 0),
+        _ => port.bytes().all(|b| b.is_ascii_digit()),
+    };
+    if !is_host_and_port(host_port, port_ok) {
         return withheld();
     }
     match scheme {
@@ -268,9 +276,9 @@ pub(crate) fn redact_uri(uri: &str) -> String {
     }
 }
 
-/// `host`, `host:port`, `[v6]` or `[v6]:port`, the port all digits (possibly empty): the
-/// authority of a URI that may be shown.
-fn is_host_and_port(text: &str) -> bool {
+/// `host`, `host:port`, `[v6]` or `[v6]:port`, with a port `port_ok` accepts (it is given ""
+/// when none is written): the authority of a URI that may be shown.
+fn is_host_and_port(text: &str, port_ok: impl Fn(&str) -> bool) -> bool {
     let (host_ok, port) = match text.strip_prefix('[') {
         Some(rest) => match rest.split_once(']') {
             Some((v6, after)) => (
@@ -284,7 +292,7 @@ fn is_host_and_port(text: &str) -> bool {
             None => (is_host_name(text), Some("")),
         },
     };
-    host_ok && port.is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    host_ok && port.is_some_and(port_ok)
 }
 
 /// `true` when `host` is non-empty and holds only what host names hold: ASCII letters, digits,
@@ -334,8 +342,10 @@ pub enum InvalidOrigin {
     UnsupportedScheme(String),
     /// The URI has no host (`/path`, `http:///`).
     MissingHost,
-    /// The port is a number, but not one from 1 to 65535.
-    BadPort(String),
+    /// The port is a number, but not one from 1 to 65535. Not shown, for the reason
+    /// [`PortNotANumber`](Self::PortNotANumber) gives: digits can be part of a password too
+    /// (`https://u:99999#x@h/`).
+    BadPort,
     /// The port holds something other than digits. Not shown: a password holding an
     /// unencoded `#`, `/` or `?` ends the authority early, and what looks like a port is then
     /// part of it (`https://bob:s3cr#t@h/`). Percent-encode such characters (`%23`, `%2F`,
@@ -359,7 +369,10 @@ impl fmt::Display for InvalidOrigin {
                 write!(f, "unsupported scheme {s:?} (expected http or https)")
             }
             InvalidOrigin::MissingHost => f.write_str("missing host"),
-            InvalidOrigin::BadPort(p) => write!(f, "bad port {p:?} (expected 1-65535)"),
+            InvalidOrigin::BadPort => f.write_str(
+                "bad port: expected 1-65535 (not shown: it may be part of a password whose #, / \
+                 or ? is not percent-encoded)",
+            ),
             InvalidOrigin::PortNotANumber => f.write_str(
                 "the port is not a number (not shown: it may be part of a password whose #, / \
                  or ? is not percent-encoded)",
@@ -417,6 +430,20 @@ mod tests {
             let err = super::Origin::from_uri(&uri).unwrap_err();
             assert_eq!(err, super::InvalidOrigin::PortNotANumber, "{raw}");
             assert!(!format!("{err} {err:?}").contains("s3cr"), "{raw}");
+        }
+        // Digits only, out of range: still a password's start, still not shown.
+        for raw in [
+            "https://u:99999#x@h/",
+            "https://u:0/x@h/",
+            "http://u:65536?x@h/",
+        ] {
+            let uri: http::Uri = raw.parse().unwrap();
+            let err = super::Origin::from_uri(&uri).unwrap_err();
+            assert_eq!(err, super::InvalidOrigin::BadPort, "{raw}");
+            let shown = format!("{err} {err:?}");
+            for digits in ["99999", "65536"] {
+                assert!(!shown.contains(digits), "{raw}: {shown}");
+            }
         }
         assert_eq!(redact_uri("https://[::1]:8443/x"), "https://[::1]:8443/x");
         assert_eq!(redact_uri("https://u:p@[::1]/x"), "https://***@[::1]/x");

@@ -622,7 +622,7 @@ fn bad_proxy_urls_are_refused_at_build_without_showing_credentials() {
         ("http://proxy.test/path", InvalidProxy::HasPath),
         (
             "http://u:secret@proxy.test:99999",
-            InvalidProxy::Authority(keepalive_connector::InvalidOrigin::BadPort("99999".into())),
+            InvalidProxy::Authority(keepalive_connector::InvalidOrigin::BadPort),
         ),
         ("http://u:secret@", InvalidProxy::Unparseable),
         ("socks5://u:@proxy.test", InvalidProxy::SocksCredentials),
