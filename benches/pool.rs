@@ -11,6 +11,10 @@
 //! - **Keep-Alive**: nginx `keepalive_timeout 3s 3` (closes at 3 s and says `timeout=3`),
 //!   requests 2.95–3.05 s apart (as the server closes) or 1–2 s apart (reuse is safe), half
 //!   each;
+//! - **Keep-Alive, 25 ms link**: the same server behind [`SlowLink`], 25 ms each way, as across
+//!   a real network (on loopback the race between the server's close and the next request is
+//!   some 50 µs wide; here it is 50 ms): half GET, half POST without a key, which no re-send
+//!   may save;
 //! - **GOAWAY burst**: HTTP/2 nginx with `keepalive_requests 5`, rounds of 60 concurrent POSTs
 //!   without a key (refused streams are unprocessed: re-sent whatever the method);
 //! - **agent**: a time-scaled LLM agent, requests 0.1–1 s apart to nginx closing idle
@@ -34,7 +38,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use keepalive_connector::{Builder, Client, Connector, RequestInfo, Stage, Trust};
 use keepalive_testserver::nginx::Nginx;
-use keepalive_testserver::TestCa;
+use keepalive_testserver::{SlowLink, TestCa};
 
 /// A deterministic stream of numbers (a 64-bit LCG): both contenders see the same gaps.
 struct Lcg(u64);
@@ -274,12 +278,16 @@ fn main() {
         .unwrap();
     let race = nginx("keepalive_timeout 200ms", None);
     let announced = nginx("keepalive_timeout 3s 3", None);
+    let announced_far = nginx("keepalive_timeout 3s 3", None);
     let h2 = nginx("keepalive_requests 5", Some(&ca));
     let agent = nginx("keepalive_timeout 500ms", None);
     let think = nginx("keepalive_timeout 7500ms", None);
     let ms = Duration::from_millis;
     let rows = rt.block_on(async {
-        let (race_rows, announced_rows, burst_rows, agent_rows, think_rows) = tokio::join!(
+        let link = SlowLink::start(announced_far.addr(), ms(25))
+            .await
+            .expect("a loopback listener");
+        let (race_rows, announced_rows, far_rows, burst_rows, agent_rows, think_rows) = tokio::join!(
             sequential(
                 contenders(&ca),
                 race.url("/"),
@@ -306,6 +314,26 @@ fn main() {
                     }
                 },
                 |_| Kind::Get,
+            ),
+            sequential(
+                contenders(&ca),
+                link.url("/"),
+                n(60),
+                5,
+                move |r| {
+                    if r.next_unit() < 0.5 {
+                        r.between(ms(2_950), ms(3_050))
+                    } else {
+                        r.between(ms(1_000), ms(2_000))
+                    }
+                },
+                |r| {
+                    if r.next_unit() < 0.5 {
+                        Kind::Get
+                    } else {
+                        Kind::Post
+                    }
+                },
             ),
             burst(contenders(&ca), h2.url("/"), n(10)),
             sequential(
@@ -358,6 +386,7 @@ fn main() {
         for (workload, tallies) in [
             ("close race (200 ms)", race_rows),
             ("Keep-Alive: timeout=3", announced_rows),
+            ("Keep-Alive: timeout=3, 25 ms link", far_rows),
             ("HTTP/2 GOAWAY burst", burst_rows),
             ("agent (0.5 s close)", agent_rows),
             ("think time (time/10)", think_rows),

@@ -15,7 +15,9 @@
 //! Proxies: [`ConnectProxy`] (HTTP `CONNECT`, optionally over TLS, with a fault plan) and
 //! [`SocksProxy`] in process; tinyproxy and microsocks as real processes in [`external`].
 //!
-//! nginx as a real process in [`nginx`], for what real servers do with idle connections.
+//! nginx as a real process in [`nginx`], for what real servers do with idle connections;
+//! [`SlowLink`] puts a round trip between a client and such a server on loopback (a server's
+//! close and a client's request then cross, as across a real network).
 //!
 //! Two hosts (Linux): [`netns::Pair`] joins two network namespaces with a veth pair,
 //! [`nat::Nat`] puts a NAT router that forgets idle flows between two of them, and
@@ -37,12 +39,14 @@ mod pki;
 mod proxy;
 mod scripted;
 mod server;
+mod slow_link;
 
 pub use h2watch::{H2WatchServer, OnPing};
 pub use pki::{Leaf, LeafKind, TestCa};
 pub use proxy::{ConnectProxy, ConnectProxyBuilder, ProxyBehavior, SocksProxy};
 pub use scripted::{ScriptedServer, Seen, Step};
 pub use server::{Behavior, ServerBuilder, TestServer, UNOFFERED_ALPN};
+pub use slow_link::SlowLink;
 
 /// `true` when a Windows build of the tests runs under Wine rather than Windows: Wine puts its
 /// own configuration program into the system directory. Tests use it only to say why a check
