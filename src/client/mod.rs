@@ -304,12 +304,16 @@ where
                     }
                 }
                 info.reused = dispatched.as_ref().is_some_and(|d| d.reused);
+                if keeper.source_failed() {
+                    // The caller's body failed: its error, not the connection's.
+                    return Err(
+                        ClientError::new(Kind::Request, origin, Some(Box::new(error)))
+                            .with_info(info),
+                    );
+                }
                 let reached = match &dispatched {
                     Some(d) => Reached::Connection(d),
-                    None if error.is_connect() => Reached::ConnectFailed,
-                    // `check` above leaves hyper-util no reason of the request's own to fail
-                    // before choosing a connection: its pool withdrew the checkout.
-                    None => Reached::NoConnection,
+                    None => resend::without_connection(&error),
                 };
                 let verdict = resend::judge(
                     &error,

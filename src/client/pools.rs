@@ -171,5 +171,10 @@ fn build(connector: &ManagedConnector, route: Route) -> Hyper {
     // The connections retire themselves when idle (see `conn_state`); hyper-util's idle
     // timer would also drop HTTP/2 connections whose streams are still open.
     builder.pool_idle_timeout(None);
+    // hyper-util's own re-send of a request a reused connection handed back unsent would go
+    // out on a connection the client never sees (its use uncounted, so it could retire under
+    // the answer, and `RequestInfo` would name the wrong one); the client re-sends such a
+    // request itself (`StaleReason::NotSent`), on a connection it watches.
+    builder.retry_canceled_requests(false);
     builder.build(connector.clone())
 }

@@ -64,6 +64,8 @@ struct Shared {
     lost: bool,
     /// `source` ended.
     done: bool,
+    /// `source` failed: the request's body is broken, whatever the connection did.
+    failed: bool,
     /// The attempt allowed to read: each replay supersedes the ones before, whose connection
     /// failed (hyper may still hold and poll their bodies for a moment).
     generation: u32,
@@ -112,6 +114,7 @@ impl ReplayBody {
                 limit,
                 lost: false,
                 done: end_at_start,
+                failed: false,
                 generation: 0,
             })),
             next: 0,
@@ -157,6 +160,13 @@ impl ReplayBody {
     /// Whether another attempt could send the whole body.
     pub(crate) fn can_replay(&self) -> bool {
         !lock(&self.shared).lost
+    }
+
+    /// Whether the caller's body failed: the attempt's failure is then the body's, not the
+    /// connection's, and nothing may be sent again (a second attempt would send what was
+    /// kept and then whatever the broken source yields next, as if it were the whole body).
+    pub(crate) fn source_failed(&self) -> bool {
+        lock(&self.shared).failed
     }
 }
 
@@ -230,7 +240,12 @@ impl Body for ReplayBody {
                 this.ended();
                 Poll::Ready(None)
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Some(Err(e))) => {
+                shared.failed = true;
+                shared.lost = true;
+                shared.kept = Vec::new();
+                Poll::Ready(Some(Err(e)))
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -2,8 +2,9 @@
 //! connection (Go's `shouldRetryRequest`, RFC 9110 §9.2.2, RFC 9113 §8.7).
 //!
 //! - A request the server cannot have processed — an HTTP/2 stream it refused
-//!   (`REFUSED_STREAM`) or left above its GOAWAY's last stream id, or a request the connection
-//!   closed before writing — is sent again whatever its method, if its body can be.
+//!   (`REFUSED_STREAM`) or left above its GOAWAY's last stream id, or a request a reused or
+//!   pooled connection closed before writing — is sent again whatever its method, if its body
+//!   can be.
 //! - A request that failed on a **reused** connection (one that served a request before, or
 //!   waited in the pool before this request: connections a request started and then did not
 //!   need go there unused) before any byte of its response arrived (the server closed or reset
@@ -12,7 +13,9 @@
 //!   or an `Idempotency-Key` / `X-Idempotency-Key` header, and a body that can be sent whole
 //!   again. Otherwise it fails as a stale connection, saying why.
 //! - A fresh connection's failure is never a reason to send again (the next fresh connection
-//!   would likely fail the same way: hyper-util #150's loop).
+//!   would likely fail the same way: hyper-util #150's loop), also when it failed before it was
+//!   handed over or before the request was written; only an HTTP/2 server's refusal is.
+//! - A request whose own body failed is never sent again (the client checks that first).
 //! - Re-sends are bounded: [`max_resends`](crate::Builder::max_resends) per request, except
 //!   unprocessed requests refused by a connection that made progress (it answered others, or
 //!   its GOAWAY names streams it processed: the server asked for them to go elsewhere), which
@@ -48,6 +51,10 @@ pub(crate) struct Dispatched {
 pub(crate) enum Reached<'a> {
     /// Connecting failed.
     ConnectFailed,
+    /// A new connection failed before hyper-util handed it to the request: its HTTP/2
+    /// handshake, or the HTTP/1.1 connection closed or answered unasked before it was ready.
+    /// A fresh connection's failure: never a reason to send again.
+    FreshFailed,
     /// No connection was given to it and connecting did not fail: hyper-util's pool withdrew
     /// the checkout (another connection to the origin came up as HTTP/2 and took over, or the
     /// pool could not hand one over). Nothing was sent.
@@ -91,6 +98,33 @@ pub(crate) fn replayable_method(method: &Method, headers: &HeaderMap) -> bool {
         || headers.contains_key("x-idempotency-key")
 }
 
+/// Where an attempt that was given no connection got to, from hyper-util's `error` (`check`
+/// in the client leaves hyper-util no reason of the request's own to fail before choosing a
+/// connection):
+/// - the connector failed: its [`ConnectError`](crate::ConnectError) is in the chain;
+/// - a new connection failed before it was handed over (handshake, readiness): hyper's error
+///   is in the chain, and it is not a cancellation;
+/// - otherwise hyper-util's pool withdrew the checkout (an HTTP/2 connection being made by
+///   another request took over, or the checkout closed): nothing was sent.
+pub(crate) fn without_connection(error: &hyper_util::client::legacy::Error) -> Reached<'static> {
+    let mut fresh_failure = false;
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<crate::ConnectError>() {
+            return Reached::ConnectFailed;
+        }
+        if let Some(e) = e.downcast_ref::<hyper::Error>() {
+            fresh_failure |= !e.is_canceled();
+        }
+        cause = e.source();
+    }
+    if fresh_failure {
+        Reached::FreshFailed
+    } else {
+        Reached::NoConnection
+    }
+}
+
 /// Judges the failure `error` of an attempt that got as far as `reached`.
 pub(crate) fn judge(
     error: &(dyn StdError + 'static),
@@ -98,7 +132,7 @@ pub(crate) fn judge(
     req: Candidate<'_>,
 ) -> Verdict {
     let conn = match reached {
-        Reached::ConnectFailed => return Verdict::Fail,
+        Reached::ConnectFailed | Reached::FreshFailed => return Verdict::Fail,
         // The pool's own race, not a server's answer: free, and capped only by MAX_ATTEMPTS.
         Reached::NoConnection if !req.body_replayable => {
             return Verdict::Stale {
@@ -123,9 +157,17 @@ pub(crate) fn judge(
     let Some(reason) = classify(error, &conn.state) else {
         return Verdict::Fail;
     };
+    let fresh = !conn.reused && !conn.pooled;
+    // A fresh connection that closed before the request went out (a server that closes or
+    // answers unasked every new connection) is a fresh connection's failure like any other
+    // (Go's `shouldRetryRequest` likewise looks at nothing else for a new connection). Only a
+    // server's explicit refusal of an HTTP/2 stream is a reason to go again from one.
+    if fresh && reason == StaleReason::NotSent {
+        return Verdict::Fail;
+    }
     let unprocessed = reason.unprocessed();
     if !unprocessed {
-        if !conn.reused && !conn.pooled {
+        if fresh {
             return Verdict::Fail;
         }
         // HTTP/1.1: some of the answer had arrived (an HTTP/2 stream fails before its head or
@@ -376,9 +418,27 @@ mod tests {
     }
 
     #[test]
-    fn a_retired_connection_never_sent_the_request_so_any_method_goes_again() {
+    fn a_fresh_connection_that_closed_before_the_request_went_out_is_a_plain_failure() {
+        // "Not sent" (here through the flag; for real, hyper's cancellation: see
+        // `it::resend_edges`) on a connection that neither answered nor waited in the pool.
         let h = HeaderMap::new();
         let c = conn(false, false);
+        c.state.raise(flag::RETIRED);
+        for method in [Method::GET, Method::POST] {
+            assert_eq!(
+                judge(&reset(), Reached::Connection(&c), candidate(&method, &h)),
+                Verdict::Fail,
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_retired_connection_never_sent_the_request_so_any_method_goes_again() {
+        let h = HeaderMap::new();
+        // Unused, but it waited in the pool: only such a connection retires.
+        let mut c = conn(false, false);
+        c.pooled = true;
         c.state.raise(flag::RETIRED);
         assert_eq!(
             judge(

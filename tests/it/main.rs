@@ -21,6 +21,7 @@ mod pool_netns;
 mod proxy;
 mod proxy_credentials;
 mod proxy_tunnel;
+mod resend_edges;
 mod resumption;
 mod stages;
 mod tcp_stats;
