@@ -16,7 +16,8 @@
 //! from [`Connector::connect`](crate::Connector::connect) or a hyper-util `Client` of your own
 //! carries none, and behaves exactly as before.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use atomic_waker::AtomicWaker;
@@ -33,8 +34,6 @@ pub(crate) struct Management {
     pub(crate) silent_drop_bound: Option<Duration>,
 }
 
-/// `idle_since` when the connection is in use.
-const NOT_IDLE: u64 = u64::MAX;
 /// `keep_alive_hint` when the server announced nothing.
 const NO_HINT: u32 = u32::MAX;
 /// `goaway_last_stream` before any GOAWAY (stream ids are 31 bits).
@@ -54,24 +53,32 @@ pub(crate) mod flag {
     pub(crate) const TOO_MANY_PINGS: u8 = 1 << 3;
 }
 
+/// Uses of a connection: requests sent and response bodies open.
+#[derive(Debug)]
+struct Usage {
+    active: usize,
+    /// When `active` last dropped to zero (or the connection was made); `None` while above.
+    idle_since: Option<Instant>,
+}
+
 /// The record one connection shares with the client; see the module docs.
 #[derive(Debug)]
 pub(crate) struct ConnState {
     pub(crate) h2: bool,
     pub(crate) management: Management,
-    /// The origin of `idle_since`'s nanoseconds.
+    /// When the connection was made.
     epoch: Instant,
-    /// Requests sent and response bodies open on this connection.
-    active: AtomicUsize,
+    /// What is active on the connection, and since when it is idle: one lock, so that a use
+    /// beginning as another ends never leaves the connection idle with a request on it (two
+    /// atomics could: the count dropped to zero, the next use counted and marked in use, then
+    /// the first wrote its idle time over that mark).
+    usage: Mutex<Usage>,
     /// Responses received on this connection (heads).
     answered: AtomicU64,
-    /// Nanoseconds after `epoch` at which `active` last dropped to zero; [`NOT_IDLE`] while it
-    /// is above zero.
-    idle_since: AtomicU64,
     /// Seconds of the last `Keep-Alive: timeout=` the server announced; [`NO_HINT`] if none.
     keep_alive_hint: AtomicU32,
-    /// HTTP/1.1: bytes of response received since the current request's first byte was
-    /// written.
+    /// HTTP/1.1: bytes of response received for the current request (reset when the next
+    /// request starts: see `Managed::before_write`).
     response_bytes: AtomicU64,
     flags: AtomicU8,
     /// The last stream id of the last HTTP/2 GOAWAY received; [`NO_GOAWAY`] if none.
@@ -83,15 +90,18 @@ pub(crate) struct ConnState {
 
 impl ConnState {
     pub(crate) fn new(h2: bool, management: Management) -> Self {
+        let epoch = Instant::now();
         ConnState {
             h2,
             management,
-            epoch: Instant::now(),
-            active: AtomicUsize::new(0),
-            answered: AtomicU64::new(0),
+            epoch,
             // A new connection is idle until its first request: a connection nobody used
             // retires after the idle timeout as well.
-            idle_since: AtomicU64::new(0),
+            usage: Mutex::new(Usage {
+                active: 0,
+                idle_since: Some(epoch),
+            }),
+            answered: AtomicU64::new(0),
             keep_alive_hint: AtomicU32::new(NO_HINT),
             response_bytes: AtomicU64::new(0),
             flags: AtomicU8::new(0),
@@ -105,9 +115,10 @@ impl ConnState {
     /// A request goes out on this connection; the returned [`Active`] ends its use (when the
     /// request fails, or its response body ends or is dropped).
     pub(crate) fn begin(self: &std::sync::Arc<Self>) -> Active {
-        if self.active.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.idle_since.store(NOT_IDLE, Ordering::Release);
-        }
+        let mut usage = self.usage();
+        usage.active += 1;
+        usage.idle_since = None;
+        drop(usage);
         Active(std::sync::Arc::clone(self))
     }
 
@@ -151,9 +162,11 @@ impl ConnState {
     }
 
     fn end(&self) {
-        if self.active.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let now = self.nanos(Instant::now());
-            self.idle_since.store(now, Ordering::Release);
+        let mut usage = self.usage();
+        usage.active = usage.active.saturating_sub(1);
+        if usage.active == 0 {
+            usage.idle_since = Some(Instant::now());
+            drop(usage);
             self.waker.wake();
         }
     }
@@ -162,10 +175,7 @@ impl ConnState {
 
     /// When the connection became idle, if it is.
     pub(crate) fn idle_since(&self) -> Option<Instant> {
-        match self.idle_since.load(Ordering::Acquire) {
-            NOT_IDLE => None,
-            nanos => Some(self.epoch + Duration::from_nanos(nanos)),
-        }
+        self.usage().idle_since
     }
 
     /// When an idle connection (idle since `since`) retires: after the pool's idle timeout, or
@@ -213,11 +223,9 @@ impl ConnState {
         self.response_bytes.fetch_add(n as u64, Ordering::AcqRel);
     }
 
-    fn nanos(&self, at: Instant) -> u64 {
-        // Saturates after 584 years of uptime, below NOT_IDLE.
-        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos())
-            .unwrap_or(NOT_IDLE - 1)
-            .min(NOT_IDLE - 1)
+    fn usage(&self) -> MutexGuard<'_, Usage> {
+        // Two integers, consistent after any panic: keep going.
+        self.usage.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -281,6 +289,33 @@ mod tests {
             state.retire_at(since),
             Some(since + Duration::from_secs(20))
         );
+    }
+
+    /// One use beginning as another ends, on two threads: a connection with a use never looks
+    /// idle. (With a count and an idle time in two atomics, the ending use could write its
+    /// idle time after the beginning one had marked the connection in use.)
+    #[test]
+    fn a_use_that_begins_as_another_ends_never_looks_idle() {
+        let state = managed(Some(Duration::from_secs(20)));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    drop(state.begin());
+                }
+            })
+        };
+        let mut seen_idle = 0;
+        for _ in 0..200_000 {
+            let held = state.begin();
+            seen_idle += usize::from(state.idle_since().is_some());
+            drop(held);
+        }
+        stop.store(true, Ordering::Relaxed);
+        churn.join().unwrap();
+        assert_eq!(seen_idle, 0, "times a connection in use looked idle");
+        assert!(state.idle_since().is_some(), "idle once every use ended");
     }
 
     #[tokio::test(start_paused = true)]
