@@ -94,8 +94,10 @@ pub(crate) struct Managed {
     last_io: Instant,
     /// The last time bytes were written.
     last_write: Option<Instant>,
-    /// HTTP/1.1: the last bytes moved were read (so the next write starts a request).
+    /// HTTP/1.1: the last bytes moved were read (so the next write may start a request).
     reading: bool,
+    /// HTTP/1.1: the responses the client had counted when a request last started here.
+    answers_seen: u64,
     guard: Guard,
     retired: bool,
     frames: Option<FrameWatch>,
@@ -111,6 +113,7 @@ impl Managed {
             last_io: Instant::now(),
             last_write: None,
             reading: true,
+            answers_seen: 0,
             guard: Guard::Off,
             retired: false,
             frames,
@@ -202,8 +205,18 @@ impl Managed {
     /// Before a write of a non-empty buffer.
     pub(crate) fn before_write(&mut self, tcp: &TcpStream) {
         let now = Instant::now();
+        // A write after a read starts a new request only once the client has counted the
+        // previous one's answer: bytes read while a request is still being written (an
+        // interim `100 Continue`, an early answer to an upload) belong to that request, and
+        // must still count when it fails. Should the client count the answer a moment after
+        // the next request's first write, that request keeps the bytes: it is then judged to
+        // have had part of its answer, and not sent again (the safe side).
         if self.reading && self.frames.is_none() {
-            self.state.request_started();
+            let answered = self.state.answered();
+            if answered != self.answers_seen {
+                self.answers_seen = answered;
+                self.state.request_started();
+            }
         }
         self.reading = false;
         if matches!(self.guard, Guard::Off) && now.duration_since(self.last_io) >= GUARD_AFTER_QUIET
@@ -270,5 +283,47 @@ impl Managed {
     #[cfg(not(tcp_user_timeout))]
     fn disarm(&mut self, _tcp: &TcpStream) {
         self.guard = Guard::Off;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn_state::Management;
+
+    /// HTTP/1.1: bytes read while a request is still being written (an interim answer, an
+    /// early one) stay that request's until the client counts its answer; the next request
+    /// then starts from zero.
+    #[tokio::test]
+    async fn answer_bytes_belong_to_the_request_until_the_client_counts_its_answer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let state = Arc::new(ConnState::new(
+            false,
+            Management {
+                idle_timeout: None,
+                silent_drop_bound: None,
+            },
+        ));
+        let mut managed = Managed::new(Arc::clone(&state), None);
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+        managed.before_write(&tcp);
+        managed.after_write();
+        managed.on_read(interim, &tcp);
+        // More of the same request's body goes out.
+        managed.before_write(&tcp);
+        managed.after_write();
+        assert_eq!(state.response_bytes(), interim.len() as u64);
+        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        managed.on_read(answer, &tcp);
+        state.record_answer(None);
+        // The next request's first write.
+        managed.before_write(&tcp);
+        assert_eq!(state.response_bytes(), 0);
+        managed.after_write();
+        managed.on_read(answer, &tcp);
+        assert_eq!(state.response_bytes(), answer.len() as u64);
     }
 }
