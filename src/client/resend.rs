@@ -14,7 +14,8 @@
 //!   again. Otherwise it fails as a stale connection, saying why.
 //! - A fresh connection's failure is never a reason to send again (the next fresh connection
 //!   would likely fail the same way: hyper-util #150's loop), also when it failed before it was
-//!   handed over or before the request was written; only an HTTP/2 server's refusal is.
+//!   handed over or before the request was written, unless it had processed other requests
+//!   first; an HTTP/2 server's refusal is one.
 //! - A request whose own body failed is never sent again (the client checks that first).
 //! - Re-sends are bounded: [`max_resends`](crate::Builder::max_resends) per request, except
 //!   unprocessed requests refused by a connection that made progress (it answered others, or
@@ -158,11 +159,12 @@ pub(crate) fn judge(
         return Verdict::Fail;
     };
     let fresh = !conn.reused && !conn.pooled;
-    // A fresh connection that closed before the request went out (a server that closes or
-    // answers unasked every new connection) is a fresh connection's failure like any other
-    // (Go's `shouldRetryRequest` likewise looks at nothing else for a new connection). Only a
-    // server's explicit refusal of an HTTP/2 stream is a reason to go again from one.
-    if fresh && reason == StaleReason::NotSent {
+    // A fresh connection that closed before the request went out, having processed nothing (a
+    // server that closes or answers unasked every new connection), is a fresh connection's
+    // failure like any other (Go's `shouldRetryRequest` looks at nothing else for a new
+    // connection). One that answered others first (an HTTP/2 connection shared by a burst,
+    // closing after its GOAWAY) sent the rest away, as a refusal does: they go again.
+    if fresh && reason == StaleReason::NotSent && !conn.state.made_progress() {
         return Verdict::Fail;
     }
     let unprocessed = reason.unprocessed();
@@ -431,6 +433,20 @@ mod tests {
                 "{method}"
             );
         }
+        // New to this request, but it answered others meanwhile (an HTTP/2 connection a burst
+        // shares, closing after its GOAWAY): the rest were sent away, and go again.
+        c.state.record_answer(None);
+        assert_eq!(
+            judge(
+                &reset(),
+                Reached::Connection(&c),
+                candidate(&Method::POST, &h)
+            ),
+            Verdict::Resend {
+                reason: StaleReason::NotSent,
+                counted: false
+            }
+        );
     }
 
     #[test]
