@@ -152,7 +152,11 @@ impl Pools {
         other.levels.insert(key.clone(), level + 1);
         self.any_other.store(true, Ordering::Release);
         let interval = self.ping_interval(level + 1);
-        tracing::debug!(origin = %key.1, ?interval, "server said too_many_pings: pinging it less often");
+        tracing::debug!(
+            origin = shown(&key.1),
+            ?interval,
+            "server said too_many_pings: pinging it less often"
+        );
     }
 
     fn ping_interval(&self, level: u8) -> Option<Duration> {
@@ -161,6 +165,12 @@ impl Pools {
             .is_enabled()
             .then(|| keepalive.idle_duration().saturating_mul(1 << level))
     }
+}
+
+/// `authority` without its user info, for logs: never a credential.
+fn shown(authority: &Authority) -> &str {
+    let all = authority.as_str();
+    all.rsplit_once('@').map_or(all, |(_, host)| host)
 }
 
 /// A hyper-util client over `connector` for `route`: its PING interval is the keepalive idle
@@ -177,4 +187,19 @@ fn build(connector: &ManagedConnector, route: Route) -> Hyper {
     // request itself (`StaleReason::NotSent`), on a connection it watches.
     builder.retry_canceled_requests(false);
     builder.build(connector.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logs_show_an_authority_without_its_user_info() {
+        for (raw, want) in [
+            ("user:s3cret@api.example.com", "api.example.com"),
+            ("u:p%40ss@[::1]:8443", "[::1]:8443"),
+            ("api.example.com:443", "api.example.com:443"),
+        ] {
+            let authority: http::uri::Authority = raw.parse().unwrap();
+            assert_eq!(super::shown(&authority), want);
+        }
+    }
 }
