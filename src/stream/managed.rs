@@ -39,6 +39,10 @@ pub(crate) const GUARD_AFTER_QUIET: Duration = Duration::from_secs(1);
 /// retirement), the retirement is looked at again this long after the write.
 const RECHECK: Duration = Duration::from_secs(1);
 
+/// How long after a write a connection that went idle meanwhile waits before it retires: time
+/// for the client to count the use of a request written just then (see `Managed::retire_at`).
+const SETTLE: Duration = Duration::from_millis(100);
+
 /// The error a guarded connection fails with when its written bytes went unacknowledged for
 /// the bound: the kernel's `ETIMEDOUT`, named.
 #[derive(Debug)]
@@ -168,12 +172,16 @@ impl Managed {
     }
 
     /// When an idle connection retires: counted from when the client let go of it, or from the
-    /// last write after that plus [`RECHECK`], so it never closes on bytes sent while idle.
+    /// last write after that plus [`RECHECK`], so it never closes on bytes sent while idle;
+    /// and never within [`SETTLE`] of a write just before it went idle (a request written as
+    /// the previous answer's body ended, whose use the client counts a moment later: retiring
+    /// under it would make it look never sent).
     fn retire_at(&self) -> Option<Instant> {
         let since = self.state.idle_since()?;
         let at = self.state.retire_at(since)?;
         match self.last_write {
             Some(write) if write >= since => Some(at.max(write + RECHECK)),
+            Some(write) if write + SETTLE > since => Some(at.max(write + SETTLE)),
             _ => Some(at),
         }
     }
@@ -325,5 +333,37 @@ mod tests {
         managed.after_write();
         managed.on_read(answer, &tcp);
         assert_eq!(state.response_bytes(), answer.len() as u64);
+    }
+
+    /// A request written just before the previous answer's body ended (its use counted a
+    /// moment later): a connection whose server announced `timeout=1` (retire at once when
+    /// idle) waits SETTLE after that write instead of retiring under it.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_just_before_the_connection_went_idle_holds_off_its_retirement() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let state = Arc::new(ConnState::new(
+            false,
+            Management {
+                idle_timeout: Some(Duration::from_secs(90)),
+                silent_drop_bound: None,
+            },
+        ));
+        let mut managed = Managed::new(Arc::clone(&state), None);
+        let previous = state.begin();
+        state.record_answer(Some(1));
+        // The next request is written; then the previous body ends.
+        managed.before_write(&tcp);
+        let written = Instant::now();
+        managed.after_write();
+        tokio::time::advance(Duration::from_millis(2)).await;
+        drop(previous);
+        assert_eq!(managed.retire_at(), Some(written + SETTLE));
+        // Long after any write, an announced second or less retires at once.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        drop(state.begin());
+        assert_eq!(managed.retire_at(), state.idle_since());
     }
 }
