@@ -261,10 +261,25 @@ where
     // After an HTTP/2 server refused the request: the next attempt waits for the one new
     // HTTP/2 connection to the origin rather than starting its own (see `pools::Route`).
     let mut h2_only = false;
+    // The failure the next attempt answers, for the error should that attempt not happen.
+    let mut resent_error = None;
     loop {
         attempts += 1;
         let Some(attempt_body) = keeper.replay() else {
-            unreachable!("judge() re-sends only replayable bodies");
+            // Judged replayable, the body then went past the buffer or failed: over HTTP/2 a
+            // task of hyper's own reads it, and can still have been reading. The re-send
+            // counted last did not happen.
+            let reason = info
+                .resends
+                .pop()
+                .map_or(StaleReason::NotSent, |r| r.reason);
+            let source = resent_error.take().map(|e| Box::new(e) as BoxError);
+            let err = if keeper.source_failed() {
+                ClientError::new(Kind::Request, origin, source)
+            } else {
+                ClientError::new(Kind::Stale(reason), origin, source).not_resent(NotResent::Body)
+            };
+            return Err(err.with_info(info));
         };
         let sent = Arc::new(BodySent::default());
         let (req_parts, ()) = copy_parts(&parts).into_parts();
@@ -346,6 +361,7 @@ where
                             reason,
                             reused: info.reused,
                         });
+                        resent_error = Some(error);
                     }
                     Verdict::Stale { reason, why } => {
                         return Err(ClientError::new(
