@@ -34,7 +34,11 @@ use crate::conn_state::{flag, ConnState};
 use crate::stream::SilentDrop;
 
 /// Attempts per request at most, whatever the reasons.
-pub(crate) const MAX_ATTEMPTS: u32 = 16;
+/// A server that processes a few requests per connection and sends the rest away (nginx
+/// `keepalive_requests 5`, a burst of 60 at once) needs about burst ÷ per-connection attempts
+/// for its last request; every such attempt waits for a new connection, so a high cap costs
+/// no tight loop. Seen in tests: up to 15.
+pub(crate) const MAX_ATTEMPTS: u32 = 32;
 
 /// The connection a failed attempt went out on.
 #[derive(Debug)]
@@ -163,8 +167,14 @@ pub(crate) fn judge(
     // server that closes or answers unasked every new connection), is a fresh connection's
     // failure like any other (Go's `shouldRetryRequest` looks at nothing else for a new
     // connection). One that answered others first (an HTTP/2 connection shared by a burst,
-    // closing after its GOAWAY) sent the rest away, as a refusal does: they go again.
-    if fresh && reason == StaleReason::NotSent && !conn.state.made_progress() {
+    // closing after its GOAWAY), or that got a GOAWAY at all (its streams above the last id
+    // go again as refused; those still queued in hyper alike), sent the rest away, as a
+    // refusal does: they go again.
+    if fresh
+        && reason == StaleReason::NotSent
+        && !conn.state.made_progress()
+        && !conn.state.has(flag::GOAWAY)
+    {
         return Verdict::Fail;
     }
     let unprocessed = reason.unprocessed();
@@ -445,6 +455,27 @@ mod tests {
             Verdict::Resend {
                 reason: StaleReason::NotSent,
                 counted: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_new_connections_goaway_sends_its_unsent_requests_elsewhere() {
+        // GOAWAY naming no stream as processed, then requests still queued fail unsent: the
+        // server sent them away, as it did those with streams above the last id.
+        let h = HeaderMap::new();
+        let c = conn(false, true);
+        c.state.record_goaway(0);
+        c.state.raise(flag::RETIRED);
+        assert_eq!(
+            judge(
+                &reset(),
+                Reached::Connection(&c),
+                candidate(&Method::POST, &h)
+            ),
+            Verdict::Resend {
+                reason: StaleReason::NotSent,
+                counted: true
             }
         );
     }

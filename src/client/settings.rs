@@ -15,7 +15,7 @@ const MAX_MAX_RESENDS: u32 = 10;
 /// The bound [`Builder::build`] checks the client's re-sends against.
 impl Builder {
     /// The most [`max_resends`](Builder::max_resends): 10. Not an OS limit but this crate's:
-    /// counted re-sends stay below the 16 attempts a request gets in all (the uncounted
+    /// counted re-sends stay below the 32 attempts a request gets in all (the uncounted
     /// refusals included).
     pub const MAX_RESENDS: u32 = MAX_MAX_RESENDS;
 }
@@ -135,9 +135,11 @@ impl Builder {
     /// see [`Client`](crate::Client#re-sending)). `0` turns such re-sends off. At most
     /// [`MAX_RESENDS`](Builder::MAX_RESENDS) (10). Default: 1.
     ///
-    /// Requests the server refused unprocessed (HTTP/2 `REFUSED_STREAM`, or above a GOAWAY's
-    /// last stream id) on a connection that answered others do not count: the server asked
-    /// for them to go elsewhere.
+    /// Requests never processed on a connection that answered others do not count — refused
+    /// (HTTP/2 `REFUSED_STREAM`, or above a GOAWAY's last stream id) or closed before they were
+    /// written: the server asked for them to go elsewhere, and sending them there is always
+    /// safe. Nor do requests hyper-util's pool withdrew before any connection. Those are
+    /// bounded by 32 attempts in all.
     pub fn max_resends(mut self, resends: u32) -> Self {
         self.client.max_resends = resends;
         self
