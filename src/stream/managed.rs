@@ -299,11 +299,10 @@ mod tests {
     use super::*;
     use crate::conn_state::Management;
 
-    /// HTTP/1.1: bytes read while a request is still being written (an interim answer, an
-    /// early one) stay that request's until the client counts its answer; the next request
-    /// then starts from zero.
-    #[tokio::test]
-    async fn answer_bytes_belong_to_the_request_until_the_client_counts_its_answer() {
+    /// A managed HTTP/1.1 connection over a loopback socket (the listener keeps it open).
+    async fn managed_http1(
+        idle_timeout: Option<Duration>,
+    ) -> (tokio::net::TcpListener, TcpStream, Arc<ConnState>, Managed) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let tcp = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -311,11 +310,20 @@ mod tests {
         let state = Arc::new(ConnState::new(
             false,
             Management {
-                idle_timeout: None,
+                idle_timeout,
                 silent_drop_bound: None,
             },
         ));
-        let mut managed = Managed::new(Arc::clone(&state), None);
+        let managed = Managed::new(Arc::clone(&state), None);
+        (listener, tcp, state, managed)
+    }
+
+    /// HTTP/1.1: bytes read while a request is still being written (an interim answer, an
+    /// early one) stay that request's until the client counts its answer; the next request
+    /// then starts from zero.
+    #[tokio::test]
+    async fn answer_bytes_belong_to_the_request_until_the_client_counts_its_answer() {
+        let (_listener, tcp, state, mut managed) = managed_http1(None).await;
         let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
         managed.before_write(&tcp);
         managed.after_write();
@@ -340,18 +348,8 @@ mod tests {
     /// idle) waits SETTLE after that write instead of retiring under it.
     #[tokio::test(start_paused = true)]
     async fn a_write_just_before_the_connection_went_idle_holds_off_its_retirement() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let tcp = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let state = Arc::new(ConnState::new(
-            false,
-            Management {
-                idle_timeout: Some(Duration::from_secs(90)),
-                silent_drop_bound: None,
-            },
-        ));
-        let mut managed = Managed::new(Arc::clone(&state), None);
+        let (_listener, tcp, state, mut managed) =
+            managed_http1(Some(Duration::from_secs(90))).await;
         let previous = state.begin();
         state.record_answer(Some(1));
         // The next request is written; then the previous body ends.
