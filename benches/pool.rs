@@ -248,6 +248,16 @@ async fn burst(
     out
 }
 
+/// The gaps of the `Keep-Alive: timeout=3` workloads: half at the server's close (2.95–3.05 s),
+/// half where reuse is safe (1–2 s).
+fn announced_gap(r: &mut Lcg) -> Duration {
+    if r.next_unit() < 0.5 {
+        r.between(Duration::from_millis(2_950), Duration::from_millis(3_050))
+    } else {
+        r.between(Duration::from_millis(1_000), Duration::from_millis(2_000))
+    }
+}
+
 fn nginx(directive: &str, ca: Option<&TestCa>) -> Nginx {
     let mut builder = Nginx::builder().directive(directive);
     if let Some(ca) = ca {
@@ -305,14 +315,7 @@ fn main() {
                 announced.url("/"),
                 n(60),
                 2,
-                // Half at the server's close, half where reuse is safe.
-                move |r| {
-                    if r.next_unit() < 0.5 {
-                        r.between(ms(2_950), ms(3_050))
-                    } else {
-                        r.between(ms(1_000), ms(2_000))
-                    }
-                },
+                announced_gap,
                 |_| Kind::Get,
             ),
             sequential(
@@ -320,13 +323,7 @@ fn main() {
                 link.url("/"),
                 n(60),
                 5,
-                move |r| {
-                    if r.next_unit() < 0.5 {
-                        r.between(ms(2_950), ms(3_050))
-                    } else {
-                        r.between(ms(1_000), ms(2_000))
-                    }
-                },
+                announced_gap,
                 |r| {
                     if r.next_unit() < 0.5 {
                         Kind::Get
