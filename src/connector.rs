@@ -3,11 +3,9 @@
 //! hyper-util's `Client`.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use http::Uri;
 use rustls::pki_types::ServerName;
@@ -18,7 +16,7 @@ use tracing::{debug, Instrument};
 use crate::builder::Builder;
 use crate::client::settings::ClientSettings;
 use crate::deadline::deadline_after;
-use crate::dial::{self, Attempt, DialConfig, Dialed};
+use crate::dial::{self, DialConfig, Dialed};
 use crate::error::{ConnectError, Phase};
 use crate::info::{ConnectInfo, Timings, TlsInfo};
 use crate::origin::{InvalidOrigin, Origin};
@@ -263,22 +261,12 @@ async fn reach(
     let (dialed, tunneled) = loop {
         let Dialed {
             stream,
-            remote_addr,
-            attempts,
-            dns,
-            dns_from_cache,
-            connect,
+            facts: dialed,
         } = dial::dial(&cfg.dial, &cfg.socket, to, start).await?;
-        let dialed = DialFacts {
-            remote_addr,
-            attempts,
-            dns,
-            dns_from_cache,
-            connect,
-        };
+        let addr = dialed.remote_addr;
         match tunnel::open(&cfg.tunnel, way, stream, targets.current(), deadline).await {
             Ok(tunneled) => break (dialed, tunneled),
-            Err(e) => targets.next_after(e.with_addr(remote_addr), &cfg.dial, way.origin())?,
+            Err(e) => targets.next_after(e.with_addr(addr), &cfg.dial, way.origin())?,
         }
     };
     let remote_addr = dialed.remote_addr;
@@ -337,15 +325,6 @@ async fn reach(
         proxy: way.proxy().cloned(),
     };
     Ok(Conn::new(transport, info, h2))
-}
-
-/// What dialing the socket that carried the connection measured.
-struct DialFacts {
-    remote_addr: SocketAddr,
-    attempts: Vec<Attempt>,
-    dns: Option<Duration>,
-    dns_from_cache: bool,
-    connect: Duration,
 }
 
 /// The future of [`Connector`]'s `Service::call`: the [`Conn`], or why there is none. A type of

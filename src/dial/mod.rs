@@ -108,6 +108,13 @@ pub(crate) struct Endpoint<'a> {
 #[derive(Debug)]
 pub(crate) struct Dialed {
     pub(crate) stream: TcpStream,
+    pub(crate) facts: DialFacts,
+}
+
+/// What dialing a socket measured: kept for the connection's `ConnectInfo` once the stream
+/// has gone on to the tunnel and TLS.
+#[derive(Debug)]
+pub(crate) struct DialFacts {
     /// The address that accepted.
     pub(crate) remote_addr: SocketAddr,
     /// Every address tried, in the order the attempts started, the winner included.
@@ -222,11 +229,13 @@ pub(crate) async fn dial(
     })?;
     Ok(Dialed {
         stream,
-        remote_addr,
-        attempts,
-        dns,
-        dns_from_cache,
-        connect,
+        facts: DialFacts {
+            remote_addr,
+            attempts,
+            dns,
+            dns_from_cache,
+            connect,
+        },
     })
 }
 
