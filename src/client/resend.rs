@@ -300,6 +300,11 @@ mod tests {
         io::Error::from(io::ErrorKind::ConnectionReset)
     }
 
+    /// The verdict on a connection reset of `req` sent on `conn`.
+    fn on(conn: &Dispatched, req: Candidate<'_>) -> Verdict {
+        judge(&reset(), Reached::Connection(conn), req)
+    }
+
     #[test]
     fn idempotent_methods_and_keys_are_replayable() {
         let none = HeaderMap::new();
@@ -328,22 +333,14 @@ mod tests {
         let h = HeaderMap::new();
         let c = conn(true, false);
         assert_eq!(
-            judge(
-                &reset(),
-                Reached::Connection(&c),
-                candidate(&Method::GET, &h)
-            ),
+            on(&c, candidate(&Method::GET, &h)),
             Verdict::Resend {
                 reason: StaleReason::Closed,
                 counted: true
             }
         );
         assert_eq!(
-            judge(
-                &reset(),
-                Reached::Connection(&c),
-                candidate(&Method::POST, &h)
-            ),
+            on(&c, candidate(&Method::POST, &h)),
             Verdict::Stale {
                 reason: StaleReason::Closed,
                 why: NotResent::Method(Method::POST)
@@ -355,11 +352,7 @@ mod tests {
     fn a_fresh_connections_failure_is_never_resent() {
         let h = HeaderMap::new();
         assert_eq!(
-            judge(
-                &reset(),
-                Reached::Connection(&conn(false, false)),
-                candidate(&Method::GET, &h)
-            ),
+            on(&conn(false, false), candidate(&Method::GET, &h)),
             Verdict::Fail
         );
         assert_eq!(
@@ -378,11 +371,7 @@ mod tests {
         let mut c = conn(false, false);
         c.pooled = true;
         assert_eq!(
-            judge(
-                &reset(),
-                Reached::Connection(&c),
-                candidate(&Method::GET, &h)
-            ),
+            on(&c, candidate(&Method::GET, &h)),
             Verdict::Resend {
                 reason: StaleReason::Closed,
                 counted: true
@@ -395,14 +384,7 @@ mod tests {
         let h = HeaderMap::new();
         let c = conn(true, false);
         c.state.add_response_bytes(12);
-        assert_eq!(
-            judge(
-                &reset(),
-                Reached::Connection(&c),
-                candidate(&Method::GET, &h)
-            ),
-            Verdict::Fail
-        );
+        assert_eq!(on(&c, candidate(&Method::GET, &h)), Verdict::Fail);
     }
 
     #[test]
@@ -412,7 +394,7 @@ mod tests {
         let mut req = candidate(&Method::GET, &h);
         req.counted = 1;
         assert_eq!(
-            judge(&reset(), Reached::Connection(&c), req),
+            on(&c, req),
             Verdict::Stale {
                 reason: StaleReason::Closed,
                 why: NotResent::Limit(1)
@@ -421,7 +403,7 @@ mod tests {
         let mut req = candidate(&Method::PUT, &h);
         req.body_replayable = false;
         assert_eq!(
-            judge(&reset(), Reached::Connection(&c), req),
+            on(&c, req),
             Verdict::Stale {
                 reason: StaleReason::Closed,
                 why: NotResent::Body
@@ -437,21 +419,13 @@ mod tests {
         let c = conn(false, false);
         c.state.raise(flag::RETIRED);
         for method in [Method::GET, Method::POST] {
-            assert_eq!(
-                judge(&reset(), Reached::Connection(&c), candidate(&method, &h)),
-                Verdict::Fail,
-                "{method}"
-            );
+            assert_eq!(on(&c, candidate(&method, &h)), Verdict::Fail, "{method}");
         }
         // New to this request, but it answered others meanwhile (an HTTP/2 connection a burst
         // shares, closing after its GOAWAY): the rest were sent away, and go again.
         c.state.record_answer(None);
         assert_eq!(
-            judge(
-                &reset(),
-                Reached::Connection(&c),
-                candidate(&Method::POST, &h)
-            ),
+            on(&c, candidate(&Method::POST, &h)),
             Verdict::Resend {
                 reason: StaleReason::NotSent,
                 counted: false
@@ -468,11 +442,7 @@ mod tests {
         c.state.record_goaway(0);
         c.state.raise(flag::RETIRED);
         assert_eq!(
-            judge(
-                &reset(),
-                Reached::Connection(&c),
-                candidate(&Method::POST, &h)
-            ),
+            on(&c, candidate(&Method::POST, &h)),
             Verdict::Resend {
                 reason: StaleReason::NotSent,
                 counted: true
@@ -488,11 +458,7 @@ mod tests {
         c.pooled = true;
         c.state.raise(flag::RETIRED);
         assert_eq!(
-            judge(
-                &reset(),
-                Reached::Connection(&c),
-                candidate(&Method::POST, &h)
-            ),
+            on(&c, candidate(&Method::POST, &h)),
             Verdict::Resend {
                 reason: StaleReason::NotSent,
                 counted: true
@@ -504,17 +470,14 @@ mod tests {
         let mut req = candidate(&Method::POST, &h);
         req.counted = 1;
         assert_eq!(
-            judge(&reset(), Reached::Connection(&c), req),
+            on(&c, req),
             Verdict::Resend {
                 reason: StaleReason::NotSent,
                 counted: false
             }
         );
         req.attempts = MAX_ATTEMPTS;
-        assert!(matches!(
-            judge(&reset(), Reached::Connection(&c), req),
-            Verdict::Stale { .. }
-        ));
+        assert!(matches!(on(&c, req), Verdict::Stale { .. }));
     }
 
     #[test]
